@@ -1,0 +1,131 @@
+"""Logs are data: stored line by line, capped in total size, with secrets masked.
+
+`LogWriter` is shared by builds and executions. Lines are buffered and written in batches
+(bulk_create) so a chatty task costs few queries; `flush()` makes them visible to the live view.
+When the cap is reached one marker line says so and further lines are counted, not stored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+MASK = "••••"
+TRUNCATED_MARKER = "[chorus] log truncated: the log reached its size limit of {limit} bytes; {dropped} more line(s) were not stored"
+MAX_LINE_CHARS = 8192
+
+
+def mask_secrets(text: str, secrets: Iterable[str]) -> str:
+    # Longest first, so a secret containing another is masked whole.
+    for secret in sorted((s for s in secrets if s and len(s) >= 3), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+class LogWriter:
+    """Append log lines to `owner` (a Build or an Execution) through `line_model`.
+
+    owner must have `log_bytes` and `log_truncated` fields; line_model a FK named `fk_name`.
+    """
+
+    def __init__(
+        self,
+        *,
+        owner: models.Model,
+        line_model: type[models.Model],
+        fk_name: str,
+        secrets: Iterable[str] = (),
+        max_bytes: int | None = None,
+        flush_every: float = 0.5,
+        echo=None,
+    ) -> None:
+        self.owner = owner
+        self.line_model = line_model
+        self.fk_name = fk_name
+        self.secrets = [s for s in secrets if s]
+        self.max_bytes = settings.CHORUS_LOG_MAX_BYTES if max_bytes is None else max_bytes
+        self.flush_every = flush_every
+        self.echo = echo
+        last = line_model.objects.filter(**{fk_name: owner}).order_by("-seq").first()
+        self.seq = last.seq if last else 0
+        self.bytes = owner.log_bytes or 0
+        self.truncated = bool(owner.log_truncated)
+        self.dropped = 0
+        self._pending: list[models.Model] = []
+        self._last_flush = time.monotonic()
+
+    def __call__(self, text: str, stream: str = "stdout") -> None:
+        self.write(text, stream)
+
+    def write(self, text: str, stream: str = "stdout") -> None:
+        for raw in str(text).splitlines() or [""]:
+            self._write_line(raw.rstrip("\r"), stream)
+        if time.monotonic() - self._last_flush >= self.flush_every:
+            self.flush()
+
+    def _write_line(self, line: str, stream: str) -> None:
+        line = mask_secrets(line, self.secrets)
+        if len(line) > MAX_LINE_CHARS:
+            line = line[:MAX_LINE_CHARS] + " …[line cut]"
+        if self.echo:
+            self.echo(line)
+        if self.truncated:
+            self.dropped += 1
+            return
+        size = len(line.encode()) + 1
+        if self.bytes + size > self.max_bytes:
+            self.truncated = True
+            self.dropped += 1
+            return
+        self.bytes += size
+        self.seq += 1
+        self._pending.append(
+            self.line_model(
+                **{self.fk_name: self.owner},
+                seq=self.seq,
+                ts=timezone.now(),
+                stream=stream,
+                text=line,
+            )
+        )
+
+    def flush(self) -> None:
+        if self._pending:
+            self.line_model.objects.bulk_create(self._pending)
+            self._pending = []
+        type(self.owner).objects.filter(pk=self.owner.pk).update(
+            log_bytes=self.bytes, log_truncated=self.truncated
+        )
+        self._last_flush = time.monotonic()
+
+    def close(self) -> None:
+        """Flush, and when lines were dropped store the truncation marker as the last line."""
+        if self.truncated and self.dropped:
+            self.seq += 1
+            self._pending.append(
+                self.line_model(
+                    **{self.fk_name: self.owner},
+                    seq=self.seq,
+                    ts=timezone.now(),
+                    stream="chorus",
+                    text=TRUNCATED_MARKER.format(limit=self.max_bytes, dropped=self.dropped),
+                )
+            )
+            self.dropped = 0
+        self.flush()
+
+    def final(self, text: str) -> None:
+        """A last line that is stored even past the cap (the reason a run ended)."""
+        self.close()
+        self.seq += 1
+        self.line_model.objects.create(
+            **{self.fk_name: self.owner},
+            seq=self.seq,
+            ts=timezone.now(),
+            stream="chorus",
+            text=mask_secrets(text, self.secrets)[:MAX_LINE_CHARS],
+        )

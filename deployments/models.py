@@ -1,0 +1,367 @@
+"""Builds, environments, deployments, executions and their logs.
+
+Invariants kept here (by constraints, not by code paths):
+- one Deployment per (component, environment);
+- one Execution per (deployment, scheduled_for, attempt): a tick runs once;
+- one active (queued/running) Build per (component, commit): a second click reuses it.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.timezone import now
+
+from components.models import Component
+
+
+class RuntimeKind(models.TextChoices):
+    AUTO = "auto", "Automatic (Docker if available, else local)"
+    DOCKER = "docker", "Docker engine"
+    LOCAL = "local", "Local subprocess"
+
+
+class Environment(models.Model):
+    name = models.CharField(max_length=60, unique=True)
+    slug = models.SlugField(max_length=30, unique=True)
+    # Promotion path: lower order first (Development=10 -> Production=20).
+    order = models.PositiveIntegerField(unique=True)
+    is_production = models.BooleanField(default=False)
+    runtime_kind = models.CharField(max_length=10, choices=RuntimeKind.choices, default="auto")
+    docker_host = models.CharField(max_length=200, blank=True, help_text="Empty: DOCKER_HOST")
+    docker_network = models.CharField(max_length=100, blank=True)
+    memory_limit_mb = models.PositiveIntegerField(default=512)
+    cpu_limit = models.FloatField(default=1.0)
+    pids_limit = models.PositiveIntegerField(default=256)
+    max_run_seconds = models.PositiveIntegerField(default=3600)
+
+    class Meta:
+        ordering = ["order"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Build(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Trigger(models.TextChoices):
+        USER = "user", "User"
+        WEBHOOK = "webhook", "Push webhook"
+        API = "api", "API"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="builds")
+    commit_sha = models.CharField(max_length=64)
+    ref = models.CharField(max_length=200, blank=True)
+    commit_message = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    preset = models.CharField(max_length=12, choices=Component.Preset.choices)
+    runtime_kind = models.CharField(max_length=10, choices=RuntimeKind.choices, blank=True)
+    image_ref = models.CharField(max_length=300, blank=True)
+    image_digest = models.CharField(max_length=100, blank=True)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.USER)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    queued_at = models.DateTimeField(default=now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    celery_task_id = models.CharField(max_length=64, blank=True)
+    log_bytes = models.PositiveIntegerField(default=0)
+    log_truncated = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        indexes = [models.Index(fields=["component", "-queued_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["component", "commit_sha"],
+                condition=Q(status__in=["queued", "running"]),
+                name="build_one_active_per_commit",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"build #{self.pk} {self.component} @ {self.short_sha}"
+
+    @property
+    def short_sha(self) -> str:
+        return self.commit_sha[:12]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class LogLineBase(models.Model):
+    seq = models.PositiveIntegerField()
+    ts = models.DateTimeField(default=now)
+    stream = models.CharField(max_length=10, default="stdout")
+    text = models.TextField()
+
+    class Meta:
+        abstract = True
+        ordering = ["seq"]
+
+
+class BuildLogLine(LogLineBase):
+    build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="log_lines")
+
+    class Meta(LogLineBase.Meta):
+        constraints = [models.UniqueConstraint(fields=["build", "seq"], name="buildlog_unique_seq")]
+
+
+class ConcurrencyPolicy(models.TextChoices):
+    ALLOW = "allow", "Allow overlapping runs"
+    FORBID = "forbid", "Forbid: skip a tick while a run is active"
+    REPLACE = "replace", "Replace: cancel the running one"
+
+
+class CatchupPolicy(models.TextChoices):
+    NONE = "none", "None: record missed ticks as missed"
+    LATEST = "latest", "Latest only: run the most recent missed tick"
+    ALL = "all", "All within the window"
+
+
+class Deployment(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="deployments")
+    environment = models.ForeignKey(
+        Environment, on_delete=models.PROTECT, related_name="deployments"
+    )
+    build = models.ForeignKey(Build, on_delete=models.PROTECT, related_name="deployments")
+    # As the user wrote it: 5-field cron, a macro (@daily) or "@every 10m".
+    schedule = models.CharField(max_length=100)
+    timezone = models.CharField(max_length=64, default="UTC")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="chorus_deployment",
+    )
+    # Policies (sensible defaults; see the Executions docs).
+    timeout_seconds = models.PositiveIntegerField(default=600)
+    max_retries = models.PositiveIntegerField(default=0)
+    retry_delay_seconds = models.PositiveIntegerField(default=10)
+    concurrency_policy = models.CharField(
+        max_length=10, choices=ConcurrencyPolicy.choices, default=ConcurrencyPolicy.FORBID
+    )
+    starting_deadline_seconds = models.PositiveIntegerField(default=60)
+    catchup_policy = models.CharField(
+        max_length=10, choices=CatchupPolicy.choices, default=CatchupPolicy.NONE
+    )
+    catchup_window_seconds = models.PositiveIntegerField(default=3600)
+    keep_successes = models.PositiveIntegerField(default=1000)
+    keep_failures = models.PositiveIntegerField(default=1000)
+    keep_days = models.PositiveIntegerField(default=30)
+    # Bumped whenever config or secrets of this (component, environment) change.
+    config_revision = models.PositiveIntegerField(default=1)
+    # Last tick the scheduler handled; the base for detecting ticks missed while it was down.
+    last_tick_at = models.DateTimeField(null=True, blank=True)
+    deployed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["component", "environment__order"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["component", "environment"], name="deployment_one_per_environment"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.component} in {self.environment}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class DeploymentEvent(models.Model):
+    """The deploy log: every deploy, promote, config change, suspend, resume, undeploy."""
+
+    class Kind(models.TextChoices):
+        DEPLOY = "deploy", "Deploy"
+        PROMOTE = "promote", "Promote"
+        ROLLBACK = "rollback", "Rollback"
+        CONFIG = "config", "Config change"
+        SECRET = "secret", "Secret change"
+        SUSPEND = "suspend", "Suspend"
+        RESUME = "resume", "Resume"
+        UNDEPLOY = "undeploy", "Undeploy"
+        RUN = "run", "Manual run"
+        SCHEDULE = "schedule", "Schedule change"
+        POLICY = "policy", "Policy change"
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="events")
+    environment = models.ForeignKey(
+        Environment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    deployment = models.ForeignKey(
+        Deployment, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    build = models.ForeignKey(
+        Build, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.OK)
+    schedule = models.CharField(max_length=100, blank=True)
+    timezone = models.CharField(max_length=64, blank=True)
+    message = models.TextField(blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["component", "-created_at"])]
+
+
+class ConfigVar(models.Model):
+    """An environment variable for a component in one environment; secrets are encrypted."""
+
+    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="config_vars")
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    value = models.TextField(blank=True)  # plain values only; empty for secrets
+    value_encrypted = models.TextField(blank=True)  # secrets only
+    is_secret = models.BooleanField(default=False)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["component", "environment", "key"], name="configvar_unique_key"
+            )
+        ]
+
+
+class Execution(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        TIMED_OUT = "timed_out", "Timed out"
+        CANCELLED = "cancelled", "Cancelled"
+        SKIPPED = "skipped", "Skipped"
+        MISSED = "missed", "Missed"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Manual"
+        RETRY = "retry", "Retry"
+        CATCHUP = "catchup", "Catch-up"
+        RERUN = "rerun", "Re-run"
+
+    ACTIVE = (Status.PENDING, Status.RUNNING)
+    FINISHED = (
+        Status.SUCCEEDED,
+        Status.FAILED,
+        Status.TIMED_OUT,
+        Status.CANCELLED,
+        Status.SKIPPED,
+        Status.MISSED,
+    )
+    FAILURES = (Status.FAILED, Status.TIMED_OUT)
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="executions")
+    # The tick this execution belongs to (not when it was dispatched). Manual runs use the
+    # request time.
+    scheduled_for = models.DateTimeField()
+    attempt = models.PositiveIntegerField(default=1)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # For skipped / missed / failed-by-Chorus: suspended, overlap forbidden, starting deadline
+    # passed, scheduler down, DST gap, worker lost, ...
+    reason = models.CharField(max_length=300, blank=True)
+    queued_at = models.DateTimeField(default=now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # started_at - scheduled_for, in seconds; kept as a column for cheap percentiles.
+    fire_lag_seconds = models.FloatField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    build = models.ForeignKey(Build, null=True, on_delete=models.SET_NULL, related_name="+")
+    image_ref = models.CharField(max_length=300, blank=True)
+    image_digest = models.CharField(max_length=100, blank=True)
+    config_revision = models.PositiveIntegerField(default=0)
+    payload = models.JSONField(null=True, blank=True)
+    container_id = models.CharField(max_length=80, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    celery_task_id = models.CharField(max_length=64, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The execution this one retries or re-runs.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    log_bytes = models.PositiveIntegerField(default=0)
+    log_truncated = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-scheduled_for", "-attempt", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment", "scheduled_for", "attempt"], name="execution_once_per_tick"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["deployment", "-scheduled_for"]),
+            models.Index(fields=["status", "-scheduled_for"]),
+            models.Index(fields=["-scheduled_for", "-id"]),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"execution #{self.pk} of {self.deployment} for {self.scheduled_for:%Y-%m-%d %H:%M:%S}"
+        )
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class ExecutionLogLine(LogLineBase):
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="log_lines")
+
+    class Meta(LogLineBase.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["execution", "seq"], name="execlog_unique_seq")
+        ]
