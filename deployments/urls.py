@@ -1,3 +1,5 @@
 from __future__ import annotations
 
-urlpatterns: list = []
+from .views import builds, deploy, executions
+
+urlpatterns = [*builds.urlpatterns, *deploy.urlpatterns, *executions.urlpatterns]

@@ -1,0 +1,109 @@
+"""The runtime interface: how an image is built and how it runs.
+
+A runtime is chosen per environment (`Environment.runtime_kind`): `docker` talks to a Docker
+engine; `local` is the embedded fallback that needs no engine (an "image" is a prepared
+directory with its own virtualenv, run as a sandboxed subprocess). Both honour the same
+contract so builds, executions, the reconciler and tests do not care which one runs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# log(line, stream) where stream is "stdout", "stderr" or "chorus" (Chorus's own messages).
+LogFn = Callable[..., None]
+# Polled during long operations; True means stop as soon as possible.
+CancelFn = Callable[[], bool]
+
+
+class RuntimeUnavailable(Exception):
+    """The runtime cannot be reached (e.g. the Docker engine is down). Message is user-facing."""
+
+
+class BuildError(Exception):
+    """The build failed for a reason the user can act on. Message is user-facing."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int = 512
+    cpus: float = 1.0
+    pids: int = 256
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    ref: str  # what `run` takes: an image tag/id (docker) or a directory path (local)
+    digest: str  # content identity: "sha256:…"; the same digest runs in every environment
+
+
+@dataclass
+class RunResult:
+    exit_code: int | None
+    timed_out: bool = False
+    cancelled: bool = False
+    # Set when the runtime itself failed (engine down, image missing): user-facing text.
+    error: str = ""
+    container_id: str = ""
+
+
+@dataclass
+class RunningTask:
+    """A task found by its labels, for the reconciler."""
+
+    container_id: str
+    labels: dict[str, str] = field(default_factory=dict)
+    running: bool = True
+    exit_code: int | None = None
+
+
+class Runtime(ABC):
+    kind: str = ""
+
+    @abstractmethod
+    def available(self) -> bool:
+        """True when this runtime can build and run right now."""
+
+    @abstractmethod
+    def build(
+        self,
+        *,
+        source_dir: Path,
+        tag: str,
+        log: LogFn,
+        build_args: Mapping[str, str] | None = None,
+        cancel: CancelFn | None = None,
+        timeout: float | None = None,
+    ) -> BuiltImage:
+        """Build `source_dir` (which holds a Dockerfile) into an image. Raises BuildError,
+        RuntimeUnavailable."""
+
+    @abstractmethod
+    def run(
+        self,
+        *,
+        image: str,
+        env: Mapping[str, str],
+        limits: Limits,
+        timeout: float,
+        log: LogFn,
+        labels: Mapping[str, str] | None = None,
+        command: list[str] | None = None,
+        cancel: CancelFn | None = None,
+        on_start: Callable[[str], None] | None = None,
+    ) -> RunResult:
+        """Run the image to completion (or timeout / cancel), streaming its output to `log`.
+        `on_start(container_id)` is called as soon as the task is running."""
+
+    def find(self, labels: Mapping[str, str]) -> list[RunningTask]:
+        """Tasks (running or exited) carrying all these labels."""
+        return []
+
+    def stop(self, container_id: str) -> None:
+        """Kill and remove a task started by this runtime (best effort)."""
+
+    def remove(self, container_id: str) -> None:
+        """Remove an exited task's leftovers (best effort)."""

@@ -1,0 +1,1 @@
+"""Split by role: builds, deploy (deployments, promotion, config), executions."""
