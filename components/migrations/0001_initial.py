@@ -8,63 +8,143 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('portal', '0001_initial'),
+        ("portal", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='GitHubConnection',
+            name="GitHubConnection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('base_url', models.URLField(max_length=300)),
-                ('login', models.CharField(max_length=100)),
-                ('token_encrypted', models.TextField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='github_connections', to='portal.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("base_url", models.URLField(max_length=300)),
+                ("login", models.CharField(max_length=100)),
+                ("token_encrypted", models.TextField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="github_connections",
+                        to="portal.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['project', 'login'],
+                "ordering": ["project", "login"],
             },
         ),
         migrations.CreateModel(
-            name='Component',
+            name="Component",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=63, validators=[django.core.validators.RegexValidator('^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', 'Use lowercase letters, digits and dashes (1–63 characters, not starting or ending with a dash).')])),
-                ('description', models.TextField(blank=True)),
-                ('source_kind', models.CharField(choices=[('github', 'GitHub repository'), ('git', 'Git URL'), ('sample', 'Built-in sample')], max_length=10)),
-                ('repository', models.CharField(blank=True, max_length=200)),
-                ('git_url', models.CharField(blank=True, max_length=500)),
-                ('branch', models.CharField(blank=True, max_length=200)),
-                ('path', models.CharField(blank=True, max_length=300)),
-                ('sample_key', models.CharField(blank=True, max_length=60)),
-                ('preset', models.CharField(choices=[('dockerfile', 'Dockerfile'), ('python', 'Python')], max_length=12)),
-                ('entry_command', models.CharField(blank=True, max_length=300)),
-                ('auto_build', models.BooleanField(default=False)),
-                ('webhook_secret_encrypted', models.TextField(blank=True)),
-                ('pull_request_url', models.URLField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='components', to='portal.project')),
-                ('github_connection', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='components.githubconnection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        max_length=63,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+                                "Use lowercase letters, digits and dashes (1–63 characters, not starting or ending with a dash).",
+                            )
+                        ],
+                    ),
+                ),
+                ("description", models.TextField(blank=True)),
+                (
+                    "source_kind",
+                    models.CharField(
+                        choices=[
+                            ("github", "GitHub repository"),
+                            ("git", "Git URL"),
+                            ("sample", "Built-in sample"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("repository", models.CharField(blank=True, max_length=200)),
+                ("git_url", models.CharField(blank=True, max_length=500)),
+                ("branch", models.CharField(blank=True, max_length=200)),
+                ("path", models.CharField(blank=True, max_length=300)),
+                ("sample_key", models.CharField(blank=True, max_length=60)),
+                (
+                    "preset",
+                    models.CharField(
+                        choices=[("dockerfile", "Dockerfile"), ("python", "Python")], max_length=12
+                    ),
+                ),
+                ("entry_command", models.CharField(blank=True, max_length=300)),
+                ("auto_build", models.BooleanField(default=False)),
+                ("webhook_secret_encrypted", models.TextField(blank=True)),
+                ("pull_request_url", models.URLField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="components",
+                        to="portal.project",
+                    ),
+                ),
+                (
+                    "github_connection",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="components.githubconnection",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['project', 'name'],
+                "ordering": ["project", "name"],
             },
         ),
         migrations.AddConstraint(
-            model_name='githubconnection',
-            constraint=models.UniqueConstraint(fields=('project', 'base_url', 'login'), name='github_connection_unique'),
+            model_name="githubconnection",
+            constraint=models.UniqueConstraint(
+                fields=("project", "base_url", "login"), name="github_connection_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='component',
-            constraint=models.UniqueConstraint(fields=('project', 'name'), name='component_unique_name'),
+            model_name="component",
+            constraint=models.UniqueConstraint(
+                fields=("project", "name"), name="component_unique_name"
+            ),
         ),
     ]
