@@ -1,0 +1,126 @@
+"""Chorus sample: call an HTTP endpoint and report whether it is healthy.
+
+Settings come from environment variables (see README.md). Exit codes:
+0 healthy, 1 unhealthy, 2 missing or invalid settings.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+SAMPLE = "health-check"
+USER_AGENT = "chorus-sample-health-check/1.0"
+# Read at most this much of the body: enough to keep the connection polite, small enough
+# that a huge response cannot exhaust the task's memory limit.
+MAX_BODY_BYTES = 64 * 1024
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names it."""
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def announce_start() -> None:
+    execution = os.environ.get("CHORUS_EXECUTION_ID") or "manual"
+    attempt = os.environ.get("CHORUS_ATTEMPT") or "1"
+    scheduled = os.environ.get("CHORUS_SCHEDULED_AT") or "not scheduled"
+    log(f"Starting {SAMPLE} (execution {execution}, attempt {attempt}, scheduled at {scheduled})")
+
+
+def read_settings(env: dict[str, str]) -> tuple[str, float, int]:
+    url = env.get("HEALTHCHECK_URL", "").strip()
+    if not url:
+        raise SettingsError("HEALTHCHECK_URL is not set; set it to the http(s) URL to check")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"HEALTHCHECK_URL must be an http:// or https:// URL, got {url!r}")
+
+    raw_timeout = env.get("HEALTHCHECK_TIMEOUT", "").strip() or "10"
+    try:
+        timeout = float(raw_timeout)
+    except ValueError:
+        raise SettingsError(
+            f"HEALTHCHECK_TIMEOUT must be a number of seconds, got {raw_timeout!r}"
+        ) from None
+    if not 0 < timeout <= 3600:
+        raise SettingsError(
+            f"HEALTHCHECK_TIMEOUT must be between 0 and 3600 seconds, got {raw_timeout}"
+        )
+
+    raw_status = env.get("HEALTHCHECK_EXPECT_STATUS", "").strip() or "200"
+    try:
+        expect_status = int(raw_status)
+    except ValueError:
+        raise SettingsError(
+            f"HEALTHCHECK_EXPECT_STATUS must be an HTTP status code, got {raw_status!r}"
+        ) from None
+    if not 100 <= expect_status <= 599:
+        raise SettingsError(
+            f"HEALTHCHECK_EXPECT_STATUS must be between 100 and 599, got {expect_status}"
+        )
+    return url, timeout, expect_status
+
+
+def probe(url: str, timeout: float) -> tuple[int, float]:
+    """Return (status, elapsed milliseconds); raise OSError when there is no answer."""
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read(MAX_BODY_BYTES)
+            status = response.status
+    except urllib.error.HTTPError as error:
+        # 4xx/5xx still mean the server answered; whether that is healthy depends on
+        # HEALTHCHECK_EXPECT_STATUS, so report the status instead of failing here.
+        status = error.code
+        error.close()
+    return status, (time.monotonic() - started) * 1000
+
+
+def describe_failure(error: BaseException, timeout: float) -> str:
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    if isinstance(reason, (socket.timeout, TimeoutError)):
+        return f"no answer within {timeout:g} s"
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, socket.gaierror):
+        return f"cannot resolve host ({reason.strerror})"
+    if isinstance(reason, http.client.HTTPException):
+        return f"sent an invalid HTTP answer ({type(reason).__name__}: {reason})"
+    return f"cannot reach the endpoint ({reason})"
+
+
+def main() -> int:
+    announce_start()
+    try:
+        url, timeout, expect_status = read_settings(dict(os.environ))
+    except SettingsError as error:
+        print(f"Error: {error}", file=sys.stderr, flush=True)
+        return 2
+
+    log(f"Checking {url} (timeout {timeout:g} s, expecting HTTP {expect_status})")
+    try:
+        status, elapsed_ms = probe(url, timeout)
+    except (OSError, http.client.HTTPException) as error:
+        log(f"Unhealthy: {url} {describe_failure(error, timeout)}")
+        return 1
+
+    if status != expect_status:
+        log(f"Unhealthy: {url} answered {status} in {elapsed_ms:.0f} ms, expected {expect_status}")
+        return 1
+    log(f"Healthy: {url} answered {status} in {elapsed_ms:.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
