@@ -27,7 +27,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py bootstrap --url http://127.0.0.1:$(PORT)
 	@echo "Starting web + worker + beat (Ctrl-C stops all three)…"
-	PORT=$(PORT) PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/honcho start
+	PORT=$(PORT) PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/honcho start
 
 services:
 	bash scripts/services.sh install
@@ -36,7 +36,7 @@ services:
 test: install services
 	@mkdir -p var/e2e
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CHORUS_REQUIRE_SERVICES=1 \
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH \
+	PATH=$(abspath $(VENV))/bin:$$PATH \
 	$(VENV)/bin/pytest --screenshot only-on-failure --output var/e2e $(PYTEST_ARGS)
 
 lint: install
