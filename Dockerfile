@@ -1,0 +1,21 @@
+# The Chorus portal image: web, worker and beat all run from it (see docker-compose.yml).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 CHORUS_VAR_DIR=/var/lib/chorus
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY portal ./portal
+COPY components ./components
+COPY deployments ./deployments
+COPY observability ./observability
+COPY templates ./templates
+COPY static ./static
+COPY manage.py Procfile ./
+RUN pip install . && python manage.py collectstatic --noinput
+RUN useradd --system --create-home chorus && mkdir -p /var/lib/chorus && chown chorus /var/lib/chorus
+USER chorus
+EXPOSE 8000
+CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
