@@ -53,6 +53,7 @@ REQUIREMENTS=(
     "dpkg:busybox-static busybox-static"
     "debootstrap debootstrap"
     "git git"
+    "docker-compose docker-compose"
 )
 
 missing_packages() {
