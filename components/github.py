@@ -132,7 +132,7 @@ def repository(connection: GitHubConnection, full_name: str) -> RepoInfo:
 
 def branches(connection: GitHubConnection, full_name: str) -> list[str]:
     try:
-        repo = connection_client(connection).get_repo(full_name, lazy=True)
+        repo = connection_client(connection).get_repo(full_name)
         return sorted(b.name for b in repo.get_branches())
     except GitHubError:
         raise
@@ -143,7 +143,7 @@ def branches(connection: GitHubConnection, full_name: str) -> list[str]:
 def list_dir(connection: GitHubConnection, full_name: str, ref: str, path: str) -> list[str]:
     """Names inside `path` at `ref` (directories end with '/'); GitHubError if it is missing."""
     try:
-        repo = connection_client(connection).get_repo(full_name, lazy=True)
+        repo = connection_client(connection).get_repo(full_name)
         contents = repo.get_contents(path or "", ref=ref)
     except GitHubError:
         raise
@@ -163,7 +163,7 @@ def list_dir(connection: GitHubConnection, full_name: str, ref: str, path: str) 
 
 def read_file(connection: GitHubConnection, full_name: str, ref: str, path: str) -> str | None:
     try:
-        repo = connection_client(connection).get_repo(full_name, lazy=True)
+        repo = connection_client(connection).get_repo(full_name)
         content = repo.get_contents(path, ref=ref)
     except GithubException as exc:
         if exc.status == 404:
