@@ -220,6 +220,18 @@ CHORUS_METRICS_TOKEN = _from_env_or_file("CHORUS_METRICS_TOKEN") or ""
 CHORUS_BUILD_DIR = VAR_DIR / "builds"
 CHORUS_LOCAL_IMAGES_DIR = VAR_DIR / "local-images"
 
+# Observability (docs/observability.md): raw executions and their logs are deleted after
+# CHORUS_RAW_RETENTION_DAYS, hourly rollups (the graphs) after CHORUS_ROLLUP_RETENTION_DAYS;
+# 0 keeps forever. The periodic recompute repairs rollups of the last N hours from raw rows.
+CHORUS_RAW_RETENTION_DAYS = env.int("CHORUS_RAW_RETENTION_DAYS", default=30)
+CHORUS_ROLLUP_RETENTION_DAYS = env.int("CHORUS_ROLLUP_RETENTION_DAYS", default=400)
+CHORUS_ROLLUP_RECOMPUTE_HOURS = env.int("CHORUS_ROLLUP_RECOMPUTE_HOURS", default=3)
+if CHORUS_RAW_RETENTION_DAYS < 0 or CHORUS_ROLLUP_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured("CHORUS_*_RETENTION_DAYS must be 0 (keep forever) or more")
+from observability.beat import BEAT_SCHEDULE as _OBSERVABILITY_BEAT  # noqa: E402
+
+CELERY_BEAT_SCHEDULE = {**globals().get("CELERY_BEAT_SCHEDULE", {}), **_OBSERVABILITY_BEAT}
+
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,0 +1,1 @@
+"""Observability writes: rollups, retention, alerts (one module per concern)."""

@@ -1,0 +1,318 @@
+"""Alert evaluation and delivery.
+
+A finished execution is checked against the rules of its component and environment. A rule
+that fires opens an Incident - at most one open per (rule, deployment), enforced by a partial
+unique constraint - and only the worker whose INSERT created the incident queues the alert.
+Retries of the same failing tick, later failures and redelivered hook messages find the
+incident already open and send nothing. The next successful run closes the incident (again a
+claim: UPDATE ... WHERE status='open') and queues exactly one recovery message.
+
+Messages are AlertDelivery rows written in the same transaction as the incident change and
+sent after commit, so a crash between the two leaves a pending row that the periodic sweep
+sends, instead of a lost alert.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import requests
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from deployments.models import Deployment, Execution
+from portal import crypto
+
+from ..models import AlertChannel, AlertDelivery, AlertRule, Incident
+
+log = logging.getLogger(__name__)
+
+VERDICTS = (Execution.Status.SUCCEEDED, *Execution.FAILURES)
+WEBHOOK_TIMEOUT = 10
+
+
+# --- evaluation ---------------------------------------------------------------------------
+def rules_for(deployment: Deployment):
+    return (
+        AlertRule.objects.filter(component_id=deployment.component_id, enabled=True)
+        .filter(Q(environment_id=deployment.environment_id) | Q(environment__isnull=True))
+        .select_related("channel")
+        .order_by("id")
+    )
+
+
+def _later(execution: Execution):
+    """Executions of the same deployment that come after this one (later tick or attempt)."""
+    return Execution.objects.filter(deployment_id=execution.deployment_id).filter(
+        Q(scheduled_for__gt=execution.scheduled_for)
+        | Q(scheduled_for=execution.scheduled_for, attempt__gt=execution.attempt)
+    )
+
+
+def _consecutive_failed_ticks(execution: Execution, n: int) -> bool:
+    """Did the last n ticks up to this execution all end (so far) in failure?
+
+    Counted per tick, not per attempt: a tick retried twice is one failed tick.
+    """
+    depth = min(500, n * (execution.deployment.max_retries + 1) + n + 5)
+    rows = (
+        Execution.objects.filter(
+            deployment_id=execution.deployment_id,
+            status__in=VERDICTS,
+            scheduled_for__lte=execution.scheduled_for,
+        )
+        .order_by("-scheduled_for", "-attempt")
+        .values_list("scheduled_for", "status")[:depth]
+    )
+    ticks: dict[dt.datetime, str] = {}
+    for when, status in rows:
+        ticks.setdefault(when, status)  # first seen = highest attempt of the tick
+        if len(ticks) >= n:
+            break
+    return len(ticks) >= n and all(s in Execution.FAILURES for s in list(ticks.values())[:n])
+
+
+def _fires(rule: AlertRule, execution: Execution) -> str | None:
+    """The problem this execution shows under the rule, in words; None when it does not fire."""
+    failed = execution.status in Execution.FAILURES
+    kind = AlertRule.Kind
+    if rule.kind in (kind.ON_FAILURE, kind.RECOVERY) and failed:
+        return _failure_words(execution)
+    if rule.kind == kind.CONSECUTIVE_FAILURES and failed:
+        n = max(1, rule.threshold or 1)
+        if _consecutive_failed_ticks(execution, n):
+            return f"{n} consecutive ticks failed (last: {_failure_words(execution)})"
+    if rule.kind == kind.MISSED_TICK and execution.status == Execution.Status.MISSED:
+        return "missed a tick" + (f": {execution.reason}" if execution.reason else "")
+    if rule.kind == kind.LONG_RUN and rule.threshold:
+        took = execution.duration_seconds
+        if took is not None and took > rule.threshold:
+            return f"a run took {took:.0f} s (limit {rule.threshold} s)"
+    return None
+
+
+def _failure_words(execution: Execution) -> str:
+    if execution.status == Execution.Status.TIMED_OUT:
+        return "run timed out"
+    words = "run failed"
+    if execution.exit_code is not None:
+        words += f" with exit code {execution.exit_code}"
+    if execution.reason:
+        words += f" ({execution.reason})"
+    return words
+
+
+def alerts_evaluate_execution(*, execution_id: int) -> list[int]:
+    """Open / close incidents for a finished execution; send what that queued.
+
+    Returns the ids of the deliveries created.
+    """
+    with transaction.atomic():
+        deliveries = _evaluate(execution_id)
+    for delivery_id in deliveries:
+        delivery_send(delivery_id=delivery_id)
+    return deliveries
+
+
+def _evaluate(execution_id: int) -> list[int]:
+    execution = (
+        Execution.objects.select_related(
+            "deployment__component__project", "deployment__environment"
+        )
+        .filter(pk=execution_id)
+        .first()
+    )
+    if execution is None or execution.status not in Execution.FINISHED:
+        return []
+    deployment = execution.deployment
+    rules = list(rules_for(deployment))
+    if not rules:
+        return []
+    later = _later(execution)
+    # Hook messages can arrive out of order: a verdict that a later run already overturned
+    # must neither open nor close anything.
+    later_success = later.filter(status=Execution.Status.SUCCEEDED).exists()
+    later_failure = later.filter(status__in=Execution.FAILURES).exists()
+    created: list[int] = []
+    for rule in rules:
+        problem = _fires(rule, execution)
+        if problem is not None:
+            if later_success:
+                continue
+            incident = _incident_open(rule=rule, execution=execution, summary=problem)
+            if incident is not None and rule.kind != AlertRule.Kind.RECOVERY:
+                created.append(_queue(incident, AlertDelivery.Kind.ALERT, execution).pk)
+        elif execution.status == Execution.Status.SUCCEEDED and not later_failure:
+            incident = _incident_close(rule=rule, deployment=deployment, execution=execution)
+            if incident is not None and (
+                rule.notify_recovery or rule.kind == AlertRule.Kind.RECOVERY
+            ):
+                created.append(_queue(incident, AlertDelivery.Kind.RECOVERY, execution).pk)
+    return created
+
+
+def _incident_open(*, rule: AlertRule, execution: Execution, summary: str) -> Incident | None:
+    """Create the incident, or None when one is already open (someone else alerted)."""
+    try:
+        with transaction.atomic():
+            return Incident.objects.create(
+                rule=rule,
+                deployment=execution.deployment,
+                summary=summary[:300],
+                opened_by=execution,
+            )
+    except IntegrityError:
+        return None
+
+
+def _incident_close(*, rule: AlertRule, deployment: Deployment, execution) -> Incident | None:
+    incident = (
+        Incident.objects.select_for_update()
+        .filter(rule=rule, deployment=deployment, status=Incident.Status.OPEN)
+        .first()
+    )
+    if incident is None:
+        return None
+    claimed = Incident.objects.filter(pk=incident.pk, status=Incident.Status.OPEN).update(
+        status=Incident.Status.CLOSED, closed_at=timezone.now(), closed_by=execution
+    )
+    if claimed != 1:
+        return None
+    incident.refresh_from_db()
+    return incident
+
+
+def _queue(incident: Incident, kind: str, execution: Execution | None) -> AlertDelivery:
+    subject, message = _render(incident, kind, execution)
+    return AlertDelivery.objects.create(
+        incident=incident,
+        channel=incident.rule.channel,
+        kind=kind,
+        subject=subject,
+        message=message,
+    )
+
+
+def _execution_url(deployment: Deployment, execution: Execution | None) -> str:
+    base = settings.CHORUS_BASE_URL.rstrip("/")
+    project = deployment.component.project.slug
+    if execution is None:
+        return f"{base}/p/{project}/c/{deployment.component.name}/dashboard/"
+    return f"{base}/p/{project}/executions/{execution.pk}/"
+
+
+def _render(incident: Incident, kind: str, execution: Execution | None) -> tuple[str, str]:
+    d = incident.deployment
+    where = f"{d.component.project.slug}/{d.component.name} ({d.environment.name})"
+    url = _execution_url(d, execution)
+    if kind == AlertDelivery.Kind.RECOVERY:
+        subject = f"[Chorus] RECOVERED {where}"
+        opened = incident.opened_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        body = (
+            f"{where} recovered: execution #{execution.pk if execution else '?'} succeeded. "
+            f"The incident open since {opened} ({incident.summary}) is closed. {url}"
+        )
+    else:
+        subject = f"[Chorus] ALERT {where}: {incident.summary}"[:200]
+        tick = ""
+        if execution is not None:
+            when = execution.scheduled_for.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            tick = f" Execution #{execution.pk}, tick {when}, attempt {execution.attempt}."
+        body = f"{where}: {incident.summary}.{tick} {url}"
+    return subject, body
+
+
+# --- delivery -----------------------------------------------------------------------------
+def delivery_send(*, delivery_id: int) -> AlertDelivery | None:
+    """One attempt to send a pending delivery. Claimed first, so two workers never both send."""
+    claimed = AlertDelivery.objects.filter(
+        pk=delivery_id,
+        status__in=(AlertDelivery.Status.PENDING, AlertDelivery.Status.FAILED),
+        attempts__lt=AlertDelivery.MAX_ATTEMPTS,
+        # A second claimant within the same minute finds attempted_at moved on.
+    ).filter(
+        Q(attempted_at__isnull=True) | Q(attempted_at__lt=timezone.now() - dt.timedelta(seconds=20))
+    )
+    now = timezone.now()
+    if claimed.update(attempted_at=now) != 1:
+        return None
+    delivery = AlertDelivery.objects.select_related("channel").get(pk=delivery_id)
+    status_code, error = _send(delivery.channel, delivery.subject, delivery.message)
+    delivery.attempts += 1
+    delivery.status_code = status_code
+    delivery.error = error[:2000]
+    delivery.status = AlertDelivery.Status.FAILED if error else AlertDelivery.Status.SENT
+    delivery.save(update_fields=["attempts", "status_code", "error", "status"])
+    if error:
+        log.warning("alert delivery #%s via %s failed: %s", delivery.pk, delivery.channel, error)
+    return delivery
+
+
+def _send(channel: AlertChannel, subject: str, message: str) -> tuple[int | None, str]:
+    """(HTTP status or None, error text or "")."""
+    if channel.kind == AlertChannel.Kind.EMAIL:
+        if not channel.addresses:
+            return None, "no email addresses configured"
+        try:
+            send_mail(subject, message, settings.DEFAULT_FROM_EMAIL, channel.addresses)
+        except Exception as exc:  # noqa: BLE001 - SMTP errors come in many classes
+            return None, f"email not sent: {exc}"
+        return None, ""
+    try:
+        url = crypto.decrypt(channel.webhook_url_encrypted)
+    except crypto.DecryptionError as exc:
+        return None, str(exc)
+    try:
+        resp = requests.post(url, json={"text": message}, timeout=WEBHOOK_TIMEOUT)
+    except requests.RequestException as exc:
+        return None, f"webhook unreachable: {type(exc).__name__}: {exc}"[:500]
+    if 200 <= resp.status_code < 300:
+        return resp.status_code, ""
+    return resp.status_code, f"webhook answered HTTP {resp.status_code}: {resp.text[:300]}"
+
+
+# --- periodic checks ----------------------------------------------------------------------
+def alerts_check_running(*, now: dt.datetime | None = None) -> list[int]:
+    """Alert on runs that are still going past a long_run limit (not only once they end)."""
+    now = now or timezone.now()
+    created: list[int] = []
+    rules = AlertRule.objects.filter(kind=AlertRule.Kind.LONG_RUN, enabled=True, threshold__gt=0)
+    for rule in rules.select_related("channel"):
+        running = Execution.objects.filter(
+            status=Execution.Status.RUNNING,
+            deployment__component_id=rule.component_id,
+            started_at__lt=now - dt.timedelta(seconds=rule.threshold),
+        ).select_related("deployment__component__project", "deployment__environment")
+        if rule.environment_id:
+            running = running.filter(deployment__environment_id=rule.environment_id)
+        for execution in running.order_by("started_at")[:50]:
+            took = (now - execution.started_at).total_seconds()
+            summary = f"a run has been going for {took:.0f} s (limit {rule.threshold} s)"
+            with transaction.atomic():
+                incident = _incident_open(rule=rule, execution=execution, summary=summary)
+                if incident is not None:
+                    created.append(_queue(incident, AlertDelivery.Kind.ALERT, execution).pk)
+    for delivery_id in created:
+        delivery_send(delivery_id=delivery_id)
+    return created
+
+
+def alerts_send_pending(*, older_than_seconds: int = 60) -> int:
+    """Send deliveries left pending (a worker died after commit) or failed with attempts left."""
+    cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
+    ids = list(
+        AlertDelivery.objects.filter(
+            status__in=(AlertDelivery.Status.PENDING, AlertDelivery.Status.FAILED),
+            attempts__lt=AlertDelivery.MAX_ATTEMPTS,
+            created_at__lt=cutoff,
+        ).values_list("id", flat=True)[:100]
+    )
+    sent = 0
+    for delivery_id in ids:
+        d = delivery_send(delivery_id=delivery_id)
+        sent += bool(d and d.status == AlertDelivery.Status.SENT)
+    return sent

@@ -1,0 +1,230 @@
+"""Hourly rollups of executions: built from raw rows, idempotent, never shrinking.
+
+Every write path (the per-execution hook, the periodic recompute of recent hours, a full
+rebuild) does the same thing for a set of (deployment, hour) keys:
+
+1. aggregate the raw finished executions of those hours in SQL (counts per status,
+   conditional counts for the histogram buckets - one indexed range scan);
+2. join the result with the stored row, field by field, taking the larger value.
+
+The join makes every path idempotent (a redelivered hook message changes nothing) and
+order-independent (two workers racing on the same hour end with the same row), and it keeps
+history when raw rows were pruned (a rollup never counts fewer runs than it once did). The
+increase of each row is added to DeploymentTotals under the same row lock, so the lifetime
+counters behind /metrics are exact and monotonic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import Count, Max, Q, Sum
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from deployments.models import Execution
+
+from .. import histograms
+from ..models import STATUS_FIELDS, DeploymentTotals, HourlyRollup
+
+log = logging.getLogger(__name__)
+
+UTC = dt.UTC
+HOUR = dt.timedelta(hours=1)
+COUNT_FIELDS = (*STATUS_FIELDS, "duration_count", "lag_count")
+SUM_FIELDS = ("duration_sum", "lag_sum")
+MAX_FIELDS = ("duration_max", "lag_max")
+HIST_FIELDS = {"duration_hist": histograms.DURATION_BOUNDS, "lag_hist": histograms.LAG_BOUNDS}
+
+Key = tuple[int, dt.datetime]
+
+
+def hour_floor(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _aggregates() -> dict:
+    aggs: dict = {f: Count("id", filter=Q(status=f)) for f in STATUS_FIELDS}
+    aggs |= {
+        "duration_count": Count("duration_seconds"),
+        "duration_sum": Sum("duration_seconds"),
+        "duration_max": Max("duration_seconds"),
+        "lag_count": Count("fire_lag_seconds"),
+        "lag_sum": Sum("fire_lag_seconds"),
+        "lag_max": Max("fire_lag_seconds"),
+    }
+    # Cumulative "<= bound" counts, turned into per-bucket counts below.
+    for i, b in enumerate(histograms.DURATION_BOUNDS):
+        aggs[f"d_le_{i}"] = Count("id", filter=Q(duration_seconds__lte=b))
+    for i, b in enumerate(histograms.LAG_BOUNDS):
+        aggs[f"l_le_{i}"] = Count("id", filter=Q(fire_lag_seconds__lte=b))
+    return aggs
+
+
+def _hist_from_cumulative(row: dict, prefix: str, bounds, total: int) -> list[int]:
+    cum = [row[f"{prefix}_le_{i}"] for i in range(len(bounds))] + [total]
+    return [cum[0]] + [cum[i] - cum[i - 1] for i in range(1, len(cum))]
+
+
+def aggregate_raw(executions) -> dict[Key, dict]:
+    """Rollup fields per (deployment_id, hour) for a queryset of executions."""
+    rows = (
+        executions.filter(status__in=Execution.FINISHED)
+        .annotate(hour=TruncHour("scheduled_for", tzinfo=UTC))
+        .values("deployment_id", "hour")
+        .annotate(**_aggregates())
+        .order_by()
+    )
+    out: dict[Key, dict] = {}
+    for r in rows:
+        fields = {f: r[f] or 0 for f in (*COUNT_FIELDS, *SUM_FIELDS, *MAX_FIELDS)}
+        fields["duration_hist"] = _hist_from_cumulative(
+            r, "d", histograms.DURATION_BOUNDS, r["duration_count"]
+        )
+        fields["lag_hist"] = _hist_from_cumulative(r, "l", histograms.LAG_BOUNDS, r["lag_count"])
+        out[(r["deployment_id"], hour_floor(r["hour"]))] = fields
+    return out
+
+
+def _join(row, fresh: dict) -> dict:
+    """Field-wise maximum of the stored row and a fresh aggregate."""
+    joined: dict = {}
+    for f in (*COUNT_FIELDS, *SUM_FIELDS, *MAX_FIELDS):
+        joined[f] = max(getattr(row, f) or 0, fresh[f])
+    for f, bounds in HIST_FIELDS.items():
+        old = histograms.normalize(getattr(row, f), bounds)
+        joined[f] = [max(a, b) for a, b in zip(old, fresh[f], strict=True)]
+    return joined
+
+
+def _delta(row, joined: dict) -> dict | None:
+    d: dict = {}
+    changed = False
+    for f in (*COUNT_FIELDS, *SUM_FIELDS):
+        d[f] = joined[f] - (getattr(row, f) or 0)
+        changed |= d[f] != 0
+    for f in MAX_FIELDS:
+        d[f] = joined[f]
+        changed |= joined[f] != (getattr(row, f) or 0)
+    for f, bounds in HIST_FIELDS.items():
+        old = histograms.normalize(getattr(row, f), bounds)
+        d[f] = [a - b for a, b in zip(joined[f], old, strict=True)]
+        changed |= any(d[f])
+    return d if changed else None
+
+
+def _apply(fresh: dict[Key, dict]) -> int:
+    """Join fresh aggregates into stored rows and totals; the caller holds a transaction."""
+    if not fresh:
+        return 0
+    keys = sorted(fresh)
+    # Make sure every row exists before locking, so racing workers lock the same rows.
+    HourlyRollup.objects.bulk_create(
+        [HourlyRollup(deployment_id=d, hour=h) for d, h in keys], ignore_conflicts=True
+    )
+    deployment_ids = sorted({d for d, _ in keys})
+    hours = sorted({h for _, h in keys})
+    locked = (
+        HourlyRollup.objects.select_for_update()
+        .filter(deployment_id__in=deployment_ids, hour__gte=hours[0], hour__lte=hours[-1])
+        .order_by("deployment_id", "hour")
+    )
+    rows = {(r.deployment_id, r.hour.astimezone(UTC)): r for r in locked}
+    deltas: dict[int, list[dict]] = {}
+    to_update = []
+    for key in keys:
+        row = rows[key]
+        joined = _join(row, fresh[key])
+        delta = _delta(row, joined)
+        if delta is None:
+            continue
+        for f, v in joined.items():
+            setattr(row, f, v)
+        row.updated_at = timezone.now()  # bulk_update does not apply auto_now
+        to_update.append(row)
+        deltas.setdefault(key[0], []).append(delta)
+    if to_update:
+        HourlyRollup.objects.bulk_update(
+            to_update,
+            [*COUNT_FIELDS, *SUM_FIELDS, *MAX_FIELDS, *HIST_FIELDS, "updated_at"],
+            batch_size=500,
+        )
+        _add_to_totals(deltas)
+    return len(to_update)
+
+
+def _add_to_totals(deltas: dict[int, list[dict]]) -> None:
+    ids = sorted(deltas)
+    DeploymentTotals.objects.bulk_create(
+        [DeploymentTotals(deployment_id=i) for i in ids], ignore_conflicts=True
+    )
+    totals = DeploymentTotals.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    changed = []
+    for t in totals:
+        for d in deltas[t.pk]:
+            for f in (*COUNT_FIELDS, *SUM_FIELDS):
+                setattr(t, f, (getattr(t, f) or 0) + d[f])
+            for f in MAX_FIELDS:
+                setattr(t, f, max(getattr(t, f) or 0, d[f]))
+            for f, bounds in HIST_FIELDS.items():
+                old = histograms.normalize(getattr(t, f), bounds)
+                setattr(t, f, [a + b for a, b in zip(old, d[f], strict=True)])
+        t.updated_at = timezone.now()
+        changed.append(t)
+    DeploymentTotals.objects.bulk_update(
+        changed, [*COUNT_FIELDS, *SUM_FIELDS, *MAX_FIELDS, *HIST_FIELDS, "updated_at"]
+    )
+
+
+@transaction.atomic
+def rollup_recompute_hours(*, deployment_id: int, hours: Iterable[dt.datetime]) -> int:
+    """Recompute the given hours of one deployment from raw rows. Returns rows changed."""
+    starts = sorted({hour_floor(h) for h in hours})
+    if not starts:
+        return 0
+    window = Q()
+    for h in starts:
+        window |= Q(scheduled_for__gte=h, scheduled_for__lt=h + HOUR)
+    fresh = aggregate_raw(Execution.objects.filter(window, deployment_id=deployment_id))
+    return _apply(fresh)
+
+
+def rollup_fold_execution(*, execution_id: int) -> Execution | None:
+    """Bring the rollup of a just-finished execution's hour up to date."""
+    execution = (
+        Execution.objects.filter(pk=execution_id)
+        .only("id", "deployment_id", "scheduled_for", "status")
+        .first()
+    )
+    if execution is None or execution.status not in Execution.FINISHED:
+        return execution
+    rollup_recompute_hours(deployment_id=execution.deployment_id, hours=[execution.scheduled_for])
+    return execution
+
+
+@transaction.atomic
+def rollup_recompute_range(
+    *, start: dt.datetime, end: dt.datetime | None = None, deployment_ids=None
+) -> int:
+    """Recompute every hour in [start, end) for all (or some) deployments: one grouped query.
+
+    Used by the periodic task for recent hours and by `manage.py rollups_rebuild`.
+    """
+    qs = Execution.objects.filter(scheduled_for__gte=hour_floor(start))
+    if end is not None:
+        qs = qs.filter(scheduled_for__lt=end)
+    if deployment_ids is not None:
+        qs = qs.filter(deployment_id__in=list(deployment_ids))
+    return _apply(aggregate_raw(qs))
+
+
+def rollup_recompute_recent(*, hours: int = 3) -> int:
+    """The periodic repair: recompute the last `hours` hours (covers lost hook messages)."""
+    start = hour_floor(timezone.now()) - (hours - 1) * HOUR
+    changed = rollup_recompute_range(start=start)
+    if changed:
+        log.info("observability: recompute of the last %s h changed %s rollups", hours, changed)
+    return changed
