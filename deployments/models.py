@@ -144,6 +144,8 @@ class Deployment(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         SUSPENDED = "suspended", "Suspended"
+        # Undeployed keeps the row (and so its executions and history); no PeriodicTask.
+        UNDEPLOYED = "undeployed", "Undeployed"
 
     component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="deployments")
     environment = models.ForeignKey(
