@@ -2,6 +2,66 @@
 
 from __future__ import annotations
 
-from .base import BuildError, BuiltImage, Limits, RunResult, Runtime, RuntimeUnavailable
+from .base import (
+    BuildCancelled,
+    BuildError,
+    BuildTimedOut,
+    BuiltImage,
+    Limits,
+    RunningTask,
+    RunResult,
+    Runtime,
+    RuntimeUnavailable,
+)
 
-__all__ = ["BuildError", "BuiltImage", "Limits", "RunResult", "Runtime", "RuntimeUnavailable"]
+__all__ = [
+    "BuildCancelled",
+    "BuildError",
+    "BuildTimedOut",
+    "BuiltImage",
+    "Limits",
+    "RunResult",
+    "RunningTask",
+    "Runtime",
+    "RuntimeUnavailable",
+    "get_runtime",
+    "runtime_kind_for",
+]
+
+KINDS = ("docker", "local")
+
+
+def runtime_kind_for(environment=None) -> str:
+    """The configured kind: the environment's, unless it says "auto", then the setting's.
+
+    May still be "auto" (the setting's default): get_runtime decides it by asking Docker.
+    """
+    from django.conf import settings
+
+    kind = (getattr(environment, "runtime_kind", "") or "auto").strip().lower()
+    if kind == "auto":
+        kind = (settings.CHORUS_DEFAULT_RUNTIME or "auto").strip().lower()
+    if kind not in (*KINDS, "auto"):
+        raise RuntimeUnavailable(
+            f"Unknown runtime “{kind}”; use docker, local or auto (CHORUS_DEFAULT_RUNTIME)."
+        )
+    return kind
+
+
+def get_runtime(environment=None) -> Runtime:
+    """The runtime for `environment` (None: the defaults from settings).
+
+    "auto" is Docker when its engine answers (within ~2 s), else the local runtime, so a
+    machine without Docker still builds and runs Python tasks. An explicit "docker" never
+    falls back: a build then fails with the engine's "not reachable" message.
+    """
+    from .docker import DockerRuntime
+    from .local import LocalRuntime
+
+    kind = runtime_kind_for(environment)
+    if kind == "local":
+        return LocalRuntime()
+    docker = DockerRuntime.for_environment(environment)
+    if kind == "docker" or docker.available():
+        return docker
+    return LocalRuntime()

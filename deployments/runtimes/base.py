@@ -27,6 +27,14 @@ class BuildError(Exception):
     """The build failed for a reason the user can act on. Message is user-facing."""
 
 
+class BuildCancelled(BuildError):
+    """`cancel()` said stop; the build was aborted."""
+
+
+class BuildTimedOut(BuildError):
+    """The build ran past its `timeout` and was aborted."""
+
+
 @dataclass(frozen=True)
 class Limits:
     memory_mb: int = 512
@@ -104,6 +112,8 @@ class Runtime(ABC):
 
     def stop(self, container_id: str) -> None:
         """Kill and remove a task started by this runtime (best effort)."""
+        return None
 
     def remove(self, container_id: str) -> None:
         """Remove an exited task's leftovers (best effort)."""
+        return None
