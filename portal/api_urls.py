@@ -1,11 +1,60 @@
-"""API root: /api/v1/... (apps add their api views here), /api/schema/, /api/docs/."""
+"""API root: /api/v1/... (one view per operation), /api/schema/, /api/docs/.
+
+Reads are GET; every write is a POST to a URL that names it (`.../create/`, `.../promote/`),
+one DRF view per operation as in the house style.
+
+Ids in paths are bounded (`id` converter) so an absurd number is a 404, not a database error.
+"""
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from portal.api import projects, tokens
+from portal.api.base import NotFoundApi
+
+
+class IdConverter:
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
+
+v1 = [
+    path("tokens/", tokens.TokenListApi.as_view(), name="tokens"),
+    path("tokens/create/", tokens.TokenCreateApi.as_view(), name="token_create"),
+    path("tokens/<id:token_id>/revoke/", tokens.TokenRevokeApi.as_view(), name="token_revoke"),
+    path("projects/", projects.ProjectListApi.as_view(), name="projects"),
+    path("projects/create/", projects.ProjectCreateApi.as_view(), name="project_create"),
+    path("projects/<slug:project>/", projects.ProjectDetailApi.as_view(), name="project"),
+    path("projects/<slug:project>/members/", projects.MemberListApi.as_view(), name="members"),
+    path(
+        "projects/<slug:project>/members/add/",
+        projects.MemberAddApi.as_view(),
+        name="member_add",
+    ),
+    path(
+        "projects/<slug:project>/members/<str:username>/update/",
+        projects.MemberUpdateApi.as_view(),
+        name="member_update",
+    ),
+    path(
+        "projects/<slug:project>/members/<str:username>/remove/",
+        projects.MemberRemoveApi.as_view(),
+        name="member_remove",
+    ),
+]
+
 urlpatterns = [
+    path("v1/", include((v1, "api"), namespace="api")),
+    re_path(r"^v1/", NotFoundApi.as_view(), name="api_not_found"),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
 ]
