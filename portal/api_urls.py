@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from components import api as components_api
 from portal.api import projects, tokens
 from portal.api.base import NotFoundApi
 
@@ -50,6 +51,21 @@ v1 = [
         projects.MemberRemoveApi.as_view(),
         name="member_remove",
     ),
+    path("samples/", components_api.SampleListApi.as_view(), name="samples"),
+]
+
+P = "projects/<slug:project>/"
+C = P + "components/<slug:component>/"
+v1 += [
+    path(P + "components/", components_api.ComponentListApi.as_view(), name="components"),
+    path(
+        P + "components/create/",
+        components_api.ComponentCreateApi.as_view(),
+        name="component_create",
+    ),
+    path(C, components_api.ComponentDetailApi.as_view(), name="component"),
+    path(C + "update/", components_api.ComponentUpdateApi.as_view(), name="component_update"),
+    path(C + "delete/", components_api.ComponentDeleteApi.as_view(), name="component_delete"),
 ]
 
 urlpatterns = [
