@@ -1,0 +1,89 @@
+"""Fixtures for the deploy tests: a sample component, succeeded builds, the two environments."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.utils import timezone
+
+_seq = itertools.count(1)
+
+
+@pytest.fixture
+def dev(db):
+    from deployments.models import Environment
+
+    return Environment.objects.get(slug="dev")
+
+
+@pytest.fixture
+def prod(db):
+    from deployments.models import Environment
+
+    return Environment.objects.get(slug="prod")
+
+
+@pytest.fixture
+def component(project, alice):
+    from components.models import Component
+
+    return Component.objects.create(
+        project=project,
+        name="nightly-report",
+        source_kind=Component.SourceKind.SAMPLE,
+        sample_key="hello",
+        preset=Component.Preset.PYTHON,
+        entry_command="python3 main.py",
+        created_by=alice,
+    )
+
+
+@pytest.fixture
+def make_build(component):
+    from deployments.models import Build
+
+    def make(status: str = "succeeded", **extra):
+        n = next(_seq)
+        sha = f"{n:02x}" * 20
+        return Build.objects.create(
+            component=extra.pop("component", component),
+            commit_sha=sha,
+            status=status,
+            preset="python",
+            image_ref=f"chorus/payments/nightly-report:{sha[:12]}",
+            image_digest=f"sha256:{n:064x}",
+            finished_at=timezone.now(),
+            **extra,
+        )
+
+    return make
+
+
+@pytest.fixture
+def build(make_build):
+    return make_build()
+
+
+@pytest.fixture
+def ran(db):
+    """Record a succeeded execution of `deployment` with its current build (it 'ran')."""
+    from deployments.models import Execution
+
+    def mark(deployment, status: str = "succeeded"):
+        now = timezone.now()
+        return Execution.objects.create(
+            deployment=deployment,
+            scheduled_for=now,
+            trigger=Execution.Trigger.MANUAL,
+            status=status,
+            started_at=now,
+            finished_at=now,
+            exit_code=0 if status == "succeeded" else 1,
+            build=deployment.build,
+            image_ref=deployment.build.image_ref,
+            image_digest=deployment.build.image_digest,
+            config_revision=deployment.config_revision,
+        )
+
+    return mark
