@@ -41,7 +41,15 @@ _SKIP_PARTS = {"__pycache__", ".pytest_cache", ".git", ".mypy_cache", ".ruff_cac
 
 
 class SourceError(Exception):
-    """The source cannot be read; the message says why in words a user can act on."""
+    """The source cannot be read; the message says why in words a user can act on.
+
+    `field` names the component field at fault ("git_url", "branch", "path", ...) when known,
+    so a form can put the message beside it.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,9 @@ def _sample(component):
     try:
         return get_sample(component.sample_key)
     except KeyError as exc:
-        raise SourceError(f"There is no built-in sample “{component.sample_key}”.") from exc
+        raise SourceError(
+            f"There is no built-in sample “{component.sample_key}”.", field="sample_key"
+        ) from exc
 
 
 def _sample_files(root: Path) -> list[Path]:
@@ -108,7 +118,7 @@ def _remote(component) -> tuple[str, git.Auth | None, str]:
         try:
             url = validate_git_url(component.git_url)
         except ValidationError as exc:
-            raise SourceError(" ".join(exc.messages)) from exc
+            raise SourceError(" ".join(exc.messages), field="git_url") from exc
         return url, None, url
     if component.source_kind == "github":
         from components import github as gh
@@ -117,19 +127,21 @@ def _remote(component) -> tuple[str, git.Auth | None, str]:
         if connection is None:
             raise SourceError(
                 f"The GitHub connection of {component.repository} was removed; "
-                "connect a GitHub account and edit the component."
+                "connect a GitHub account and edit the component.",
+                field="github_connection",
             )
         try:
             info = gh.repository(connection, component.repository)
             token = gh.connection_token(connection)
         except gh.GitHubError as exc:
-            raise SourceError(str(exc)) from exc
+            raise SourceError(str(exc), field="repository") from exc
         try:
             url = validate_git_url(info.clone_url)
         except ValidationError as exc:
             raise SourceError(
                 f"GitHub gave the clone URL {info.clone_url!r}, which is refused: "
-                + " ".join(exc.messages)
+                + " ".join(exc.messages),
+                field="repository",
             ) from exc
         auth = None if git.is_local_url(url) else git.Auth("x-access-token", token)
         return url, auth, component.repository
@@ -142,14 +154,16 @@ def _resolve_ref(url: str, auth, name: str, ref: str) -> str:
     try:
         refs = git.ls_remote(url, auth=auth)
     except GitError as exc:
-        raise SourceError(f"Cannot reach the repository {name}: {exc}") from exc
+        raise SourceError(f"Cannot reach the repository {name}: {exc}", field="url") from exc
     sha = git.match_ref(refs, ref)
     if sha is None:
         if not ref.strip():
-            raise SourceError(f"The repository {name} is empty (it has no default branch).")
+            raise SourceError(
+                f"The repository {name} is empty (it has no default branch).", field="branch"
+            )
         known = git.branches_of(refs)
         hint = f" Branches: {', '.join(known[:10])}." if known else " It has no branches."
-        raise SourceError(f"Branch or ref “{ref}” does not exist in {name}.{hint}")
+        raise SourceError(f"Branch or ref “{ref}” does not exist in {name}.{hint}", field="branch")
     return sha
 
 
@@ -157,15 +171,19 @@ def _path(component) -> str:
     try:
         return git.normalize_path(component.path)
     except ValidationError as exc:
-        raise SourceError(" ".join(exc.messages)) from exc
+        raise SourceError(" ".join(exc.messages), field="path") from exc
 
 
 def _check_path(repo_dir: Path, sha: str, path: str, name: str) -> None:
     kind = git.path_kind(repo_dir, sha, path)
     if kind is None:
-        raise SourceError(f"The path “{path}” does not exist in {name} at {sha[:12]}.")
+        raise SourceError(
+            f"The path “{path}” does not exist in {name} at {sha[:12]}.", field="path"
+        )
     if kind != "tree":
-        raise SourceError(f"The path “{path}” in {name} is a file; choose a directory.")
+        raise SourceError(
+            f"The path “{path}” in {name} is a file; choose a directory.", field="path"
+        )
 
 
 # --- the contract -------------------------------------------------------------------------
@@ -259,7 +277,7 @@ def source_inspect(*, component) -> Inspection:
 
         connection = component.github_connection
         if connection is None:
-            raise SourceError("Choose a GitHub connection.")
+            raise SourceError("Choose a GitHub connection.", field="github_connection")
         try:
             names = gh.list_dir(connection, component.repository, component.branch, path)
             files = {}
@@ -274,7 +292,9 @@ def source_inspect(*, component) -> Inspection:
                     if text is not None:
                         files[n] = text
         except gh.GitHubError as exc:
-            raise SourceError(str(exc)) from exc
+            raise SourceError(
+                str(exc), field="path" if "path" in str(exc) else "repository"
+            ) from exc
         return Inspection(sha="", message="", names=names, files=files)
     url, auth, name = _remote(component)
     sha = _resolve_ref(url, auth, name, component.branch)
