@@ -28,7 +28,11 @@ def _free_port() -> int:
 
 class MakeRun:
     def __init__(self, clone: Path, port: int, log: Path):
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "CELERY_", "DJANGO_SETTINGS"))}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DATABASE_URL", "REDIS_URL", "CELERY_", "DJANGO_SETTINGS"))
+        }
         env["PORT"] = str(port)
         self.log = log
         self._fh = open(log, "wb")  # noqa: SIM115
@@ -36,7 +40,11 @@ class MakeRun:
         # pyproject, so nothing is reinstalled); everything else comes from the fresh clone.
         self.proc = subprocess.Popen(
             ["make", "run", f"VENV={ROOT / '.venv'}", f"PORT={port}"],
-            cwd=clone, env=env, stdout=self._fh, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=clone,
+            env=env,
+            stdout=self._fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def text(self) -> str:
