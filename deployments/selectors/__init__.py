@@ -1,0 +1,1 @@
+"""Reads of the deployments app, permission-checked; split by role like services/."""
