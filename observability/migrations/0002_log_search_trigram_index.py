@@ -1,7 +1,8 @@
 """A trigram index for searching inside execution logs (PostgreSQL only).
 
-`text ILIKE '%needle%'` can use a GIN index with gin_trgm_ops, so log search stays an index
-lookup at millions of lines. pg_trgm ships with PostgreSQL; creating the extension needs a
+Django spells `text__icontains` on PostgreSQL as `UPPER(text::text) LIKE UPPER('%needle%')`;
+a GIN index with gin_trgm_ops on that same expression answers it, so log search stays an
+index lookup at millions of lines. pg_trgm ships with PostgreSQL; creating the extension needs a
 role allowed to (superuser or database owner on PG 13+). When it cannot be created the index
 is skipped with a warning and search falls back to scanning lines of the filtered time window.
 On SQLite (`make run`) this migration does nothing.
@@ -15,7 +16,7 @@ from django.db import migrations
 
 log = logging.getLogger(__name__)
 
-INDEX = "obs_execlog_text_trgm"
+INDEX = "obs_execlog_upper_text_trgm"
 
 
 def create(apps, schema_editor):
@@ -31,7 +32,7 @@ def create(apps, schema_editor):
         # CONCURRENTLY: an upgrade of a busy install does not block log writes meanwhile.
         cur.execute(
             f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {INDEX} "
-            "ON deployments_executionlogline USING gin (text gin_trgm_ops)"
+            "ON deployments_executionlogline USING gin ((UPPER(text::text)) gin_trgm_ops)"
         )
 
 

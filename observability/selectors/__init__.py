@@ -1,0 +1,1 @@
+"""Observability reads: overview, dashboard, executions explorer, links between them."""

@@ -1,0 +1,180 @@
+"""The component dashboard: per-bucket numbers for one deployment, read from hourly rollups.
+
+A 30-day view reads at most 720 rollup rows, however many executions ran.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from deployments.models import Deployment
+
+from .. import histograms
+from ..models import STATUS_FIELDS, HourlyRollup
+
+UTC = dt.UTC
+HOUR = dt.timedelta(hours=1)
+RANGES = {
+    "24h": (dt.timedelta(hours=24), HOUR),
+    "7d": (dt.timedelta(days=7), dt.timedelta(hours=6)),
+    "30d": (dt.timedelta(days=30), dt.timedelta(days=1)),
+}
+MAX_SPAN = dt.timedelta(days=800)
+
+
+@dataclass
+class TimeRange:
+    key: str  # 24h / 7d / 30d / custom
+    start: dt.datetime
+    end: dt.datetime
+    bucket: dt.timedelta
+
+    @property
+    def is_live(self) -> bool:
+        """Relative ranges move with the clock, so the page keeps refreshing them."""
+        return self.key != "custom"
+
+
+@dataclass
+class Bucket:
+    start: dt.datetime
+    end: dt.datetime
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUS_FIELDS, 0))
+    duration_hist: list[int] = field(
+        default_factory=lambda: histograms.empty(histograms.DURATION_BOUNDS)
+    )
+    lag_hist: list[int] = field(default_factory=lambda: histograms.empty(histograms.LAG_BOUNDS))
+    duration_max: float = 0.0
+    lag_max: float = 0.0
+    lag_sum: float = 0.0
+    lag_count: int = 0
+
+    @property
+    def failures(self) -> int:
+        return self.counts["failed"] + self.counts["timed_out"]
+
+    @property
+    def runs(self) -> int:
+        return self.counts["succeeded"] + self.failures
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def success_rate(self) -> float | None:
+        return round(100.0 * self.counts["succeeded"] / self.runs, 1) if self.runs else None
+
+    def duration_q(self, q: float) -> float | None:
+        return histograms.quantile(
+            self.duration_hist, histograms.DURATION_BOUNDS, q, vmax=self.duration_max
+        )
+
+    def lag_q(self, q: float) -> float | None:
+        return histograms.quantile(self.lag_hist, histograms.LAG_BOUNDS, q, vmax=self.lag_max)
+
+    def label(self, bucket: dt.timedelta) -> str:
+        if bucket >= dt.timedelta(days=1):
+            return self.start.strftime("%b %d")
+        return self.start.strftime("%b %d %H:%M")
+
+
+@dataclass
+class Dashboard:
+    range: TimeRange
+    buckets: list[Bucket]
+    total: Bucket
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
+
+
+def _parse_point(text: str, *, end: bool) -> dt.datetime:
+    text = (text or "").strip()
+    try:
+        day = parse_date(text) if len(text) == 10 else None
+        parsed = None if day else parse_datetime(text)
+    except ValueError:
+        day = parsed = None
+    if day is not None:
+        parsed = dt.datetime.combine(day, dt.time(), UTC)
+        if end:  # an end date includes that whole day
+            parsed += dt.timedelta(days=1)
+    if parsed is None:
+        raise ValidationError(f"“{text}” is not a date. Use YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC).")
+    return _aware(parsed).astimezone(UTC)
+
+
+def _floor_hour(t: dt.datetime) -> dt.datetime:
+    return t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def parse_range(
+    key: str | None, start: str | None = None, end: str | None = None, now=None
+) -> TimeRange:
+    """24h / 7d / 30d ending now (hour-aligned), or a custom [from, to) with a fitting bucket."""
+    now = now or timezone.now()
+    if key != "custom" or not start:
+        key = key if key in RANGES else "24h"
+        span, bucket = RANGES[key]
+        stop = _floor_hour(now) + HOUR
+        return TimeRange(key, stop - span, stop, bucket)
+    lo = _floor_hour(_parse_point(start, end=False))
+    hi = _parse_point(end, end=True) if end else now
+    if hi.minute or hi.second or hi.microsecond:
+        hi = _floor_hour(hi) + HOUR
+    if hi <= lo:
+        raise ValidationError("The end of the range must be after its start.")
+    if hi - lo > MAX_SPAN:
+        raise ValidationError("Choose a range of at most 800 days.")
+    span = hi - lo
+    if span <= dt.timedelta(hours=48):
+        bucket = HOUR
+    elif span <= dt.timedelta(days=14):
+        bucket = dt.timedelta(hours=6)
+    elif span <= dt.timedelta(days=120):
+        bucket = dt.timedelta(days=1)
+    else:
+        bucket = dt.timedelta(days=7)
+    return TimeRange("custom", lo, hi, bucket)
+
+
+def dashboard_for(*, deployment: Deployment, time_range: TimeRange) -> Dashboard:
+    """Callers check membership first; this only reads."""
+    r = time_range
+    buckets: list[Bucket] = []
+    t = r.start
+    while t < r.end:
+        buckets.append(Bucket(t, min(t + r.bucket, r.end)))
+        t += r.bucket
+    total = Bucket(r.start, r.end)
+    rollups = HourlyRollup.objects.filter(
+        deployment=deployment, hour__gte=r.start, hour__lt=r.end
+    ).order_by("hour")
+    step = r.bucket.total_seconds()
+    for row in rollups.iterator():
+        i = int((row.hour - r.start).total_seconds() // step)
+        if not 0 <= i < len(buckets):
+            continue
+        for b in (buckets[i], total):
+            _add(b, row)
+    return Dashboard(r, buckets, total)
+
+
+def _add(b: Bucket, row: HourlyRollup) -> None:
+    for f in STATUS_FIELDS:
+        b.counts[f] += getattr(row, f)
+    dh = histograms.normalize(row.duration_hist, histograms.DURATION_BOUNDS)
+    lh = histograms.normalize(row.lag_hist, histograms.LAG_BOUNDS)
+    b.duration_hist = [a + c for a, c in zip(b.duration_hist, dh, strict=True)]
+    b.lag_hist = [a + c for a, c in zip(b.lag_hist, lh, strict=True)]
+    b.duration_max = max(b.duration_max, row.duration_max or 0)
+    b.lag_max = max(b.lag_max, row.lag_max or 0)
+    b.lag_sum += row.lag_sum or 0
+    b.lag_count += row.lag_count or 0

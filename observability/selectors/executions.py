@@ -1,0 +1,165 @@
+"""The project-wide executions explorer: filters, log search and keyset pagination.
+
+Pages are addressed by the last row seen, (scheduled_for, id), never by OFFSET: page 10,000
+costs what page 1 costs, and rows arriving meanwhile do not shift the page. The order matches
+the index (-scheduled_for, -id) on deployments_execution.
+
+Log search (`q`) is a semi-join on execution log lines, bounded to the filtered time window
+(the last 7 days when none is given). On PostgreSQL a trigram index over UPPER(text)
+(observability migration 0002) answers Django's `icontains`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from deployments.models import Deployment, Execution, ExecutionLogLine
+from portal.models import Project
+
+from .dashboard import _parse_point
+
+PAGE_SIZE = 50
+SEARCH_DEFAULT_WINDOW = dt.timedelta(days=7)
+MIN_SEARCH = 3
+
+
+@dataclass
+class Filters:
+    status: list[str] = field(default_factory=list)
+    env: str = ""
+    trigger: str = ""
+    component: str = ""
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    q: str = ""
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def search_window_defaulted(self) -> bool:
+        return bool(self.q) and self.start is None
+
+
+def parse_filters(params) -> Filters:
+    """Filters from a QueryDict; bad values are dropped with a message instead of a 500."""
+    f = Filters()
+    statuses = []
+    for s in params.getlist("status"):
+        statuses += [x for x in s.split(",") if x]
+    # "failed" in links means every failure kind, as the charts count it.
+    if "failed" in statuses and "timed_out" not in statuses:
+        statuses.append("timed_out")
+    f.status = [s for s in statuses if s in Execution.Status.values]
+    f.env = (params.get("env") or "").strip()
+    f.trigger = params.get("trigger") or ""
+    if f.trigger not in Execution.Trigger.values:
+        f.trigger = ""
+    f.component = (params.get("component") or "").strip()
+    for name in ("from", "to"):
+        raw = params.get(name)
+        if raw:
+            try:
+                value = _parse_point(raw, end=name == "to")
+            except ValidationError as exc:
+                f.errors.append(f"{name}: {exc.messages[0]}")
+                continue
+            setattr(f, "start" if name == "from" else "end", value)
+    f.q = (params.get("q") or "").strip()[:200]
+    if f.q and len(f.q) < MIN_SEARCH:
+        f.errors.append(f"Search needs at least {MIN_SEARCH} characters.")
+        f.q = ""
+    return f
+
+
+def encode_cursor(when: dt.datetime, pk: int) -> str:
+    raw = f"{when.astimezone(dt.UTC).isoformat()}|{pk}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, int] | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, pk = raw.split("|")
+        return dt.datetime.fromisoformat(when), int(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+
+
+@dataclass
+class Page:
+    rows: list[Execution]
+    older: str | None  # cursor for the next (older) page
+    newer: str | None  # cursor for the previous (newer) page
+    filters: Filters
+
+
+def executions_page(
+    *,
+    project: Project,
+    filters: Filters,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = PAGE_SIZE,
+    now: dt.datetime | None = None,
+) -> Page:
+    """Callers check membership first; this only reads the project's executions."""
+    deployments = Deployment.objects.filter(component__project=project)
+    if filters.component:
+        deployments = deployments.filter(component__name=filters.component)
+    if filters.env:
+        deployments = deployments.filter(environment__slug=filters.env)
+    deployment_ids = list(deployments.values_list("id", flat=True))
+    if not deployment_ids:
+        return Page([], None, None, filters)
+
+    qs = Execution.objects.filter(deployment_id__in=deployment_ids)
+    if filters.status:
+        qs = qs.filter(status__in=filters.status)
+    if filters.trigger:
+        qs = qs.filter(trigger=filters.trigger)
+    start = filters.start
+    if filters.q and start is None:
+        start = (now or timezone.now()) - SEARCH_DEFAULT_WINDOW
+    if start is not None:
+        qs = qs.filter(scheduled_for__gte=start)
+    if filters.end is not None:
+        qs = qs.filter(scheduled_for__lt=filters.end)
+    if filters.q:
+        lines = ExecutionLogLine.objects.filter(
+            execution_id=OuterRef("pk"), text__icontains=filters.q
+        )
+        qs = qs.filter(Exists(lines))
+
+    qs = qs.select_related("deployment__component", "deployment__environment")
+    going_back = came_forward = False
+    if before and (key := decode_cursor(before)):
+        when, pk = key
+        qs = qs.filter(Q(scheduled_for__gt=when) | Q(scheduled_for=when, id__gt=pk))
+        qs = qs.order_by("scheduled_for", "id")
+        going_back = True
+    else:
+        if after and (key := decode_cursor(after)):
+            when, pk = key
+            came_forward = True
+            qs = qs.filter(Q(scheduled_for__lt=when) | Q(scheduled_for=when, id__lt=pk))
+        qs = qs.order_by("-scheduled_for", "-id")
+
+    rows = list(qs[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if going_back:
+        rows.reverse()
+    older = newer = None
+    if rows:
+        first, last = rows[0], rows[-1]
+        if more or going_back:
+            older = encode_cursor(last.scheduled_for, last.pk)
+        if (more and going_back) or came_forward:
+            newer = encode_cursor(first.scheduled_for, first.pk)
+    return Page(rows, older, newer, filters)

@@ -1,0 +1,60 @@
+"""Small formatting filters for the observability templates."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def obs_get(mapping, key):
+    return mapping.get(key, 0) if mapping else 0
+
+
+@register.filter
+def obs_pct(value) -> str:
+    return "—" if value is None else f"{value:.1f}%".replace(".0%", "%")
+
+
+@register.filter
+def obs_secs(value) -> str:
+    """Seconds, readable: 0.042 s, 3.2 s, 4m 10s, 1h 5m."""
+    if value is None:
+        return "—"
+    v = float(value)
+    if v < 10:
+        return f"{v:.3g} s"
+    if v < 60:
+        return f"{v:.0f} s"
+    if v < 3600:
+        return f"{int(v // 60)}m {int(v % 60)}s"
+    return f"{int(v // 3600)}h {int((v % 3600) // 60)}m"
+
+
+@register.filter
+def obs_dq(bucket, q):
+    return bucket.duration_q(float(q))
+
+
+@register.filter
+def obs_lq(bucket, q):
+    return bucket.lag_q(float(q))
+
+
+@register.filter
+def obs_bucket_words(delta: dt.timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    if hours == 1:
+        return "hour"
+    if hours % 24 == 0:
+        days = hours // 24
+        return "day" if days == 1 else f"{days} days"
+    return f"{hours} hours"
+
+
+@register.filter
+def obs_status(value: str) -> str:
+    return (value or "").replace("_", " ")

@@ -1,0 +1,1 @@
+"""Observability views, one module per page family."""

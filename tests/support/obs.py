@@ -1,0 +1,89 @@
+"""Factories for observability tests: components, deployments and executions as plain rows.
+
+Executions are created directly (no containers): the read side only needs their rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+from django.utils import timezone
+
+_seq = itertools.count(1)
+
+
+def make_component(project, name: str = "nightly-report"):
+    from components.models import Component
+
+    return Component.objects.create(
+        project=project,
+        name=name,
+        source_kind=Component.SourceKind.SAMPLE,
+        sample_key="hello",
+        preset=Component.Preset.PYTHON,
+        entry_command="python3 main.py",
+    )
+
+
+def make_deployment(component, env: str = "dev", schedule: str = "@every 2s", **extra):
+    from deployments.models import Build, Deployment, Environment
+
+    build = Build.objects.create(
+        component=component,
+        commit_sha=f"{next(_seq):040x}",
+        status=Build.Status.SUCCEEDED,
+        preset=component.preset,
+        image_ref=f"chorus/{component.project.slug}/{component.name}:abc",
+    )
+    return Deployment.objects.create(
+        component=component,
+        environment=Environment.objects.get(slug=env),
+        build=build,
+        schedule=schedule,
+        **extra,
+    )
+
+
+def make_execution(
+    deployment,
+    status: str,
+    *,
+    scheduled_for: dt.datetime | None = None,
+    attempt: int = 1,
+    duration: float | None = 1.0,
+    lag: float | None = 0.2,
+    trigger: str = "schedule",
+    exit_code: int | None = None,
+    reason: str = "",
+    logs: tuple[str, ...] = (),
+    parent=None,
+):
+    from deployments.models import Execution, ExecutionLogLine
+
+    when = scheduled_for or timezone.now() - dt.timedelta(minutes=5)
+    ran = status in ("succeeded", "failed", "timed_out", "cancelled", "running")
+    started = when + dt.timedelta(seconds=lag or 0) if ran else None
+    finished = (
+        started + dt.timedelta(seconds=duration or 0) if ran and status != "running" else None
+    )
+    if exit_code is None and status in ("succeeded", "failed"):
+        exit_code = 0 if status == "succeeded" else 1
+    e = Execution.objects.create(
+        deployment=deployment,
+        scheduled_for=when,
+        attempt=attempt,
+        trigger=trigger,
+        status=status,
+        reason=reason,
+        started_at=started,
+        finished_at=finished,
+        fire_lag_seconds=lag if ran else None,
+        duration_seconds=duration if ran and status != "running" else None,
+        exit_code=exit_code,
+        build=deployment.build,
+        parent=parent,
+    )
+    for i, text in enumerate(logs):
+        ExecutionLogLine.objects.create(execution=e, seq=i + 1, text=text)
+    return e

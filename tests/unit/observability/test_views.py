@@ -1,0 +1,205 @@
+"""Overview, dashboard, explorer and alerts pages: what members see, what outsiders cannot."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import pytest
+from django.http import QueryDict
+from django.utils import timezone
+
+from observability.models import AlertChannel, AlertRule
+from observability.services.rollups import hour_floor, rollup_recompute_range
+from tests.support.obs import make_component, make_deployment, make_execution
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["owner", "developer", "viewer", "outsider"]
+
+
+@pytest.fixture
+def setup(project):
+    component = make_component(project)
+    prod = make_deployment(component, env="prod", schedule="*/5 * * * *")
+    hour = hour_floor(timezone.now()) - dt.timedelta(hours=2)
+    for i, status in enumerate(["succeeded"] * 4 + ["failed"] * 2 + ["missed"]):
+        make_execution(
+            prod,
+            status,
+            scheduled_for=hour + dt.timedelta(minutes=5 * i),
+            logs=(f"run {i}", "ERROR disk full" if status == "failed" else "all good"),
+        )
+    rollup_recompute_range(start=hour)
+    return component, prod
+
+
+# --- permission matrix ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/p/{p}/",
+        "/p/{p}/executions/",
+        "/p/{p}/c/{c}/dashboard/",
+        "/p/{p}/c/{c}/alerts/",
+    ],
+)
+@pytest.mark.parametrize("role", ROLES)
+def test_read_pages_are_for_members_only(setup, project, users_by_role, client_for, path, role):
+    component, _ = setup
+    resp = client_for(users_by_role[role]).get(path.format(p=project.slug, c=component.name))
+    assert resp.status_code == (404 if role == "outsider" else 200)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_managing_alerts_needs_developer(setup, project, users_by_role, client_for, role):
+    component, _ = setup
+    c = client_for(users_by_role[role])
+    base = f"/p/{project.slug}/c/{component.name}/alerts"
+    resp = c.post(
+        f"{base}/channels/",
+        {"name": "ops", "kind": "email", "email_addresses": "ops@example.com"},
+    )
+    expected = {"owner": 302, "developer": 302, "viewer": 403, "outsider": 404}[role]
+    assert resp.status_code == expected
+    assert AlertChannel.objects.filter(name="ops").exists() == (expected == 302)
+
+    channel = AlertChannel.objects.create(project=project, name="pre", kind="email")
+    resp = c.post(f"{base}/rules/", {"kind": "on_failure", "channel": channel.pk})
+    assert resp.status_code == expected
+    assert AlertRule.objects.filter(component=component).exists() == (expected == 302)
+
+    rule = AlertRule.objects.create(component=component, kind="missed_tick", channel=channel)
+    resp = c.post(f"{base}/rules/{rule.pk}/delete/")
+    assert resp.status_code == expected
+    assert AlertRule.objects.filter(pk=rule.pk).exists() == (expected != 302)
+
+
+def test_viewer_sees_alerts_but_no_forms(setup, project, carol, client_for):
+    component, _ = setup
+    html = client_for(carol).get(f"/p/{project.slug}/c/{component.name}/alerts/").content.decode()
+    assert "Developers and owners can change alert rules." in html
+    assert 'id="rule-form"' not in html and 'id="channel-form"' not in html
+
+
+# --- what the pages show ----------------------------------------------------------------------
+def test_overview_lists_deployed_tasks_with_rate_strip_and_schedule(
+    setup, project, carol, client_for
+):
+    component, prod = setup
+    c = client_for(carol)
+    html = c.get(f"/p/{project.slug}/").content.decode()
+    row = re.search(rf'<tr data-deployment="{prod.pk}">(.*?)</tr>', html, re.S).group(1)
+    assert component.name in row and "Production" in row
+    assert "Every 5 minutes" in row  # the schedule in words, not "*/5 * * * *"
+    assert "66.7%" in row  # 4 of 6 runs succeeded (missed is not a run)
+    assert row.count('<i class="succeeded"') == 4 and row.count('<i class="failed"') == 2
+    assert row.count('<i class="missed"') == 1
+    assert "badge-missed" in row  # the latest tick
+    assert "in " in row  # next run
+    # The HTMX refresh answers just the fragment.
+    frag = c.get(f"/p/{project.slug}/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="project-overview")
+    body = frag.content.decode()
+    assert body.lstrip().startswith("<section") and "<html" not in body
+    assert 'hx-trigger="every 10s"' in body
+
+
+def test_overview_empty_state(project, alice, client_for):
+    html = client_for(alice).get(f"/p/{project.slug}/").content.decode()
+    assert "No components yet" in html
+    make_component(project, "lonely")
+    html = client_for(alice).get(f"/p/{project.slug}/").content.decode()
+    assert "Nothing deployed yet" in html and "lonely" in html
+
+
+def _table_totals(html: str) -> dict[str, int]:
+    foot = re.search(r"<tfoot>(.*?)</tfoot>", html, re.S).group(1)
+    return {k: int(v) for k, v in re.findall(r'data-series="(\w+)">(\d+)</td>', foot)}
+
+
+def test_dashboard_table_and_chart_data_match_the_executions(setup, project, bob, client_for):
+    component, prod = setup
+    url = f"/p/{project.slug}/c/{component.name}/dashboard/"
+    resp = client_for(bob).get(url, {"env": "prod", "range": "24h"})
+    html = resp.content.decode()
+    totals = _table_totals(html)
+    assert totals["succeeded"] == 4 and totals["failed"] == 2 and totals["missed"] == 1
+    chart = json.loads(
+        re.search(
+            r'<script id="chart-data" type="application/json">(.*?)</script>', html, re.S
+        ).group(1)
+    )
+    assert len(chart["labels"]) == 24
+    assert sum(chart["series"]["succeeded"]) == 4 and sum(chart["series"]["failed"]) == 2
+    i = chart["series"]["failed"].index(2)
+    link = chart["links"]["failed"][i]
+    assert link.startswith(
+        f"/p/{project.slug}/c/{component.name}/executions/?env=prod&status=failed"
+    )
+    assert "from=" in link and "to=" in link
+    assert "vendor/chartjs-4.6.1/chart.umd.js" in html
+    # 7 days in 6-hour buckets, 30 days in days.
+    for rng, n in (("7d", 28), ("30d", 30)):
+        html = client_for(bob).get(url, {"env": "prod", "range": rng}).content.decode()
+        assert html.count("<tr data-start=") == n
+        assert _table_totals(html)["succeeded"] == 4
+
+
+def test_dashboard_custom_range_and_bad_dates(setup, project, bob, client_for):
+    component, _ = setup
+    url = f"/p/{project.slug}/c/{component.name}/dashboard/"
+    today = timezone.now().date()
+    html = (
+        client_for(bob)
+        .get(url, {"range": "custom", "from": str(today - dt.timedelta(days=1)), "to": str(today)})
+        .content.decode()
+    )
+    assert html.count("<tr data-start=") == 48  # two days, hourly
+    assert 'hx-trigger="every 10s"' not in html  # a fixed range does not poll
+    html = client_for(bob).get(url, {"range": "custom", "from": "yesterday"}).content.decode()
+    assert "is not a date" in html
+
+
+def test_dashboard_of_an_undeployed_component(project, bob, client_for):
+    component = make_component(project, "fresh")
+    html = client_for(bob).get(f"/p/{project.slug}/c/{component.name}/dashboard/").content.decode()
+    assert "Not deployed yet" in html
+
+
+def test_explorer_filters_searches_logs_and_pages(setup, project, carol, client_for):
+    component, prod = setup
+    c = client_for(carol)
+    url = f"/p/{project.slug}/executions/"
+    html = c.get(url).content.decode()
+    assert html.count("<tr data-execution=") == 7
+    html = c.get(url, {"status": "failed"}).content.decode()
+    assert html.count("<tr data-execution=") == 2
+    html = c.get(url, {"q": "disk full"}).content.decode()
+    assert html.count("<tr data-execution=") == 2
+    assert "Searching logs of the last 7 days" in html
+    html = c.get(url, {"q": "no such text"}).content.decode()
+    assert "No executions match" in html
+    html = c.get(url, {"env": "dev"}).content.decode()
+    assert "No executions match" in html
+
+    # Keyset pages of 3 walk every row exactly once, newest first, and back again.
+    from observability.selectors import executions as sel
+
+    seen: list[int] = []
+    filters = sel.parse_filters(QueryDict())
+    page = sel.executions_page(project=project, filters=filters, limit=3)
+    pages = [page]
+    while page.older:
+        page = sel.executions_page(project=project, filters=filters, after=page.older, limit=3)
+        pages.append(page)
+    for p in pages:
+        seen += [e.pk for e in p.rows]
+    assert len(seen) == 7 == len(set(seen))
+    times = [e.scheduled_for for p in pages for e in p.rows]
+    assert times == sorted(times, reverse=True)
+    back = sel.executions_page(project=project, filters=filters, before=pages[1].newer, limit=3)
+    assert [e.pk for e in back.rows] == [e.pk for e in pages[0].rows]
+    # The page links carry the cursor and keep the filters.
+    html = c.get(url, {"status": "succeeded"}).content.decode()
+    assert html.count("<tr data-execution=") == 4
