@@ -249,6 +249,8 @@ def component_delete(*, component: Component, actor) -> None:
     # Deleting the PeriodicTask rows is what stops beat: it reloads the schedule on change.
     PeriodicTask.objects.filter(pk__in=task_ids).delete()
     PeriodicTask.objects.filter(name__in=names).delete()
+    # Deployment.build is PROTECT (a deployed build must not vanish): deployments go first.
+    Deployment.objects.filter(component=component).delete()
     component.delete()
 
 
