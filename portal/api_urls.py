@@ -12,6 +12,7 @@ from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from components import api as components_api
+from deployments.api import builds, config, deploy
 from portal.api import projects, tokens
 from portal.api.base import NotFoundApi
 
@@ -66,6 +67,32 @@ v1 += [
     path(C, components_api.ComponentDetailApi.as_view(), name="component"),
     path(C + "update/", components_api.ComponentUpdateApi.as_view(), name="component_update"),
     path(C + "delete/", components_api.ComponentDeleteApi.as_view(), name="component_delete"),
+    # Builds
+    path(C + "builds/", builds.BuildListApi.as_view(), name="builds"),
+    path(C + "builds/create/", builds.BuildQueueApi.as_view(), name="build_create"),
+    path("builds/<id:build_id>/", builds.BuildDetailApi.as_view(), name="build"),
+    path("builds/<id:build_id>/logs/", builds.BuildLogApi.as_view(), name="build_logs"),
+    path("builds/<id:build_id>/cancel/", builds.BuildCancelApi.as_view(), name="build_cancel"),
+    # Environments, deployments, the deploy log
+    path("environments/", deploy.EnvironmentListApi.as_view(), name="environments"),
+    path(C + "deployments/", deploy.DeploymentListApi.as_view(), name="deployments"),
+    path(C + "events/", deploy.DeploymentEventListApi.as_view(), name="events"),
+]
+
+D = C + "deployments/<slug:env>/"
+v1 += [
+    path(D, deploy.DeploymentDetailApi.as_view(), name="deployment"),
+    path(D + "deploy/", deploy.DeploymentDeployApi.as_view(), name="deploy"),
+    path(D + "promote/", deploy.DeploymentPromoteApi.as_view(), name="promote"),
+    path(D + "rollback/", deploy.DeploymentRollbackApi.as_view(), name="rollback"),
+    path(D + "suspend/", deploy.DeploymentSuspendApi.as_view(), name="suspend"),
+    path(D + "resume/", deploy.DeploymentResumeApi.as_view(), name="resume"),
+    path(D + "undeploy/", deploy.DeploymentUndeployApi.as_view(), name="undeploy"),
+    path(D + "policies/", deploy.DeploymentPoliciesApi.as_view(), name="policies"),
+    # Config and secrets per environment
+    path(C + "config/<slug:env>/", config.ConfigListApi.as_view(), name="config"),
+    path(C + "config/<slug:env>/set/", config.ConfigSetApi.as_view(), name="config_set"),
+    path(C + "config/<slug:env>/unset/", config.ConfigUnsetApi.as_view(), name="config_unset"),
 ]
 
 urlpatterns = [

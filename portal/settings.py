@@ -257,6 +257,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Several models have a "status" / "trigger": give each choice set its own schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "BuildStatusEnum": "deployments.models.Build.Status",
+        "BuildTriggerEnum": "deployments.models.Build.Trigger",
+        "DeploymentStatusEnum": "deployments.models.Deployment.Status",
+        "ExecutionStatusEnum": "deployments.models.Execution.Status",
+        "ExecutionTriggerEnum": "deployments.models.Execution.Trigger",
+        "EventKindEnum": "deployments.models.DeploymentEvent.Kind",
+        "EventOutcomeEnum": "deployments.models.DeploymentEvent.Outcome",
+    },
 }
 
 LOGGING = {

@@ -64,3 +64,81 @@ def body_text(response) -> str:
         return json.dumps(response.json())
     except Exception:  # noqa: BLE001 - a non-JSON body is compared as text
         return content.decode(errors="replace")
+
+
+# --- objects ------------------------------------------------------------------------------
+@pytest.fixture
+def component(project, alice):
+    """payments/nightly, from the health-check sample."""
+    from components.services import component_create
+
+    return component_create(
+        project=project,
+        actor=alice,
+        name="nightly",
+        source_kind="sample",
+        sample_key="health-check",
+    )
+
+
+@pytest.fixture
+def make_build(component):
+    def make(status="succeeded", sha="a" * 40, **extra):
+        from deployments.models import Build
+
+        return Build.objects.create(
+            component=component,
+            commit_sha=sha,
+            commit_message="Initial",
+            status=status,
+            preset=component.preset,
+            image_ref=f"chorus/payments/nightly:{sha[:12]}" if status == "succeeded" else "",
+            **extra,
+        )
+
+    return make
+
+
+@pytest.fixture
+def build(make_build):
+    return make_build()
+
+
+@pytest.fixture
+def envs():
+    from deployments.models import Environment
+
+    return {e.slug: e for e in Environment.objects.all()}
+
+
+@pytest.fixture
+def dev_deployment(component, build, envs, alice):
+    from deployments.services.deploy import deployment_deploy
+
+    return deployment_deploy(
+        component=component,
+        environment=envs["dev"],
+        build=build,
+        schedule="0 2 * * *",
+        timezone="Europe/Berlin",
+        actor=alice,
+    )
+
+
+@pytest.fixture
+def succeeded_in_dev(dev_deployment, build):
+    """One succeeded execution of the build in dev: what promotion to prod requires."""
+    from django.utils import timezone
+
+    from deployments.models import Execution
+
+    return Execution.objects.create(
+        deployment=dev_deployment,
+        scheduled_for=timezone.now(),
+        trigger="manual",
+        status="succeeded",
+        build=build,
+        image_ref=build.image_ref,
+        exit_code=0,
+        finished_at=timezone.now(),
+    )

@@ -14,19 +14,6 @@ BASE = "projects/payments/components/"
 
 
 @pytest.fixture
-def component(project, alice):
-    from components.services import component_create
-
-    return component_create(
-        project=project,
-        actor=alice,
-        name="nightly",
-        source_kind="sample",
-        sample_key="health-check",
-    )
-
-
-@pytest.fixture
 def repo(tmp_path):
     r = BareRepo.create(tmp_path / "tasks.git")
     r.commit({"jobs/report/Dockerfile": 'FROM busybox\nCMD ["echo", "hi"]\n'}, message="first")
