@@ -20,6 +20,8 @@ class RuntimeKind(models.TextChoices):
     AUTO = "auto", "Automatic (Docker if available, else local)"
     DOCKER = "docker", "Docker engine"
     LOCAL = "local", "Local subprocess"
+    # Runs nothing: records that the task started and exits 0 (benchmarks, tests of timing).
+    RECORD = "record", "Record only (no container; benchmarks and tests)"
 
 
 class Environment(models.Model):
@@ -312,8 +314,14 @@ class Execution(models.Model):
     # passed, scheduler down, DST gap, worker lost, ...
     reason = models.CharField(max_length=300, blank=True)
     queued_at = models.DateTimeField(default=now)
+    # When a worker should start it: the tick for scheduled runs, the request time for manual
+    # ones, tick + backoff for retries. Dispatch ahead of time uses it as the message's ETA.
+    due_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Written by the worker every few seconds while it runs; a stale one means the worker is
+    # gone (the reconciler then finishes the execution from its container's state).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     # started_at - scheduled_for, in seconds; kept as a column for cheap percentiles.
     fire_lag_seconds = models.FloatField(null=True, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
@@ -348,6 +356,11 @@ class Execution(models.Model):
             models.Index(fields=["deployment", "-scheduled_for"]),
             models.Index(fields=["status", "-scheduled_for"]),
             models.Index(fields=["-scheduled_for", "-id"]),
+            models.Index(
+                fields=["due_at"],
+                condition=Q(status__in=["pending", "running"]),
+                name="execution_active_due",
+            ),
         ]
 
     def __str__(self) -> str:
