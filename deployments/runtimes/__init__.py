@@ -28,7 +28,8 @@ __all__ = [
     "runtime_kind_for",
 ]
 
-KINDS = ("docker", "local")
+# "record" runs nothing and records the start (deployments/runtimes/record.py: benchmarks, tests).
+KINDS = ("docker", "local", "record")
 
 
 def runtime_kind_for(environment=None) -> str:
@@ -43,7 +44,7 @@ def runtime_kind_for(environment=None) -> str:
         kind = (settings.CHORUS_DEFAULT_RUNTIME or "auto").strip().lower()
     if kind not in (*KINDS, "auto"):
         raise RuntimeUnavailable(
-            f"Unknown runtime “{kind}”; use docker, local or auto (CHORUS_DEFAULT_RUNTIME)."
+            f"Unknown runtime “{kind}”; use docker, local, record or auto (CHORUS_DEFAULT_RUNTIME)."
         )
     return kind
 
@@ -59,6 +60,10 @@ def get_runtime(environment=None) -> Runtime:
     from .local import LocalRuntime
 
     kind = runtime_kind_for(environment)
+    if kind == "record":
+        from .record import RecordRuntime
+
+        return RecordRuntime()
     if kind == "local":
         return LocalRuntime()
     docker = DockerRuntime.for_environment(environment)

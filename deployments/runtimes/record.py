@@ -1,0 +1,95 @@
+"""The record runtime: runs nothing, records that the task started.
+
+Selected like any runtime (`Environment.runtime_kind = "record"` or
+`CHORUS_DEFAULT_RUNTIME=record`). It exists so the scheduling path (beat → claim → worker →
+start) can be measured and tested without the cost and noise of containers:
+tests/bench/fire_lag.py uses it for thousands of simultaneous ticks.
+
+`run` calls `on_start` at once (the moment the task "starts"), logs one line with that time, and
+finishes with exit code 0. A deployment's config variables can shape the run, which lets tests
+exercise timeouts, failures, retries and overlaps in milliseconds:
+- RECORD_SLEEP=<seconds>: stay "running" that long (honours timeout and cancel);
+- RECORD_EXIT_CODE=<n>: finish with this exit code;
+- RECORD_ECHO=<text>: log this line (e.g. to check secret masking);
+- RECORD_PRINT_ENV=1: log every environment variable as KEY=value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .base import BuiltImage, CancelFn, Limits, LogFn, RunResult, Runtime
+
+POLL_SECONDS = 0.05
+
+
+class RecordRuntime(Runtime):
+    kind = "record"
+
+    def __repr__(self) -> str:
+        return "RecordRuntime()"
+
+    def available(self) -> bool:
+        return True
+
+    def build(
+        self,
+        *,
+        source_dir: Path,
+        tag: str,
+        log: LogFn,
+        build_args: Mapping[str, str] | None = None,
+        cancel: CancelFn | None = None,
+        timeout: float | None = None,
+    ) -> BuiltImage:
+        # Nothing to build: the "image" is its tag, identified by a digest of the tag.
+        log(f"record runtime: nothing is built for {tag}", "chorus")
+        return BuiltImage(ref=tag, digest="sha256:" + hashlib.sha256(tag.encode()).hexdigest())
+
+    def run(
+        self,
+        *,
+        image: str,
+        env: Mapping[str, str],
+        limits: Limits,
+        timeout: float,
+        log: LogFn,
+        labels: Mapping[str, str] | None = None,
+        command: list[str] | None = None,
+        cancel: CancelFn | None = None,
+        on_start: Callable[[str], None] | None = None,
+    ) -> RunResult:
+        task_id = f"record-{uuid.uuid4().hex[:16]}"
+        started = time.time()
+        if on_start is not None:
+            on_start(task_id)
+        log(
+            f"record runtime: started {datetime.fromtimestamp(started, UTC).isoformat()}",
+            "stdout",
+        )
+        if env.get("RECORD_ECHO"):
+            log(str(env["RECORD_ECHO"]), "stdout")
+        if env.get("RECORD_PRINT_ENV") == "1":
+            for key in sorted(env):
+                log(f"{key}={env[key]}", "stdout")
+        result = RunResult(exit_code=None, container_id=task_id)
+        sleep = float(env.get("RECORD_SLEEP") or 0)
+        deadline = time.monotonic() + sleep
+        limit = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if time.monotonic() >= limit:
+                result.timed_out = True
+                result.exit_code = 137
+                return result
+            if cancel is not None and cancel():
+                result.cancelled = True
+                result.exit_code = 137
+                return result
+            time.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0)))
+        result.exit_code = int(env.get("RECORD_EXIT_CODE") or 0)
+        return result
