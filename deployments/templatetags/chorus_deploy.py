@@ -1,0 +1,48 @@
+"""Template helpers for schedules, usable by any page that shows a deployment.
+
+{% load chorus_deploy %}
+{{ deployment.schedule|schedule_words }}          -> "Every 10 minutes"
+{{ deployment|next_run_text }}                    -> "Mon 30 Mar 2026 02:30 CEST (00:30 UTC)"
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django import template
+from django.core.exceptions import ValidationError
+
+from deployments.schedules import _available_timezones, describe, next_runs
+
+register = template.Library()
+
+
+@cache
+def _sorted_zones() -> tuple[str, ...]:
+    return tuple(sorted(_available_timezones()))
+
+
+@register.filter
+def timezone_names(_unused="") -> tuple[str, ...]:
+    return _sorted_zones()
+
+
+@register.filter
+def schedule_words(expr: str) -> str:
+    try:
+        return describe(expr)
+    except ValidationError:
+        return ""
+
+
+@register.filter
+def next_run_text(deployment) -> str:
+    """The next tick of a live deployment in its timezone and in UTC ("" if none)."""
+    if deployment is None or getattr(deployment, "status", "") == "undeployed":
+        return ""
+    try:
+        run = next_runs(deployment.schedule, deployment.timezone, n=1)[0]
+    except ValidationError:
+        return ""
+    text = f"{run.at_local:%a %d %b %Y %H:%M} {run.at_local.tzname()} ({run.at_utc:%H:%M} UTC)"
+    return f"{text} — {run.dst_note}" if run.dst_note else text
