@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import django_filters
 from django.core.exceptions import ValidationError
+from django.db.models import F
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -27,7 +28,7 @@ from ..models import (
     DeploymentEvent,
     Environment,
 )
-from ..schedules import describe, next_runs
+from ..schedules import describe, next_runs, parse_schedule, validate_timezone
 from ..services import deploy as deploy_services
 from .common import component_for, environment_get
 
@@ -136,7 +137,27 @@ class PoliciesIn(InputSerializer):
     keep_days = serializers.IntegerField(required=False, min_value=1)
 
 
-class DeployIn(InputSerializer):
+class _ScheduleFields:
+    """Schedule and timezone checked here too, so a mistake is reported on its field."""
+
+    def validate_schedule(self, value):
+        if value is not None:
+            try:
+                parse_schedule(value)
+            except ValidationError as exc:
+                raise serializers.ValidationError(exc.messages) from None
+        return value
+
+    def validate_timezone(self, value):
+        if value is not None:
+            try:
+                return validate_timezone(value)
+            except ValidationError as exc:
+                raise serializers.ValidationError(exc.messages) from None
+        return value
+
+
+class DeployIn(_ScheduleFields, InputSerializer):
     build = serializers.IntegerField(
         required=False,
         min_value=1,
@@ -150,7 +171,7 @@ class DeployIn(InputSerializer):
     policies = PoliciesIn(required=False)
 
 
-class PromoteIn(InputSerializer):
+class PromoteIn(_ScheduleFields, InputSerializer):
     source_env = serializers.SlugField(
         required=False, help_text="Default: the environment just before the target."
     )
@@ -203,7 +224,7 @@ def _build_of(component, build_id: int, field: str = "build") -> Build:
 def _latest_succeeded(component) -> Build:
     build = (
         Build.objects.filter(component=component, status=Build.Status.SUCCEEDED)
-        .order_by("-finished_at", "-id")
+        .order_by(F("finished_at").desc(nulls_last=True), "-id")
         .first()
     )
     if build is None:
