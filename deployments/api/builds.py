@@ -69,7 +69,8 @@ def _build(request, build_id: int, min_role=Role.VIEWER) -> Build:
 class BuildListApi(ApiListView):
     serializer_class = BuildOut
     filter_backends = [DjangoFilterBackend]
-    queryset = Build.objects.none()  # for the schema's filter parameters; get_queryset reads
+    # Only tells the schema generator the model of the filters; get_queryset does the reads.
+    queryset = Build.objects.none()
     filterset_class = BuildFilter
 
     def get_queryset(self):

@@ -420,7 +420,8 @@ class DeploymentEventListApi(ApiListView):
 
     serializer_class = EventOut
     filter_backends = [DjangoFilterBackend]
-    queryset = DeploymentEvent.objects.none()  # for the schema's filter parameters; get_queryset reads
+    # Only tells the schema generator the model of the filters; get_queryset does the reads.
+    queryset = DeploymentEvent.objects.none()
     filterset_class = EventFilter
 
     def get_queryset(self):
