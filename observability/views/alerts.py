@@ -48,7 +48,7 @@ def _page(request, component, *, rule_form=None, channel_form=None, status=200):
         "rule_form": rule_form or AlertRuleForm(project=project),
         "channel_form": channel_form or AlertChannelForm(),
         "tabs_template": tabs_template(),
-        "active_tab": "alerts",
+        "tab": "alerts",
     }
     return render(request, "observability/alerts.html", context, status=status)
 

@@ -117,7 +117,7 @@ def component_dashboard(request, project_slug: str, name: str):
         "custom_from": request.GET.get("from", ""),
         "custom_to": request.GET.get("to", ""),
         "tabs_template": tabs_template(),
-        "active_tab": "dashboard",
+        "tab": "dashboard",
         "series": STATUS_SERIES,
     }
     if deployment is not None:

@@ -26,8 +26,21 @@ def make_component(project, name: str = "nightly-report"):
     )
 
 
+ENVIRONMENTS = {
+    "dev": {"name": "Development", "order": 10, "is_production": False},
+    "prod": {"name": "Production", "order": 20, "is_production": True},
+}
+
+
+def environment(slug: str):
+    """The data migration's environment; recreated after a transactional test flushed it."""
+    from deployments.models import Environment
+
+    return Environment.objects.get_or_create(slug=slug, defaults=ENVIRONMENTS[slug])[0]
+
+
 def make_deployment(component, env: str = "dev", schedule: str = "@every 2s", **extra):
-    from deployments.models import Build, Deployment, Environment
+    from deployments.models import Build, Deployment
 
     build = Build.objects.create(
         component=component,
@@ -38,7 +51,7 @@ def make_deployment(component, env: str = "dev", schedule: str = "@every 2s", **
     )
     return Deployment.objects.create(
         component=component,
-        environment=Environment.objects.get(slug=env),
+        environment=environment(env),
         build=build,
         schedule=schedule,
         **extra,

@@ -65,10 +65,12 @@
     counts.scales.y.ticks = { precision: 0 };
     counts.plugins.tooltip = {
       filter: function (item) { return item.raw > 0; },
-      footer: function (items) {
-        var total = 0;
-        items.forEach(function (i) { total += i.raw; });
-        return total ? "Total " + total + " · click to open these executions" : "No runs";
+      callbacks: {
+        footer: function (items) {
+          var total = 0;
+          items.forEach(function (i) { total += i.raw; });
+          return total ? "Total " + total + " · click to open these executions" : "No runs";
+        }
       }
     };
     counts.onHover = function (evt, els) {
