@@ -13,6 +13,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from components import api as components_api
 from deployments.api import builds, config, deploy
+from observability import api as alerts
 from portal.api import projects, tokens
 from portal.api.base import NotFoundApi
 
@@ -93,6 +94,26 @@ v1 += [
     path(C + "config/<slug:env>/", config.ConfigListApi.as_view(), name="config"),
     path(C + "config/<slug:env>/set/", config.ConfigSetApi.as_view(), name="config_set"),
     path(C + "config/<slug:env>/unset/", config.ConfigUnsetApi.as_view(), name="config_unset"),
+    # Alerts: channels and deliveries per project, rules per component
+    path(P + "alerts/channels/", alerts.ChannelListApi.as_view(), name="alert_channels"),
+    path(
+        P + "alerts/channels/create/",
+        alerts.ChannelCreateApi.as_view(),
+        name="alert_channel_create",
+    ),
+    path(
+        P + "alerts/channels/<id:channel_id>/delete/",
+        alerts.ChannelDeleteApi.as_view(),
+        name="alert_channel_delete",
+    ),
+    path(P + "alerts/deliveries/", alerts.DeliveryListApi.as_view(), name="alert_deliveries"),
+    path(C + "alerts/rules/", alerts.RuleListApi.as_view(), name="alert_rules"),
+    path(C + "alerts/rules/create/", alerts.RuleCreateApi.as_view(), name="alert_rule_create"),
+    path(
+        C + "alerts/rules/<id:rule_id>/delete/",
+        alerts.RuleDeleteApi.as_view(),
+        name="alert_rule_delete",
+    ),
 ]
 
 urlpatterns = [

@@ -266,6 +266,10 @@ SPECTACULAR_SETTINGS = {
         "ExecutionTriggerEnum": "deployments.models.Execution.Trigger",
         "EventKindEnum": "deployments.models.DeploymentEvent.Kind",
         "EventOutcomeEnum": "deployments.models.DeploymentEvent.Outcome",
+        "AlertChannelKindEnum": "observability.models.AlertChannel.Kind",
+        "AlertRuleKindEnum": "observability.models.AlertRule.Kind",
+        "AlertDeliveryKindEnum": "observability.models.AlertDelivery.Kind",
+        "AlertDeliveryStatusEnum": "observability.models.AlertDelivery.Status",
     },
 }
 
