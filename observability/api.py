@@ -162,7 +162,9 @@ class DeliveryListApi(ApiListView):
             .order_by("-created_at", "-id")
         )
 
-    @extend_schema(operation_id="alert_deliveries_list", responses=list_responses(DeliveryOut, 404))
+    @extend_schema(
+        operation_id="alert_deliveries_list", responses=list_responses(DeliveryOut, 400, 404)
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

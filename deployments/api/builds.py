@@ -80,7 +80,7 @@ class BuildListApi(ApiListView):
     @extend_schema(
         operation_id="builds_list",
         summary="Builds of a component, newest first",
-        responses=list_responses(BuildOut, 404),
+        responses=list_responses(BuildOut, 400, 404),
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

@@ -432,6 +432,6 @@ class DeploymentEventListApi(ApiListView):
             .order_by("-created_at", "-id")
         )
 
-    @extend_schema(operation_id="events_list", responses=list_responses(EventOut, 404))
+    @extend_schema(operation_id="events_list", responses=list_responses(EventOut, 400, 404))
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

@@ -117,7 +117,7 @@ def responses(ok, *error_codes: int, status: int = 200) -> dict:
 
 def list_responses(serializer_class, *error_codes: int) -> dict:
     """A paginated list (drf-spectacular wraps `many=True` in the limit/offset envelope)."""
-    return {200: serializer_class(many=True), **errors(400, *error_codes)}
+    return {200: serializer_class(many=True), **errors(*error_codes)}
 
 
 NO_CONTENT = OpenApiResponse(description="Done; no body.")

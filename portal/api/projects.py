@@ -18,7 +18,15 @@ from portal.selectors import (
     projects_for_user,
 )
 
-from .base import NO_CONTENT, ApiListView, ApiView, InputSerializer, errors, responses
+from .base import (
+    NO_CONTENT,
+    ApiListView,
+    ApiView,
+    InputSerializer,
+    errors,
+    list_responses,
+    responses,
+)
 
 
 class ProjectOut(serializers.Serializer):
@@ -72,7 +80,11 @@ class ProjectListApi(ApiListView):
             .order_by("name")
         )
 
-    @extend_schema(operation_id="projects_list", summary="Projects you are a member of")
+    @extend_schema(
+        operation_id="projects_list",
+        summary="Projects you are a member of",
+        responses=list_responses(ProjectOut),
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from portal import services
 from portal.models import ApiToken
 
-from .base import ApiListView, ApiView, InputSerializer, errors, responses
+from .base import ApiListView, ApiView, InputSerializer, errors, list_responses, responses
 
 
 class TokenOut(serializers.Serializer):
@@ -39,7 +39,11 @@ class TokenListApi(ApiListView):
     def get_queryset(self):
         return ApiToken.objects.filter(user=self.request.user).order_by("-created_at", "-id")
 
-    @extend_schema(operation_id="tokens_list", summary="Your API tokens (never their secrets)")
+    @extend_schema(
+        operation_id="tokens_list",
+        summary="Your API tokens (never their secrets)",
+        responses=list_responses(TokenOut),
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
