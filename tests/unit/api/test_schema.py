@@ -58,7 +58,6 @@ def test_every_operation_answers_as_the_schema_says(apis, project, component, bu
 
     from deployments.models import BuildLogLine, Execution
     from observability.models import AlertDelivery
-    from portal.services import api_token_create
 
     owner, dev, viewer, outsider = (apis[r] for r in ("owner", "developer", "viewer", "outsider"))
     from .conftest import Api
