@@ -120,7 +120,7 @@ class Wizard:
             ],
             "samples": list(SAMPLES.values()),
             "is_first": step == "source",
-            "source_summary": self.source_summary(),
+            "source_summary": self.source_summary(with_path=step != "path"),
         }
         builder = getattr(self, f"_context_{step}", None)
         if builder is not None and "form" not in extra:
@@ -131,8 +131,10 @@ class Wizard:
         ctx.update(extra)
         return StepView(step=step, context=ctx)
 
-    def source_summary(self) -> str:
-        s = self.state
+    def source_summary(self, *, with_path: bool = True) -> str:
+        s = dict(self.state)
+        if not with_path:
+            s["path"] = ""
         if s["kind"] == "sample" and s["sample_key"] in SAMPLES:
             return f"Built-in sample: {SAMPLES[s['sample_key']].title}"
         if s["kind"] == "git" and s["git_url"]:

@@ -8,9 +8,25 @@ from playwright.sync_api import expect
 from tests.support.github_standin import GitHubStandin
 from tests.support.gitrepos import BareRepo
 
-# serialized_rollback: the Development and Production rows of the data migration survive the
-# flush between transactional tests, as they exist in every real installation.
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("default_environments"),
+]
+
+
+@pytest.fixture
+def default_environments(transactional_db):
+    """Development and Production, as the data migration makes them in every installation.
+
+    Transactional tests flush the database after each test, data-migration rows included.
+    """
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("deployments.migrations.0002_default_environments")
+    migration.create_defaults(apps, None)
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["htmx", "no-js"])
