@@ -12,7 +12,7 @@ from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from components import api as components_api
-from deployments.api import builds, config, deploy
+from deployments.api import builds, config, deploy, executions
 from observability import api as alerts
 from portal.api import projects, tokens
 from portal.api.base import NotFoundApi
@@ -90,6 +90,27 @@ v1 += [
     path(D + "resume/", deploy.DeploymentResumeApi.as_view(), name="resume"),
     path(D + "undeploy/", deploy.DeploymentUndeployApi.as_view(), name="undeploy"),
     path(D + "policies/", deploy.DeploymentPoliciesApi.as_view(), name="policies"),
+    path(D + "run/", executions.ExecutionRunNowApi.as_view(), name="run"),
+    # Executions
+    path(C + "executions/", executions.ExecutionListApi.as_view(), name="executions"),
+    path(
+        "executions/<id:execution_id>/", executions.ExecutionDetailApi.as_view(), name="execution"
+    ),
+    path(
+        "executions/<id:execution_id>/logs/",
+        executions.ExecutionLogApi.as_view(),
+        name="execution_logs",
+    ),
+    path(
+        "executions/<id:execution_id>/cancel/",
+        executions.ExecutionCancelApi.as_view(),
+        name="execution_cancel",
+    ),
+    path(
+        "executions/<id:execution_id>/rerun/",
+        executions.ExecutionRerunApi.as_view(),
+        name="execution_rerun",
+    ),
     # Config and secrets per environment
     path(C + "config/<slug:env>/", config.ConfigListApi.as_view(), name="config"),
     path(C + "config/<slug:env>/set/", config.ConfigSetApi.as_view(), name="config_set"),

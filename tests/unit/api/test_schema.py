@@ -240,7 +240,40 @@ def test_every_operation_answers_as_the_schema_says(apis, project, component, bu
 
 
 def extra_executions(apis, build):
-    """Executions endpoints (added once the executions service exists)."""
+    """Run now, list, detail, logs, cancel, re-run (on a fresh dev deployment)."""
+    from deployments.models import Environment, ExecutionLogLine
+    from deployments.services.deploy import deployment_deploy
+
+    owner, dev, viewer, outsider = (apis[r] for r in ("owner", "developer", "viewer", "outsider"))
+    deployment_deploy(
+        component=build.component,
+        environment=Environment.objects.get(slug="dev"),
+        build=build,
+        schedule="@daily",
+        actor=owner.user,
+    )
+    D = C + "deployments/dev/"
+    run = dev.post(D + "run/", {"payload": {"n": 1}}).json()
+    dev.post(D + "run/", {"payload": 1, "x": 2})
+    viewer.post(D + "run/")
+    outsider.post(D + "run/")
+    ExecutionLogLine.objects.create(execution_id=run["id"], seq=1, text="hello")
+    viewer.get(C + "executions/", {"status": "pending"})
+    viewer.get(C + "executions/", {"status": "nope"})
+    outsider.get(C + "executions/")
+    viewer.get(f"executions/{run['id']}/")
+    outsider.get(f"executions/{run['id']}/")
+    viewer.get(f"executions/{run['id']}/logs/")
+    viewer.get(f"executions/{run['id']}/logs/", {"limit": 0})
+    outsider.get(f"executions/{run['id']}/logs/")
+    viewer.post(f"executions/{run['id']}/rerun/")
+    dev.post(f"executions/{run['id']}/rerun/")  # not finished: 400
+    viewer.post(f"executions/{run['id']}/cancel/")
+    outsider.post(f"executions/{run['id']}/cancel/")
+    dev.post(f"executions/{run['id']}/cancel/")
+    dev.post(f"executions/{run['id']}/cancel/")  # already cancelled: 400
+    dev.post(f"executions/{run['id']}/rerun/")
+    outsider.post(f"executions/{run['id']}/rerun/")
 
 
 def test_the_checker_rejects_what_the_schema_does_not_say(apis, project):
