@@ -199,8 +199,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "chorus"
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
+# ChorusScheduler (deployments/scheduler.py) is django-celery-beat's DatabaseScheduler with a
+# bulk, tick-exact path for deployments; other PeriodicTasks run through the stock path.
 CELERY_BEAT_SCHEDULER = env.str(
-    "CELERY_BEAT_SCHEDULER", default="django_celery_beat.schedulers:DatabaseScheduler"
+    "CELERY_BEAT_SCHEDULER", default="deployments.scheduler:ChorusScheduler"
 )
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -221,6 +223,15 @@ CHORUS_LOG_MAX_BYTES = env.int("CHORUS_LOG_MAX_BYTES", default=1_000_000)
 CHORUS_METRICS_TOKEN = _from_env_or_file("CHORUS_METRICS_TOKEN") or ""
 CHORUS_BUILD_DIR = VAR_DIR / "builds"
 CHORUS_LOCAL_IMAGES_DIR = VAR_DIR / "local-images"
+# Executions (deployments/scheduler.py, deployments/reconcile.py): beat publishes runs this long
+# before their tick and looks for schedule changes at least this often; a running execution
+# writes a heartbeat every N s and one silent for M s has lost its worker; the reconciler's
+# period.
+CHORUS_BEAT_LEAD_SECONDS = env.float("CHORUS_BEAT_LEAD_SECONDS", default=1.0)
+CHORUS_BEAT_MAX_INTERVAL = env.float("CHORUS_BEAT_MAX_INTERVAL", default=0.5)
+CHORUS_EXECUTION_HEARTBEAT_SECONDS = env.float("CHORUS_EXECUTION_HEARTBEAT_SECONDS", default=2.0)
+CHORUS_EXECUTION_STALE_SECONDS = env.float("CHORUS_EXECUTION_STALE_SECONDS", default=20.0)
+CHORUS_RECONCILE_INTERVAL = env.float("CHORUS_RECONCILE_INTERVAL", default=10.0)
 
 # Observability (docs/observability.md): raw executions and their logs are deleted after
 # CHORUS_RAW_RETENTION_DAYS, hourly rollups (the graphs) after CHORUS_ROLLUP_RETENTION_DAYS;

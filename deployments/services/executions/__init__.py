@@ -1,0 +1,39 @@
+"""Executions: every write about a run of a deployment (docs/CONTRACTS.md).
+
+- ticks.py      the scheduler's side: claim a tick exactly once, catch up missed ticks
+- run.py        the worker's side: claim pending → running, run through the runtime, finish
+- actions.py    run now, cancel, re-run (people, the API, the CLI)
+- retention.py  history retention per deployment
+- dispatch.py   claiming INSERTs, publishing run messages, observability hooks
+"""
+
+from __future__ import annotations
+
+from .actions import execution_cancel, execution_rerun, execution_run_now
+from .dispatch import publish_runs
+from .retention import executions_cleanup
+from .run import (
+    Outcome,
+    context_env,
+    execution_finish,
+    execution_run,
+    labels_for,
+)
+from .ticks import TickTarget, catch_up, execution_tick, fire_tick
+
+__all__ = [
+    "Outcome",
+    "TickTarget",
+    "catch_up",
+    "context_env",
+    "execution_cancel",
+    "execution_finish",
+    "execution_rerun",
+    "execution_run",
+    "execution_run_now",
+    "execution_tick",
+    "executions_cleanup",
+    "fire_tick",
+    "labels_for",
+    "publish_runs",
+]
