@@ -304,9 +304,11 @@ def _execute(build: Build, log: LogWriter) -> None:
     last_check = [0.0, False]
 
     def cancelled() -> bool:
-        # Read at most once a second: runtimes poll often.
+        # Runtimes poll this about once a second, also while the build prints nothing: the
+        # moment to make buffered lines visible to the live view, and to read the flag.
         if time.monotonic() - last_check[0] >= 1.0:
             last_check[0] = time.monotonic()
+            log.flush()
             last_check[1] = bool(
                 Build.objects.filter(pk=build.pk).values_list("cancel_requested", flat=True).first()
             )

@@ -1,0 +1,219 @@
+"""Builds with the real Docker engine, from real git repositories, then run with the runtime."""
+
+from __future__ import annotations
+
+import http.server
+import shutil
+import threading
+import time
+
+import pytest
+
+from deployments.models import Build, Environment
+from deployments.runtimes import Limits, get_runtime
+from deployments.runtimes.docker import DockerRuntime
+from tests.support.builds import docker_client, sample_files
+
+from .conftest import log_lines
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+SESSIONS = b'[{"id": "s-1", "user": "alice", "last_seen": "2024-05-01T09:00:00Z"}]\n'
+
+
+class Collect:
+    def __init__(self):
+        self.lines: list[tuple[str, str]] = []
+
+    def __call__(self, line, stream="stdout"):
+        self.lines.append((stream, line))
+
+    def text(self, stream="stdout") -> str:
+        return "\n".join(line for s, line in self.lines if s == stream)
+
+
+@pytest.fixture
+def http_endpoint():
+    """An HTTP server on the host, reachable from containers through the bridge gateway."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("0.0.0.0", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    client = docker_client()
+    gateway = client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    client.close()
+    yield f"http://{gateway}:{server.server_address[1]}/health"
+    server.shutdown()
+
+
+def test_dockerfile_sample_from_local_git_builds_and_runs(
+    base_images, build_settings, repo, make_component, run_build, http_endpoint
+):
+    sha = repo.commit(sample_files("health-check", prefix="tasks/health/"), message="health check")
+    component = make_component(repo, "health", preset="dockerfile", path="tasks/health")
+
+    build = run_build(component)
+
+    lines = log_lines(build)
+    assert build.status == Build.Status.SUCCEEDED, lines[-5:]
+    assert build.commit_sha == sha and build.commit_message == "health check"
+    assert build.image_ref == f"chorus/payments/health:{sha[:12]}"
+    client = docker_client()
+    assert client.images.get(build.image_ref).id == build.image_digest
+    client.close()
+    assert build.image_digest.startswith("sha256:")
+    assert build.runtime_kind == "docker" and build.error == ""
+    assert "Base image: chorus/python:3-debian (build-arg BASE_IMAGE)" in lines
+    assert any(line.startswith("Step 1/") for line in lines)
+    assert lines[-1] == f"Build succeeded: {build.image_ref} ({build.image_digest})"
+    assert build.started_at <= build.finished_at
+
+    out = Collect()
+    started: list[str] = []
+    result = get_runtime(Environment.objects.get(slug="dev")).run(
+        image=build.image_ref,
+        env={"HEALTHCHECK_URL": http_endpoint, "HEALTHCHECK_EXPECT_STATUS": "204"},
+        limits=Limits(memory_mb=256, cpus=0.5, pids=64),
+        timeout=60,
+        log=out,
+        labels={"org.chorus.test": "health"},
+        on_start=started.append,
+    )
+    assert result.exit_code == 0, out.lines
+    assert not result.timed_out and not result.error
+    assert started == [result.container_id]
+    assert f"Healthy: {http_endpoint} answered 204" in out.text()
+    assert DockerRuntime().find({"org.chorus.test": "health"}) == [], "container removed"
+
+
+def test_python_preset_sample_builds_offline_and_runs(
+    base_images, build_settings, repo, make_component, run_build
+):
+    repo.commit({**sample_files("session-timeout-logger"), "sessions.json": SESSIONS})
+    component = make_component(repo, "sessions", preset="python")
+
+    build = run_build(component)
+
+    lines = log_lines(build)
+    assert build.status == Build.Status.SUCCEEDED, lines[-5:]
+    assert "Generated Dockerfile (Python preset):" in lines
+    assert '  CMD ["python3", "main.py"]' in lines  # the entry from the sample's chorus.toml
+    assert not any("pip install" in line for line in lines), "no dependencies: no index needed"
+
+    out = Collect()
+    result = DockerRuntime().run(
+        image=build.image_ref,
+        env={
+            "SESSIONS_URL": "/app/sessions.json",
+            "SESSION_TIMEOUT_MINUTES": "30",
+            "CHORUS_SCHEDULED_AT": "2024-05-01T10:00:00+00:00",
+        },
+        limits=Limits(),
+        timeout=60,
+        log=out,
+    )
+    assert result.exit_code == 0, out.lines
+    assert "Session s-1 of alice timed out (idle 60 min)" in out.text()
+    assert "1 timed out, 0 active" in out.text()
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "engine_line"),
+    [
+        ("FROM chorus/busybox:latest\nFORM nothing\n", "unknown instruction: FORM"),
+        (
+            "FROM chorus/busybox:latest\nRUN echo compiling && exit 3\n",
+            "returned a non-zero code: 3",
+        ),
+    ],
+    ids=["parse-error", "failing-run"],
+)
+def test_a_dockerfile_error_fails_the_build_with_the_engine_error(
+    base_images, build_settings, repo, make_component, run_build, dockerfile, engine_line
+):
+    repo.commit({"Dockerfile": dockerfile})
+    build = run_build(make_component(repo, "broken", preset="dockerfile"))
+
+    lines = log_lines(build)
+    assert build.status == Build.Status.FAILED
+    assert any(engine_line in line for line in lines[:-1]), "the engine's own error line is kept"
+    stderr = build.log_lines.filter(stream="stderr").values_list("text", flat=True)
+    assert any(engine_line in line for line in stderr)
+    assert lines[-1].startswith("Build failed: ") and engine_line in lines[-1]
+    assert engine_line in build.error and build.finished_at
+
+
+@pytest.mark.parametrize("host", ["tcp://127.0.0.1:9", "unix:///nonexistent/docker.sock"])
+def test_engine_unreachable_fails_within_seconds(
+    build_settings, repo, make_component, run_build, host
+):
+    build_settings.CHORUS_DOCKER_HOST = host
+    repo.commit(sample_files("health-check"))
+    component = make_component(repo, "health", preset="dockerfile")
+
+    started = time.monotonic()
+    build = run_build(component)
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 10
+    assert build.status == Build.Status.FAILED
+    assert build.error.startswith(f"Docker engine not reachable at {host} (")
+    assert log_lines(build)[-1] == f"Build failed: {build.error}"
+    assert build.started_at and build.finished_at
+    assert (build.finished_at - build.started_at).total_seconds() < 5
+
+
+def test_missing_dockerfile_is_a_clear_failure(build_settings, repo, make_component, run_build):
+    sha = repo.commit({"tasks/job/main.py": "print('hi')\n"})
+    build = run_build(make_component(repo, "job", preset="dockerfile", path="tasks/job"))
+    assert build.status == Build.Status.FAILED
+    assert build.error == (
+        f"No Dockerfile in “tasks/job” at commit {sha[:12]}. Add one, or switch the component "
+        "to the Python preset."
+    )
+    assert log_lines(build)[-1] == f"Build failed: {build.error}"
+
+
+def test_unreachable_repository_fails_the_build(build_settings, repo, make_component, run_build):
+    from django.core.exceptions import ValidationError
+
+    from deployments.services.builds import build_execute, build_queue
+
+    repo.commit(sample_files("health-check"))
+    component = make_component(repo, "health", preset="dockerfile")
+    build = build_queue(component=component, actor=None)
+    shutil.rmtree(repo.path)  # gone between queueing and the worker picking it up
+
+    build_execute(build_id=build.pk)
+    build.refresh_from_db()
+    assert build.status == Build.Status.FAILED
+    assert build.error.startswith("Cannot fetch")
+    assert log_lines(build)[-1] == f"Build failed: {build.error}"
+
+    # Queueing now fails at once, with the same kind of message, and queues nothing.
+    with pytest.raises(ValidationError) as excinfo:
+        build_queue(component=component, actor=None)
+    assert "Cannot" in " ".join(excinfo.value.messages)
+    assert component.builds.count() == 1
+
+
+def test_build_timeout_stops_the_build(
+    base_images, build_settings, repo, make_component, run_build
+):
+    build_settings.CHORUS_BUILD_TIMEOUT = 4
+    repo.commit({"Dockerfile": "FROM chorus/busybox:latest\nRUN echo slow-step && sleep 120\n"})
+    started = time.monotonic()
+    build = run_build(make_component(repo, "slow", preset="dockerfile"))
+    assert time.monotonic() - started < 30
+    assert build.status == Build.Status.FAILED
+    assert "took longer than 4 seconds" in build.error
+    assert "slow-step" in log_lines(build)
+    assert log_lines(build)[-1] == f"Build failed: {build.error}"

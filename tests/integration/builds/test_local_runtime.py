@@ -1,0 +1,130 @@
+"""The local runtime builds and runs tasks with no Docker engine at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deployments.models import Build, Environment
+from deployments.runtimes import Limits, get_runtime
+from deployments.runtimes.local import LocalRuntime
+from tests.support.builds import sample_files
+
+from .conftest import log_lines
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+SESSIONS = b'[{"id": "s-9", "user": "carol", "last_seen": "2024-05-01T09:15:00Z"}]\n'
+
+
+@pytest.fixture
+def no_docker(build_settings):
+    """Docker "configured" but unreachable; Development runs on the local runtime."""
+    build_settings.CHORUS_DOCKER_HOST = "unix:///nonexistent/docker.sock"
+    dev = Environment.objects.get(slug="dev")
+    dev.runtime_kind = "local"
+    dev.save()
+    return dev
+
+
+class Collect(list):
+    def __call__(self, line, stream="stdout"):
+        self.append((stream, line))
+
+    def text(self, stream="stdout") -> str:
+        return "\n".join(line for s, line in self if s == stream)
+
+
+def test_local_runtime_builds_and_runs_the_python_sample(
+    no_docker, build_settings, repo, make_component, run_build
+):
+    repo.commit(
+        {
+            **sample_files("session-timeout-logger", prefix="jobs/sessions/"),
+            "jobs/sessions/sessions.json": SESSIONS,
+        }
+    )
+    component = make_component(repo, "sessions", preset="python", path="jobs/sessions")
+
+    build = run_build(component)
+
+    lines = log_lines(build)
+    assert build.status == Build.Status.SUCCEEDED, lines[-5:]
+    assert build.runtime_kind == "local"
+    assert build.image_digest.startswith("sha256:")
+    image = Path(build.image_ref)
+    assert image.parent == Path(build_settings.CHORUS_LOCAL_IMAGES_DIR)
+    assert (image / "venv" / "bin" / "python").exists()
+    assert lines[-1] == f"Build succeeded: {build.image_ref} ({build.image_digest})"
+
+    runtime = get_runtime(no_docker)
+    assert isinstance(runtime, LocalRuntime)
+    out = Collect()
+    started = []
+    result = runtime.run(
+        image=build.image_ref,
+        env={
+            "SESSIONS_URL": "sessions.json",
+            "CHORUS_SCHEDULED_AT": "2024-05-01T10:00:00+00:00",
+            "CHORUS_EXECUTION_ID": "42",
+        },
+        limits=Limits(memory_mb=512, pids=64),
+        timeout=60,
+        log=out,
+        labels={"org.chorus.execution": "42"},
+        on_start=lambda cid: started.append((cid, runtime.find({"org.chorus.execution": "42"}))),
+    )
+    assert result.exit_code == 0, out
+    assert "Starting session-timeout-logger (execution 42" in out.text()
+    assert "Session s-9 of carol timed out (idle 45 min)" in out.text()
+    # While it ran, the reconciler could find it by its labels; afterwards it is gone.
+    ((cid, found),) = started
+    assert [t.container_id for t in found] == [cid] and found[0].running
+    assert runtime.find({"org.chorus.execution": "42"}) == []
+
+
+def test_local_runtime_runs_a_python_dockerfile_task(no_docker, repo, make_component, run_build):
+    repo.commit(sample_files("health-check"))
+    build = run_build(make_component(repo, "health", preset="dockerfile"))
+    assert build.status == Build.Status.SUCCEEDED, log_lines(build)[-5:]
+
+    out = Collect()
+    result = get_runtime(no_docker).run(
+        image=build.image_ref, env={}, limits=Limits(), timeout=30, log=out
+    )
+    assert result.exit_code == 2
+    assert "Error: HEALTHCHECK_URL is not set" in out.text("stderr")
+
+
+def test_local_runtime_timeout_kills_the_task(no_docker, tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "Dockerfile").write_text('FROM x\nCMD ["python3", "-u", "loop.py"]\n')
+    (source / "loop.py").write_text(
+        "import subprocess, time\n"
+        "subprocess.Popen(['sleep', '300'])\n"  # a child in the same group dies too
+        "print('working', flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    runtime = LocalRuntime()
+    image = runtime.build(source_dir=source, tag="t", log=lambda *a: None)
+    out = Collect()
+    result = runtime.run(image=image.ref, env={}, limits=Limits(), timeout=2, log=out)
+    assert result.timed_out and result.exit_code == 137
+    assert out.text() == "working"
+
+
+def test_failing_pip_install_fails_the_build(no_docker, repo, make_component, run_build):
+    repo.commit(
+        {
+            "main.py": "print('never')\n",
+            "requirements.txt": "chorus-surely-not-a-real-package-4f1c==0.0.1\n",
+        }
+    )
+    build = run_build(make_component(repo, "deps", preset="python", entry="python3 main.py"))
+    lines = log_lines(build)
+    assert build.status == Build.Status.FAILED
+    assert build.error.startswith("pip install failed (exit 1)")
+    assert any("chorus-surely-not-a-real-package-4f1c" in line for line in lines[:-1])
+    assert lines[-1] == f"Build failed: {build.error}"
