@@ -1,0 +1,132 @@
+"""The `chorus` command without workers: login, tables, --json, usage and API errors."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+def test_login_writes_a_private_config_file_that_later_commands_use(
+    chorus, tokens, project, cli_home, live_server
+):
+    r = chorus(
+        "login",
+        "--url",
+        live_server.url,
+        "--token",
+        tokens["developer"],
+        "--project",
+        "payments",
+        url="http://127.0.0.1:9",
+    )
+    assert r.code == 0, r.err
+    config = cli_home / ".config" / "chorus" / "config.toml"
+    assert f"Saved to {config}" in r.out and "1 project(s)" in r.out
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    text = config.read_text()
+    assert tokens["developer"] in text and live_server.url in text
+    # No CHORUS_URL / CHORUS_TOKEN: everything comes from the file.
+    r = chorus("projects", "list", env={"CHORUS_URL": ""})
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert lines[0].split() == ["PROJECT", "NAME", "ROLE"]
+    assert lines[1].split() == ["payments", "Payments", "developer"]
+
+
+def test_login_with_a_bad_token_fails_and_writes_nothing(chorus, project, cli_home, live_server):
+    r = chorus("login", "--url", live_server.url, "--token", "chorus_wrong")
+    assert r.code == 1
+    assert r.err.strip() == "chorus: error: Invalid or revoked API token."
+    assert not (cli_home / ".config" / "chorus" / "config.toml").exists()
+
+
+def test_json_output_is_the_api_json(chorus, tokens, project):
+    r = chorus("projects", "list", "--json", token=tokens["viewer"])
+    assert r.code == 0
+    assert [(p["slug"], p["role"]) for p in r.json()] == [("payments", "viewer")]
+    r = chorus("environments", "list", "--json", token=tokens["viewer"])
+    assert [e["slug"] for e in r.json()] == ["dev", "prod"]
+
+
+def test_usage_mistakes_exit_2_with_one_line(chorus, tokens, project):
+    r = chorus("deploy", "payments/x", token=tokens["owner"])
+    assert r.code == 2 and "required: --env, --schedule" in r.err
+    r = chorus("frobnicate", token=tokens["owner"])
+    assert r.code == 2 and "invalid choice" in r.err
+    r = chorus("run", "payments/x", "--env", "dev", "--payload", "{nope", token=tokens["owner"])
+    assert r.code == 2
+    assert r.err.strip().startswith("chorus: error: --payload is not valid JSON")
+    r = chorus("components", "view", "a/b/c", token=tokens["owner"])
+    assert r.code == 2 and "use <project>/<component>" in r.err
+
+
+def test_api_errors_exit_1_with_the_server_message(chorus, tokens, project):
+    r = chorus("components", "view", "payments/ghost", token=tokens["owner"])
+    assert (r.code, r.err.strip()) == (1, "chorus: error: No such component")
+    r = chorus("components", "list", "--project", "payments", token=tokens["outsider"])
+    assert (r.code, r.err.strip()) == (1, "chorus: error: No such project")
+    r = chorus(
+        "components", "create", "payments/tiny", "--sample", "health-check", token=tokens["viewer"]
+    )
+    assert r.code == 1
+    assert r.err.strip() == (
+        "chorus: error: This needs the developer role in Payments; you are a viewer."
+    )
+    r = chorus("projects", "list")
+    assert r.code == 1 and "not logged in" in r.err
+    r = chorus("projects", "list", token=tokens["owner"], url="http://127.0.0.1:9")
+    assert r.code == 1
+    assert r.err.strip() == (
+        "chorus: error: cannot reach Chorus at http://127.0.0.1:9: connection refused"
+    )
+    assert len(r.err.strip().splitlines()) == 1
+
+
+def test_components_create_list_view_delete(chorus, tokens, project):
+    r = chorus(
+        "components",
+        "create",
+        "payments/health",
+        "--sample",
+        "health-check",
+        token=tokens["developer"],
+    )
+    assert r.code == 0, r.err
+    assert r.out.strip() == "Created component payments/health (dockerfile, sample “health-check”)."
+    r = chorus("components", "list", token=tokens["viewer"])  # the only project: implied
+    assert r.code == 0
+    header, row = r.out.splitlines()
+    assert header.split() == ["COMPONENT", "PRESET", "SOURCE", "AUTO", "BUILD"]
+    assert row.startswith("payments/health") and "dockerfile" in row
+    # Columns line up: every column starts at the same offset in header and row.
+    assert header.index("PRESET") == row.index("dockerfile")
+    r = chorus(
+        "components", "view", "health", "--project", "payments", "--json", token=tokens["viewer"]
+    )
+    assert r.json()["sample_key"] == "health-check"
+    r = chorus("components", "delete", "payments/health", token=tokens["developer"])
+    assert r.code == 2 and "--yes" in r.err
+    r = chorus("components", "delete", "payments/health", "--yes", token=tokens["developer"])
+    assert r.code == 0
+    r = chorus("components", "list", "--json", token=tokens["viewer"])
+    assert r.json() == []
+
+
+def test_tokens_create_list_revoke(chorus, tokens, project):
+    r = chorus("tokens", "create", "laptop", token=tokens["owner"])
+    assert r.code == 0
+    key = r.out.splitlines()[1]
+    assert key.startswith("chorus_")
+    r = chorus("tokens", "list", "--json", token=key)
+    assert key not in r.out and {"cli", "laptop"} == {t["name"] for t in r.json()}
+    laptop = next(t for t in r.json() if t["name"] == "laptop")
+    r = chorus("tokens", "revoke", str(laptop["id"]), token=tokens["owner"])
+    assert r.code == 0 and "Revoked token laptop" in r.out
+    r = chorus("projects", "list", token=key)
+    assert r.code == 1 and "Invalid or revoked API token." in r.err
