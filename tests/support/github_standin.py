@@ -120,6 +120,9 @@ class GitHubStandin:
     token: str = "ghp_standin_token"
     login: str = "octocat"
     root: Path | None = None
+    # True: clone_url is http://<stand-in>/git/<owner>/<repo>.git, served by `git http-backend`
+    # and requiring the token as HTTP Basic auth, as GitHub does. False: the file:// URL.
+    git_over_http: bool = False
     repos: dict[str, StandinRepo] = field(default_factory=dict)
     pulls: dict[str, list[dict]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
@@ -232,7 +235,7 @@ class GitHubStandin:
             "git_url": f"git://127.0.0.1/{repo.full_name}.git",
             "ssh_url": f"git@127.0.0.1:{repo.full_name}.git",
             # Real git can clone this: the backing bare repository.
-            "clone_url": repo.bare.url,
+            "clone_url": f"{b}/git/{repo.full_name}.git" if self.git_over_http else repo.bare.url,
             "default_branch": repo.default_branch,
             "visibility": "private" if repo.private else "public",
             "archived": False,
@@ -694,8 +697,65 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - silence the default stderr log
         return
 
+    def _git_http(self, method: str, parsed) -> None:
+        """Smart HTTP git through `git http-backend` (CGI), behind GitHub-style Basic auth."""
+        standin = self.standin
+        auth = self.headers.get("Authorization", "")
+        password = ""
+        if auth.startswith("Basic "):
+            try:
+                password = base64.b64decode(auth[6:]).decode().split(":", 1)[1]
+            except (ValueError, IndexError):
+                password = ""
+        with standin._lock:
+            standin.requests.append(
+                Recorded(method, parsed.path, {}, None, password == standin.token)
+            )
+        if password != standin.token:
+            body = b"Invalid username or token.\n"
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="GitHub"')
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        data = self.rfile.read(length) if length else b""
+        env = {
+            **os.environ,
+            "GIT_PROJECT_ROOT": str(standin.root),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "PATH_INFO": parsed.path[len("/git") :],
+            "QUERY_STRING": parsed.query,
+            "REQUEST_METHOD": method,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(data)),
+            "REMOTE_USER": "x-access-token",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": "/dev/null",
+        }
+        proc = subprocess.run(
+            ["git", "http-backend"], input=data, env=env, capture_output=True, timeout=60
+        )
+        head, _, body = proc.stdout.partition(b"\r\n\r\n")
+        status, headers = 200, []
+        for line in head.decode(errors="replace").split("\r\n"):
+            name, _, value = line.partition(":")
+            if name.lower() == "status":
+                status = int(value.strip().split()[0])
+            elif name:
+                headers.append((name, value.strip()))
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def _serve(self, method: str) -> None:
         parsed = urllib.parse.urlsplit(self.path)
+        if parsed.path.startswith("/git/"):
+            return self._git_http(method, parsed)
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(parsed.query).items()}
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""

@@ -247,3 +247,38 @@ def test_a_revoked_token_gives_a_readable_source_error(
     standin.token = "rotated"
     with pytest.raises(SourceError, match="GitHub rejected the token"):
         source_resolve(component=c)
+
+
+def test_git_over_http_authenticates_with_the_token_and_never_shows_it(
+    project, alice, tmp_path, standin
+):
+    """GitHub-style smart HTTP behind Basic auth: the token goes as a header, not in the URL."""
+    from components.services import component_create, github_connection_create
+
+    standin.git_over_http = True
+    repo = standin.add_repo("octo/private-tasks", private=True)
+    sha = repo.commit({"job/Dockerfile": "FROM busybox\n"}, message="add job")
+    conn = github_connection_create(
+        project=project, actor=alice, token=TOKEN, base_url=standin.base_url
+    )
+    c = component_create(
+        project=project,
+        actor=alice,
+        name="private",
+        source_kind="github",
+        repository="octo/private-tasks",
+        github_connection=conn,
+        branch="main",
+        path="job",
+    )
+    assert source_resolve(component=c).sha == sha
+    out = source_fetch(component=c, sha=sha, dest=tmp_path / "src", log=None)
+    assert (out / "Dockerfile").read_text() == "FROM busybox\n"
+    git_requests = [r for r in standin.requests if r.path.startswith("/git/")]
+    assert git_requests and all(r.authorized for r in git_requests)
+
+    # Without credentials git fails at once with a readable message instead of prompting.
+    from components.sources import git
+
+    with pytest.raises(git.GitError, match="git ls-remote failed"):
+        git.ls_remote(f"{standin.base_url}/git/octo/private-tasks.git", timeout=20)
