@@ -25,6 +25,7 @@ __all__ = [
     "Runtime",
     "RuntimeUnavailable",
     "get_runtime",
+    "runtime_for_build",
     "runtime_kind_for",
 ]
 
@@ -70,3 +71,20 @@ def get_runtime(environment=None) -> Runtime:
     if kind == "docker" or docker.available():
         return docker
     return LocalRuntime()
+
+
+def runtime_for_build(build, environment=None) -> Runtime:
+    """The runtime that can run `build`'s image in `environment`.
+
+    A build's image lives where it was built: a local build (its image is a directory) runs
+    on the local runtime even when Docker answers now; a Docker build runs on the
+    environment's engine (no fallback, so a down engine is reported, not papered over).
+    """
+    from .docker import DockerRuntime
+    from .local import LocalRuntime
+
+    if build.runtime_kind == "local":
+        return LocalRuntime()
+    if build.runtime_kind == "docker":
+        return DockerRuntime.for_environment(environment)
+    return get_runtime(environment)

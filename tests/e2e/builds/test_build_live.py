@@ -72,6 +72,7 @@ def test_press_build_and_watch_the_live_log(page, live_server, login, bob, proje
             expect(log).to_contain_text(f"compiling part 6 of 6 ({token})")
             expect(log.locator(".line").last).to_contain_text("Build succeeded: chorus/")
             assert log.locator(".line").count() > lines_while_running
+            assert "\n\n" not in log.inner_text(), "appended lines leave no blank lines between"
             assert page.evaluate("window.__sameDocument") is True
             # Lines carry their time; the poller is gone once the build ended.
             expect(log.locator(".line .ts").first).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))

@@ -39,3 +39,15 @@ def test_unknown_kind_is_a_clear_error(settings):
     settings.CHORUS_DEFAULT_RUNTIME = "kubernetes"
     with pytest.raises(RuntimeUnavailable, match="Unknown runtime “kubernetes”"):
         get_runtime(None)
+
+
+def test_an_image_runs_on_the_runtime_that_built_it(settings):
+    from types import SimpleNamespace
+
+    from deployments.runtimes import runtime_for_build
+
+    settings.CHORUS_DEFAULT_RUNTIME = "docker"
+    dev = Environment.objects.get(slug="dev")
+    assert isinstance(runtime_for_build(SimpleNamespace(runtime_kind="local"), dev), LocalRuntime)
+    dev.runtime_kind = "local"
+    assert isinstance(runtime_for_build(SimpleNamespace(runtime_kind="docker"), dev), DockerRuntime)
