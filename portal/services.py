@@ -44,6 +44,12 @@ def project_update(*, project: Project, actor, name: str, description: str) -> P
 @transaction.atomic
 def project_delete(*, project: Project, actor) -> None:
     require_role(user=actor, project=project, min_role=Role.OWNER)
+    # Components go through their own service: it stops their beat schedules and removes their
+    # deployments (which protect their builds) before the rows cascade away.
+    from components.services import component_delete
+
+    for component in project.components.all():
+        component_delete(component=component, actor=actor)
     project.delete()
 
 

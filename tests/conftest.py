@@ -52,6 +52,33 @@ def pytest_sessionstart(session):
         pytest.exit(f"Redis at {url} does not answer: {exc}", 2)
 
 
+_DB_FIXTURES = {"db", "transactional_db", "live_server"}
+
+
+@pytest.fixture(autouse=True)
+def _default_environments(request):
+    """Development and Production exist in every database-using test.
+
+    A data migration creates them, but transactional tests (live_server, real worker processes)
+    flush every table after each test, so they are put back before each test that uses the DB.
+    """
+    if request.node.get_closest_marker("django_db") is None and not (
+        _DB_FIXTURES & set(request.fixturenames)
+    ):
+        return
+    request.getfixturevalue("django_db_setup")
+    blocker = request.getfixturevalue("django_db_blocker")
+    from deployments.models import Environment
+
+    with blocker.unblock():
+        Environment.objects.get_or_create(
+            slug="dev", defaults={"name": "Development", "order": 10, "is_production": False}
+        )
+        Environment.objects.get_or_create(
+            slug="prod", defaults={"name": "Production", "order": 20, "is_production": True}
+        )
+
+
 @pytest.fixture
 def password() -> str:
     return "correct-horse-battery"

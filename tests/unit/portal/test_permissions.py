@@ -125,3 +125,38 @@ def test_duplicate_project_name_is_a_form_error(project, alice, client_for):
     r = client_for(alice).post(reverse("project_create"), {"name": "Payments"})
     assert r.status_code == 200
     assert b"already exists" in r.content
+
+
+def test_deleting_a_project_stops_its_schedules(project, alice, client_for):
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    from components.models import Component
+    from deployments.models import Build, Deployment, Environment
+
+    comp = Component.objects.create(
+        project=project,
+        name="nightly",
+        source_kind="sample",
+        sample_key="health-check",
+        preset="dockerfile",
+    )
+    build = Build.objects.create(
+        component=comp, commit_sha="a" * 40, preset="dockerfile", status="succeeded"
+    )
+    every = IntervalSchedule.objects.create(every=60, period=IntervalSchedule.SECONDS)
+    task = PeriodicTask.objects.create(
+        name="chorus:deployment:x", task="chorus.execution.tick", interval=every
+    )
+    Deployment.objects.create(
+        component=comp,
+        environment=Environment.objects.get(slug="dev"),
+        build=build,
+        schedule="@every 60s",
+        periodic_task=task,
+    )
+    r = client_for(alice).post(
+        reverse("project_delete", args=[project.slug]), {"confirm_name": project.slug}
+    )
+    assert r.status_code == 302
+    assert not Project.objects.filter(pk=project.pk).exists()
+    assert not PeriodicTask.objects.filter(pk=task.pk).exists()
