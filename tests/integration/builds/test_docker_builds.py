@@ -217,3 +217,31 @@ def test_build_timeout_stops_the_build(
     assert "took longer than 4 seconds" in build.error
     assert "slow-step" in log_lines(build)
     assert log_lines(build)[-1] == f"Build failed: {build.error}"
+
+
+def test_built_in_sample_builds_with_docker(base_images, build_settings, project, alice, run_build):
+    from components.models import Component
+
+    component = Component.objects.create(
+        project=project,
+        name="cleanup",
+        source_kind=Component.SourceKind.SAMPLE,
+        sample_key="data-cleanup",
+        preset=Component.Preset.PYTHON,
+        created_by=alice,
+    )
+    build = run_build(component)
+    assert build.status == Build.Status.SUCCEEDED, log_lines(build)[-5:]
+    assert build.commit_sha.startswith("sample-")
+    assert build.image_ref == f"chorus/payments/cleanup:{build.commit_sha[:12]}"
+
+    out = Collect()
+    result = DockerRuntime().run(
+        image=build.image_ref,
+        env={"CHORUS_EXECUTION_ID": "7"},
+        limits=Limits(),
+        timeout=60,
+        log=out,
+    )
+    assert "Starting data-cleanup (execution 7" in out.text()
+    assert result.exit_code == 2 and "DATABASE_URL" in out.text("stderr")
