@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
 
 from components import api as components_api
 from deployments.api import builds, config, deploy, executions
@@ -140,6 +141,16 @@ v1 += [
 urlpatterns = [
     path("v1/", include((v1, "api"), namespace="api")),
     re_path(r"^v1/", NotFoundApi.as_view(), name="api_not_found"),
-    path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    # The schema describes the API, not anyone's data: readable without logging in, so the docs
+    # page works for a new user who then authorizes with a token (or is logged in already).
+    path(
+        "schema/",
+        SpectacularAPIView.as_view(permission_classes=[AllowAny]),
+        name="api_schema",
+    ),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api_schema", permission_classes=[AllowAny]),
+        name="api_docs",
+    ),
 ]
