@@ -29,7 +29,19 @@ class IdConverter:
         return str(value)
 
 
+class UsernameConverter:
+    # Django's username characters; anything else cannot name a member.
+    regex = r"[\w.@+-]{1,150}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value) -> str:
+        return str(value)
+
+
 register_converter(IdConverter, "id")
+register_converter(UsernameConverter, "username")
 
 v1 = [
     path("tokens/", tokens.TokenListApi.as_view(), name="tokens"),
@@ -45,12 +57,12 @@ v1 = [
         name="member_add",
     ),
     path(
-        "projects/<slug:project>/members/<str:username>/update/",
+        "projects/<slug:project>/members/<username:username>/update/",
         projects.MemberUpdateApi.as_view(),
         name="member_update",
     ),
     path(
-        "projects/<slug:project>/members/<str:username>/remove/",
+        "projects/<slug:project>/members/<username:username>/remove/",
         projects.MemberRemoveApi.as_view(),
         name="member_remove",
     ),
