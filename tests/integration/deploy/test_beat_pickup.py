@@ -18,7 +18,10 @@ from deployments.services.deploy import (
 )
 from tests.support.processes import flush_broker, start_beat
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 STOCK = {"CELERY_BEAT_SCHEDULER": "django_celery_beat.schedulers:DatabaseScheduler"}
 
