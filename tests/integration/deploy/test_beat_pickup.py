@@ -97,3 +97,50 @@ def test_beat_follows_deploys_without_restart(component, second_component, dev, 
         assert sends(beat, first) == stopped_at
     finally:
         beat.stop()
+
+
+def test_chorus_scheduler_follows_deploy_suspend_undeploy(component, dev, make_build, bob):
+    """With Chorus's own beat scheduler (the default): ticks become Execution rows."""
+    from django.conf import settings
+
+    from deployments.models import Execution
+
+    assert settings.CELERY_BEAT_SCHEDULER.endswith("ChorusScheduler")
+    flush_broker()
+    beat = start_beat("beat-chorus")
+    try:
+        d = deployment_deploy(
+            component=component,
+            environment=dev,
+            build=make_build(),
+            schedule="@every 2s",
+            timezone="UTC",
+            actor=bob,
+        )
+
+        def rows(**kw):
+            return Execution.objects.filter(deployment=d, trigger="schedule", **kw)
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and rows().count() < 2:
+            time.sleep(0.2)
+        assert rows().count() >= 2, beat.output()[-3000:]
+        # One row per tick, on the 2-second grid.
+        ticks = list(rows().values_list("scheduled_for", flat=True))
+        assert all(t.timestamp() % 2 == 0 for t in ticks)
+        assert len(ticks) == len(set(ticks))
+
+        deployment_suspend(deployment=d, actor=bob)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not rows(status="skipped").exists():
+            time.sleep(0.2)
+        skipped = rows(status="skipped").first()
+        assert skipped is not None and skipped.reason == "suspended", beat.output()[-3000:]
+
+        deployment_undeploy(deployment=d, actor=bob)
+        time.sleep(2)
+        count = rows().count()
+        time.sleep(4)
+        assert rows().count() == count
+    finally:
+        beat.stop()
