@@ -154,27 +154,65 @@ def dashboard_for(*, deployment: Deployment, time_range: TimeRange) -> Dashboard
         buckets.append(Bucket(t, min(t + r.bucket, r.end)))
         t += r.bucket
     total = Bucket(r.start, r.end)
-    rollups = HourlyRollup.objects.filter(
-        deployment=deployment, hour__gte=r.start, hour__lt=r.end
-    ).order_by("hour")
+    columns = (
+        "hour",
+        *STATUS_FIELDS,
+        "duration_hist",
+        "lag_hist",
+        "duration_max",
+        "lag_max",
+        "lag_sum",
+        "lag_count",
+    )
+    # Plain tuples, not model instances: a 30-day view folds 720 rows per request.
+    rollups = (
+        HourlyRollup.objects.filter(deployment=deployment, hour__gte=r.start, hour__lt=r.end)
+        .order_by("hour")
+        .values_list(*columns)
+    )
     step = r.bucket.total_seconds()
-    for row in rollups.iterator():
-        i = int((row.hour - r.start).total_seconds() // step)
+    for row in rollups:
+        i = int((row[0] - r.start).total_seconds() // step)
         if not 0 <= i < len(buckets):
             continue
-        for b in (buckets[i], total):
-            _add(b, row)
+        _add(buckets[i], row)
+    for b in buckets:  # the total folds 30-ish buckets, not every hourly row again
+        _add(
+            total,
+            (
+                b.start,
+                *b.counts.values(),
+                b.duration_hist,
+                b.lag_hist,
+                b.duration_max,
+                b.lag_max,
+                b.lag_sum,
+                b.lag_count,
+            ),
+        )
     return Dashboard(r, buckets, total)
 
 
-def _add(b: Bucket, row: HourlyRollup) -> None:
-    for f in STATUS_FIELDS:
-        b.counts[f] += getattr(row, f)
-    dh = histograms.normalize(row.duration_hist, histograms.DURATION_BOUNDS)
-    lh = histograms.normalize(row.lag_hist, histograms.LAG_BOUNDS)
-    b.duration_hist = [a + c for a, c in zip(b.duration_hist, dh, strict=True)]
-    b.lag_hist = [a + c for a, c in zip(b.lag_hist, lh, strict=True)]
-    b.duration_max = max(b.duration_max, row.duration_max or 0)
-    b.lag_max = max(b.lag_max, row.lag_max or 0)
-    b.lag_sum += row.lag_sum or 0
-    b.lag_count += row.lag_count or 0
+def _add(b: Bucket, row: tuple) -> None:
+    n = len(STATUS_FIELDS)
+    counts = b.counts
+    for k, f in enumerate(STATUS_FIELDS, start=1):
+        counts[f] += row[k]
+    dh, lh, dmax, lmax, lsum, lcount = row[n + 1 :]
+    if dh and any(dh):
+        b.duration_hist = _merged(b.duration_hist, dh)
+    if lh and any(lh):
+        b.lag_hist = _merged(b.lag_hist, lh)
+    b.duration_max = max(b.duration_max, dmax or 0)
+    b.lag_max = max(b.lag_max, lmax or 0)
+    b.lag_sum += lsum or 0
+    b.lag_count += lcount or 0
+
+
+def _merged(target: list[int], hist) -> list[int]:
+    if len(hist) == len(target):
+        return [a + b for a, b in zip(target, hist, strict=True)]
+    out = list(target)  # a row stored with other bounds (see histograms.normalize)
+    for i, v in enumerate(hist):
+        out[min(i, len(out) - 1)] += v
+    return out

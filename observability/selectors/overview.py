@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from functools import lru_cache
 
+from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -30,8 +32,6 @@ class Slot:
     scheduled_for: dt.datetime
     execution_id: int
     attempt: int
-    finished_at: dt.datetime | None = None
-    duration_seconds: float | None = None
 
     @property
     def title(self) -> str:
@@ -62,41 +62,92 @@ class OverviewRow:
         return round(100.0 * self.succeeded_7d / self.runs_7d, 1)
 
 
+@lru_cache(maxsize=2048)
+def _parsed(expr: str):
+    # Parsing validates with croniter (a few ms); schedules are few and immutable strings.
+    from deployments.schedules import parse_schedule
+
+    return parse_schedule(expr)
+
+
+@lru_cache(maxsize=2048)
 def schedule_words(expr: str) -> str:
     """The schedule in words (deployments.schedules), or as written when it cannot say."""
     try:
-        from deployments.schedules import describe
-
-        return describe(expr)
+        return _parsed(expr).describe()
     except Exception:  # noqa: BLE001 - a display helper must never break the page
         return expr
 
 
-def next_run(deployment: Deployment) -> dt.datetime | None:
+_next_cache: dict[tuple[str, str], dt.datetime] = {}
+
+
+def next_run(deployment: Deployment, now: dt.datetime | None = None) -> dt.datetime | None:
+    """The next tick; remembered per (schedule, timezone) until that tick has passed."""
     if not deployment.is_active:
         return None
+    now = now or timezone.now()
+    key = (deployment.schedule, deployment.timezone)
+    cached = _next_cache.get(key)
+    if cached is not None and cached > now:
+        return cached
     try:
         from deployments.schedules import next_runs
 
-        runs = next_runs(deployment.schedule, deployment.timezone, n=1)
-        return runs[0].at_utc if runs else None
+        runs = next_runs(_parsed(deployment.schedule), deployment.timezone, n=1, start=now)
     except Exception:  # noqa: BLE001 - as above
         return None
+    if not runs:
+        return None
+    if len(_next_cache) > 4096:
+        _next_cache.clear()
+    _next_cache[key] = runs[0].at_utc
+    return runs[0].at_utc
 
 
-def recent_ticks(deployment_id: int, n: int = STRIP_TICKS) -> list[Slot]:
+_COLUMNS = ("id", "scheduled_for", "status", "attempt")
+
+
+def _latest_rows(deployment_ids: list[int], depth: int) -> dict[int, list[tuple]]:
+    """The newest `depth` executions of each deployment, newest first.
+
+    PostgreSQL: one LATERAL query, an index scan of (deployment_id, scheduled_for DESC) per
+    deployment in a single round trip. Elsewhere: one small query per deployment.
+    """
+    out: dict[int, list[tuple]] = {d: [] for d in deployment_ids}
+    if connection.vendor == "postgresql":
+        cols = ", ".join(f"e.{c}" for c in _COLUMNS)
+        with connection.cursor() as cur:
+            cur.execute(
+                f"""
+                SELECT d.id, {cols} FROM unnest(%s::bigint[]) AS d(id)
+                CROSS JOIN LATERAL (
+                    SELECT * FROM deployments_execution e
+                    WHERE e.deployment_id = d.id
+                    ORDER BY e.scheduled_for DESC, e.attempt DESC
+                    LIMIT %s
+                ) AS e
+                """,
+                [deployment_ids, depth],
+            )
+            for row in cur.fetchall():
+                out[row[0]].append(row[1:])
+        return out
+    for d in deployment_ids:
+        out[d] = list(
+            Execution.objects.filter(deployment_id=d)
+            .order_by("-scheduled_for", "-attempt")
+            .values_list(*_COLUMNS)[:depth]
+        )
+    return out
+
+
+def _ticks(rows: list[tuple], n: int = STRIP_TICKS) -> list[Slot]:
     """The latest n ticks, oldest first, each with the status of its latest attempt."""
-    rows = (
-        Execution.objects.filter(deployment_id=deployment_id)
-        .order_by("-scheduled_for", "-attempt")
-        .values_list("id", "scheduled_for", "status", "attempt", "finished_at", "duration_seconds")[
-            : n * 2
-        ]
-    )
     ticks: dict[dt.datetime, Slot] = {}
-    for pk, when, status, attempt, finished, took in rows:
+    for pk, when, status, attempt in rows:
         if when not in ticks:
-            ticks[when] = Slot(status, when, pk, attempt, finished, took)
+            ticks[when] = Slot(status, when, pk, attempt)
         if len(ticks) >= n:
             break
     return list(reversed(ticks.values()))
@@ -128,15 +179,16 @@ def project_overview(*, project: Project, now: dt.datetime | None = None) -> lis
         .order_by()
     }
     rows: list[OverviewRow] = []
+    latest = _latest_rows([d.pk for d in deployments], STRIP_TICKS * 2)
     for d in deployments:
-        strip = recent_ticks(d.pk)
+        strip = _ticks(latest[d.pk])
         last = next((s for s in reversed(strip) if s.status != "pending"), None)
         agg = sums.get(d.pk, {})
         rows.append(
             OverviewRow(
                 deployment=d,
                 schedule_words=schedule_words(d.schedule),
-                next_run=next_run(d),
+                next_run=next_run(d, now),
                 last=last,
                 succeeded_7d=agg.get("s") or 0,
                 failed_7d=(agg.get("f") or 0) + (agg.get("t") or 0),

@@ -20,7 +20,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
@@ -122,9 +122,7 @@ def _apply(fresh: dict[Key, dict]) -> int:
         return 0
     keys = sorted(fresh)
     # Make sure every row exists before locking, so racing workers lock the same rows.
-    HourlyRollup.objects.bulk_create(
-        [HourlyRollup(deployment_id=d, hour=h) for d, h in keys], ignore_conflicts=True
-    )
+    _insert_empty(keys)
     deployment_ids = sorted({d for d, _ in keys})
     hours = sorted({h for _, h in keys})
     locked = (
@@ -147,13 +145,52 @@ def _apply(fresh: dict[Key, dict]) -> int:
         to_update.append(row)
         deltas.setdefault(key[0], []).append(delta)
     if to_update:
-        HourlyRollup.objects.bulk_update(
-            to_update,
-            [*COUNT_FIELDS, *SUM_FIELDS, *MAX_FIELDS, *HIST_FIELDS, "updated_at"],
-            batch_size=500,
-        )
+        _write(HourlyRollup, to_update)
         _add_to_totals(deltas)
     return len(to_update)
+
+
+def _insert_empty(keys: list[Key]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING an all-zero row per key (PostgreSQL and SQLite)."""
+    model = HourlyRollup
+    names = ("deployment", "hour", *COUNT_FIELDS, *SUM_FIELDS, *MAX_FIELDS, *HIST_FIELDS)
+    fields = [model._meta.get_field(f) for f in (*names, "updated_at")]
+    template = HourlyRollup(deployment_id=0, hour=timezone.now(), updated_at=timezone.now())
+    prepared = [f.get_db_prep_save(getattr(template, f.attname), connection) for f in fields]
+    hour = model._meta.get_field("hour")
+    rows = [[d, hour.get_db_prep_save(h, connection), *prepared[2:]] for d, h in keys]
+    qn = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({qn('deployment_id')}, {qn('hour')}) DO NOTHING"
+    )
+    with connection.cursor() as cur:
+        cur.executemany(sql, rows)
+
+
+def _write(model, objs: list) -> None:
+    """UPDATE the rollup fields of many rows: one prepared UPDATE per row via executemany.
+
+    Django's bulk_update builds CASE WHEN expressions whose cost grows with rows x fields:
+    minutes instead of seconds for a 30-day rebuild of many deployments.
+    """
+    fields = [
+        model._meta.get_field(f)
+        for f in (*COUNT_FIELDS, *SUM_FIELDS, *MAX_FIELDS, *HIST_FIELDS, "updated_at")
+    ]
+    qn = connection.ops.quote_name
+    sql = (
+        f"UPDATE {qn(model._meta.db_table)} SET "
+        + ", ".join(f"{qn(f.column)} = %s" for f in fields)
+        + f" WHERE {qn(model._meta.pk.column)} = %s"
+    )
+    rows = [
+        [f.get_db_prep_save(getattr(o, f.attname), connection) for f in fields] + [o.pk]
+        for o in objs
+    ]
+    with connection.cursor() as cur:
+        cur.executemany(sql, rows)
 
 
 def _add_to_totals(deltas: dict[int, list[dict]]) -> None:
@@ -174,9 +211,7 @@ def _add_to_totals(deltas: dict[int, list[dict]]) -> None:
                 setattr(t, f, [a + b for a, b in zip(old, d[f], strict=True)])
         t.updated_at = timezone.now()
         changed.append(t)
-    DeploymentTotals.objects.bulk_update(
-        changed, [*COUNT_FIELDS, *SUM_FIELDS, *MAX_FIELDS, *HIST_FIELDS, "updated_at"]
-    )
+    _write(DeploymentTotals, changed)
 
 
 @transaction.atomic

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django import template
+from django.utils.html import format_html, format_html_join
 
 register = template.Library()
 
@@ -58,3 +59,14 @@ def obs_bucket_words(delta: dt.timedelta) -> str:
 @register.filter
 def obs_status(value: str) -> str:
     return (value or "").replace("_", " ")
+
+
+@register.filter
+def obs_strip(slots) -> str:
+    """The per-tick status strip, built in Python: dozens of rows x 30 slots is too many
+    template-loop iterations for a page that refreshes every 10 seconds."""
+    if not slots:
+        return format_html('<span class="muted">{}</span>', "no runs yet")
+    return format_html_join(
+        "", '<i class="{}" title="{}"></i>', ((s.status, s.title) for s in slots)
+    )

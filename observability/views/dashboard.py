@@ -62,20 +62,10 @@ def chart_payload(*, data: Dashboard, project, component, env_slug: str) -> dict
         "durationP95": [b.duration_q(0.95) for b in buckets],
         "lagP50": [b.lag_q(0.5) for b in buckets],
         "lagP95": [b.lag_q(0.95) for b in buckets],
-        "links": {
-            key: [
-                executions_url(
-                    project_slug=project.slug,
-                    component_name=component.name,
-                    env=env_slug,
-                    status=key,
-                    start=b.start,
-                    end=b.end,
-                )
-                for b in buckets
-            ]
-            for key, _ in STATUS_SERIES
-        },
+        # dashboard.js appends &status=<series>&from=<start>&to=<end> of the clicked bar.
+        "linkBase": executions_url(
+            project_slug=project.slug, component_name=component.name, env=env_slug
+        ),
     }
     return payload
 

@@ -80,8 +80,10 @@
       var hit = chart.getElementsAtEventForMode(evt, "nearest", { intersect: true }, true);
       if (!hit.length || !current) return;
       var key = chart.data.datasets[hit[0].datasetIndex].key;
-      var url = current.links[key] && current.links[key][hit[0].index];
-      if (url) window.location.href = url;
+      var i = hit[0].index;
+      var sep = current.linkBase.indexOf("?") === -1 ? "?" : "&";
+      window.location.href = current.linkBase + sep + "status=" + encodeURIComponent(key) +
+        "&from=" + encodeURIComponent(current.starts[i]) + "&to=" + encodeURIComponent(current.ends[i]);
     };
     var rate = baseOptions();
     rate.scales.y = { min: 0, max: 100, ticks: { callback: function (v) { return v + "%"; } } };

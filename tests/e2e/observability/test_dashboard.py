@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.utils import timezone
@@ -109,9 +110,12 @@ def test_dashboard_chart_matches_the_database(page, live_server, login, alice, p
 
     # Clicking it opens the executions of that bucket and status.
     page.mouse.click(chart_box["x"] + bar["x"], chart_box["y"] + bar["y"])
-    page.wait_for_url(
-        re.compile(r"/p/payments/c/nightly-report/executions/\?env=prod&status=failed&from=")
-    )
+    page.wait_for_url(re.compile(r"/p/payments/c/nightly-report/executions/\?"))
+    query = parse_qs(urlsplit(page.url).query)
+    start = dt.datetime.fromisoformat(query["from"][0])
+    assert query["env"] == ["prod"] and query["status"] == ["failed"]
+    assert dt.datetime.fromisoformat(query["to"][0]) - start == dt.timedelta(hours=1)
+    assert _db_counts(deployment, start, start + dt.timedelta(hours=1))["failed"] == 2
 
 
 def test_dashboard_refreshes_itself(page, live_server, login, alice, project, deployment):
