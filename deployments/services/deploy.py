@@ -388,8 +388,9 @@ def _upsert(
         base = (
             {f: getattr(copy_policies_from, f) for f in POLICY_FIELDS} if copy_policies_from else {}
         )
-        if "timeout_seconds" in base and base["timeout_seconds"] > environment.max_run_seconds:
-            base["timeout_seconds"] = environment.max_run_seconds
+        # Never start above the environment's maximum run time (copied or default timeout).
+        timeout = base.get("timeout_seconds", Deployment._meta.get_field("timeout_seconds").default)
+        base["timeout_seconds"] = min(timeout, environment.max_run_seconds)
         try:
             with transaction.atomic():
                 deployment = Deployment.objects.create(

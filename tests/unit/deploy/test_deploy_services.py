@@ -312,3 +312,10 @@ def test_crontab_rows_are_shared(component, dev, build, bob):
     deploy(component, dev, build, bob, schedule="0 2 * * *", tz="Europe/Berlin")
     deploy(component, dev, build, bob, schedule="0 2 * * *", tz="Europe/Berlin")
     assert CrontabSchedule.objects.filter(hour="2", minute="0").count() == 1
+
+
+def test_default_timeout_fits_the_environment(component, dev, build, bob):
+    dev.max_run_seconds = 120
+    dev.save()
+    d = deploy(component, dev, build, bob)
+    assert d.timeout_seconds == 120
