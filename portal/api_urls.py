@@ -89,6 +89,7 @@ v1 += [
     path("builds/<id:build_id>/cancel/", builds.BuildCancelApi.as_view(), name="build_cancel"),
     # Environments, deployments, the deploy log
     path("environments/", deploy.EnvironmentListApi.as_view(), name="environments"),
+    path("schedules/preview/", deploy.SchedulePreviewApi.as_view(), name="schedule_preview"),
     path(C + "deployments/", deploy.DeploymentListApi.as_view(), name="deployments"),
     path(C + "events/", deploy.DeploymentEventListApi.as_view(), name="events"),
 ]

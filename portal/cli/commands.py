@@ -169,6 +169,23 @@ def cmd_environments_list(args):
     )
 
 
+def cmd_schedule(args):
+    p = _client(args).get(
+        "schedules/preview/", schedule=args.schedule, timezone=args.tz, count=args.count
+    )
+    if args.json:
+        return output.emit_json(p)
+    print(f"{p['description']} ({p['timezone']})")
+    output.table(
+        p["next_runs"],
+        [
+            ("next run", "at_local"),
+            ("utc", lambda r: output.when(r["at_utc"])),
+            ("note", "dst_note"),
+        ],
+    )
+
+
 # --- components ------------------------------------------------------------------------------
 COMPONENT_COLUMNS = [
     ("component", lambda r: f"{r['project']}/{r['name']}"),
@@ -523,7 +540,7 @@ def cmd_logs(args):
 # --- config and secrets ------------------------------------------------------------------------
 def cmd_config_list(args):
     client = _client(args)
-    rows = client.get(_cpath(args, client) + f"config/{args.env}/")["results"]
+    rows = client.get_all(_cpath(args, client) + f"config/{args.env}/")
     if args.json:
         return output.emit_json(rows)
     output.table(
@@ -608,6 +625,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = group("environments", "deployment environments")
     command(g, "list", cmd_environments_list, "list environments in promotion order")
+
+    p = command(sub, "schedule", cmd_schedule, "check a schedule and show its next runs")
+    p.add_argument("schedule", help='cron ("0 2 * * *"), @daily, "@every 10m"')
+    p.add_argument("--tz", default="UTC", help="IANA timezone, e.g. Europe/Berlin")
+    p.add_argument("--count", type=int, default=5)
 
     g = group("components", "components (scheduled tasks)")
     command(g, "list", cmd_components_list, "list components of a project", project=True)

@@ -130,3 +130,16 @@ def test_tokens_create_list_revoke(chorus, tokens, project):
     assert r.code == 0 and "Revoked token laptop" in r.out
     r = chorus("projects", "list", token=key)
     assert r.code == 1 and "Invalid or revoked API token." in r.err
+
+
+def test_schedule_preview(chorus, tokens, project):
+    r = chorus(
+        "schedule", "30 2 * * *", "--tz", "Europe/Berlin", "--count", "2", token=tokens["viewer"]
+    )
+    assert r.code == 0, r.err
+    out = r.out.splitlines()
+    assert out[0].startswith("At 02:30") and out[0].endswith("(Europe/Berlin)")
+    assert out[1].split() == ["NEXT", "RUN", "UTC", "NOTE"]
+    assert len(out) == 4 and "T02:30:00+0" in out[2]
+    r = chorus("schedule", "61 * * * *", token=tokens["viewer"])
+    assert r.code == 1 and r.err.startswith("chorus: error: schedule:")

@@ -223,3 +223,22 @@ def test_deploy_log_lists_successes_and_refusals(apis, dev_deployment, make_buil
         assert any(e["outcome"] == "failed" for e in events)
         r = apis[role].get(C + "events/", {"outcome": "failed"})
         assert all(e["outcome"] == "failed" for e in r.json()["results"])
+
+
+def test_schedule_preview(apis):
+    r = apis["outsider"].get(
+        "schedules/preview/", {"schedule": "30 2 * * *", "timezone": "Europe/Berlin", "count": 3}
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert body["description"].startswith("At 02:30")
+    assert len(body["next_runs"]) == 3
+    first = body["next_runs"][0]
+    assert first["at_local"].endswith(("T02:30:00+01:00", "T02:30:00+02:00"))
+    assert first["at_utc"].endswith(("T01:30:00Z", "T00:30:00Z"))
+    r = apis["outsider"].get("schedules/preview/", {"schedule": "61 2 * * *"})
+    assert r.status_code == 400 and "schedule" in r.json()["error"]["fields"]
+    r = apis["outsider"].get("schedules/preview/", {"schedule": "@daily", "timezone": "Nowhere"})
+    assert r.status_code == 400 and "timezone" in r.json()["error"]["fields"]
+    r = apis["outsider"].get("schedules/preview/", {"schedule": "@daily", "count": 500})
+    assert r.status_code == 400 and "count" in r.json()["error"]["fields"]
