@@ -61,22 +61,43 @@ def _json_arg(text: str | None, what: str):
         raise CliError(f"{what} is not valid JSON: {exc.msg} (at character {exc.pos})", 2) from exc
 
 
-def _follow(client: Client, path: str, *, follow: bool, interval: float = 1.0) -> dict:
-    """Print log lines from `path`logs/ (each once); with follow, until the run is finished."""
+def _follow(client: Client, path: str, *, follow: bool, interval: float = 1.0, sink=None) -> dict:
+    """Print log lines from `path`logs/ (each once); with follow, until the run is finished.
+
+    With `sink` (a list) the lines are collected there instead of printed (for --json).
+    """
     after = 0
     while True:
         page = client.get(path + "logs/", after=after)
         for line in page["lines"]:
-            sys.stdout.write(line["text"].rstrip("\n") + "\n")
+            if sink is not None:
+                sink.append(line)
+            else:
+                sys.stdout.write(line["text"].rstrip("\n") + "\n")
             after = line["seq"]
         sys.stdout.flush()
         if page.get("has_more"):
             continue
         if page["finished"] or not follow:
-            if page.get("truncated"):
+            if page.get("truncated") and sink is None:
                 print("[log truncated by the server's size cap]", file=sys.stderr)
             return page
         time.sleep(interval)
+
+
+def _logs(args, path: str) -> None:
+    client = _client(args)
+    lines: list | None = [] if args.json else None
+    page = _follow(client, path, follow=args.follow, sink=lines)
+    if args.json:
+        output.emit_json(
+            {
+                "lines": lines,
+                "status": page["status"],
+                "finished": page["finished"],
+                "truncated": page["truncated"],
+            }
+        )
 
 
 def _wait_finished(client: Client, path: str, *, interval: float = 1.0) -> dict:
@@ -329,10 +350,7 @@ def cmd_builds_view(args):
 
 
 def cmd_builds_logs(args):
-    client = _client(args)
-    page = _follow(client, f"builds/{args.id}/", follow=args.follow)
-    if args.json:
-        output.emit_json(page)
+    _logs(args, f"builds/{args.id}/")
 
 
 def cmd_builds_cancel(args):
@@ -531,10 +549,7 @@ def cmd_executions_rerun(args):
 
 
 def cmd_logs(args):
-    client = _client(args)
-    page = _follow(client, f"executions/{args.id}/", follow=args.follow)
-    if args.json:
-        output.emit_json(page)
+    _logs(args, f"executions/{args.id}/")
 
 
 # --- config and secrets ------------------------------------------------------------------------

@@ -179,6 +179,11 @@ def test_from_git_url_to_production_with_the_cli(chorus, tokens, project, repo, 
     assert out[out.index("tick 0") : -1] == ["tick 0", "tick 1", "tick 2", "done"]
     assert out[-1].startswith("[chorus] succeeded")
     assert out.count("hello from report") == 1  # each line once, however many polls
+    r = chorus("logs", str(execution["id"]), "--json", token=dev)
+    logged = r.json()
+    assert logged["status"] == "succeeded" and logged["finished"] is True
+    assert [x["text"] for x in logged["lines"]][-2:] == ["done", out[-1]]
+    assert [x["seq"] for x in logged["lines"]] == sorted({x["seq"] for x in logged["lines"]})
     r = chorus("executions", "view", str(execution["id"]), "--json", token=dev)
     assert r.json()["status"] == "succeeded" and r.json()["exit_code"] == 0
 
