@@ -140,14 +140,20 @@ def executions_page(
     going_back = came_forward = False
     if before and (key := decode_cursor(before)):
         when, pk = key
-        qs = qs.filter(Q(scheduled_for__gt=when) | Q(scheduled_for=when, id__gt=pk))
+        # The redundant `>=` is what the index can seek on; the OR alone makes PostgreSQL
+        # scan from the top of the index and filter.
+        qs = qs.filter(scheduled_for__gte=when).filter(
+            Q(scheduled_for__gt=when) | Q(scheduled_for=when, id__gt=pk)
+        )
         qs = qs.order_by("scheduled_for", "id")
         going_back = True
     else:
         if after and (key := decode_cursor(after)):
             when, pk = key
             came_forward = True
-            qs = qs.filter(Q(scheduled_for__lt=when) | Q(scheduled_for=when, id__lt=pk))
+            qs = qs.filter(scheduled_for__lte=when).filter(
+                Q(scheduled_for__lt=when) | Q(scheduled_for=when, id__lt=pk)
+            )
         qs = qs.order_by("-scheduled_for", "-id")
 
     rows = list(qs[: limit + 1])

@@ -179,7 +179,8 @@ def project_overview(*, project: Project, now: dt.datetime | None = None) -> lis
         .order_by()
     }
     rows: list[OverviewRow] = []
-    latest = _latest_rows([d.pk for d in deployments], STRIP_TICKS * 2)
+    # A few rows beyond one per tick leave room for retries of the latest ticks.
+    latest = _latest_rows([d.pk for d in deployments], STRIP_TICKS + 10)
     for d in deployments:
         strip = _ticks(latest[d.pk])
         last = next((s for s in reversed(strip) if s.status != "pending"), None)

@@ -226,6 +226,7 @@ def main() -> None:
             [
                 f"/p/{slug}/executions/?q=quota+exhausted",
                 f"/p/{slug}/executions/?q=quota+exhausted&component=task-07",
+                f"/p/{slug}/executions/?q=processed",  # matches 10 % of all executions
             ],
         ),
     }
