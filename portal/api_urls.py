@@ -13,7 +13,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from components import api as components_api
-from deployments.api import builds, config, deploy, executions
+from deployments.api import builds, config, deploy, environments, events, executions
 from observability import api as alerts
 from portal.api import projects, tokens
 from portal.api.base import NotFoundApi
@@ -88,10 +88,10 @@ v1 += [
     path("builds/<id:build_id>/logs/", builds.BuildLogApi.as_view(), name="build_logs"),
     path("builds/<id:build_id>/cancel/", builds.BuildCancelApi.as_view(), name="build_cancel"),
     # Environments, deployments, the deploy log
-    path("environments/", deploy.EnvironmentListApi.as_view(), name="environments"),
-    path("schedules/preview/", deploy.SchedulePreviewApi.as_view(), name="schedule_preview"),
+    path("environments/", environments.EnvironmentListApi.as_view(), name="environments"),
+    path("schedules/preview/", environments.SchedulePreviewApi.as_view(), name="schedule_preview"),
     path(C + "deployments/", deploy.DeploymentListApi.as_view(), name="deployments"),
-    path(C + "events/", deploy.DeploymentEventListApi.as_view(), name="events"),
+    path(C + "events/", events.DeploymentEventListApi.as_view(), name="events"),
 ]
 
 D = C + "deployments/<slug:env>/"

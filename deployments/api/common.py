@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from rest_framework import serializers
 
@@ -10,6 +11,7 @@ from components.selectors import component_get_for_user
 from portal.roles import Role
 
 from ..models import Environment
+from ..schedules import parse_schedule, validate_timezone
 
 MASK = "••••"
 
@@ -73,3 +75,23 @@ def log_page(queryset, *, obj, after: int, limit: int) -> dict:
         "status": state["status"],
         "truncated": state["log_truncated"],
     }
+
+
+class ScheduleFields:
+    """Schedule and timezone checked here too, so a mistake is reported on its field."""
+
+    def validate_schedule(self, value):
+        if value is not None:
+            try:
+                parse_schedule(value)
+            except ValidationError as exc:
+                raise serializers.ValidationError(exc.messages) from None
+        return value
+
+    def validate_timezone(self, value):
+        if value is not None:
+            try:
+                return validate_timezone(value)
+            except ValidationError as exc:
+                raise serializers.ValidationError(exc.messages) from None
+        return value

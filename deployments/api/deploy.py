@@ -3,11 +3,9 @@ and the deploy log, through the API. Every write calls deployments.services.depl
 
 from __future__ import annotations
 
-import django_filters
 from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.http import Http404
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -25,28 +23,14 @@ from ..models import (
     CatchupPolicy,
     ConcurrencyPolicy,
     Deployment,
-    DeploymentEvent,
     Environment,
 )
-from ..schedules import describe, next_runs, parse_schedule, validate_timezone
+from ..schedules import describe, next_runs
 from ..services import deploy as deploy_services
-from .common import component_for, environment_get
+from .common import ScheduleFields, component_for, environment_get
 
 
 # --- output -----------------------------------------------------------------------------------
-class EnvironmentOut(serializers.Serializer):
-    slug = serializers.SlugField()
-    name = serializers.CharField()
-    order = serializers.IntegerField(help_text="Promotion goes from lower to higher order.")
-    is_production = serializers.BooleanField(
-        help_text="Only owners change it; it only runs images that ran in a lower one first."
-    )
-    runtime_kind = serializers.CharField()
-    max_run_seconds = serializers.IntegerField()
-    memory_limit_mb = serializers.IntegerField()
-    cpu_limit = serializers.FloatField()
-
-
 class PoliciesOut(serializers.Serializer):
     timeout_seconds = serializers.IntegerField()
     max_retries = serializers.IntegerField()
@@ -110,19 +94,6 @@ class DeploymentOut(serializers.Serializer):
         return PoliciesOut(self._policies(d)).data
 
 
-class EventOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=DeploymentEvent.Kind.choices)
-    outcome = serializers.ChoiceField(choices=DeploymentEvent.Outcome.choices)
-    environment = serializers.CharField(source="environment.slug", allow_null=True, default=None)
-    build = serializers.IntegerField(source="build_id", allow_null=True)
-    schedule = serializers.CharField(allow_blank=True)
-    timezone = serializers.CharField(allow_blank=True)
-    message = serializers.CharField(allow_blank=True)
-    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
-    created_at = serializers.DateTimeField()
-
-
 # --- input ------------------------------------------------------------------------------------
 class PoliciesIn(InputSerializer):
     timeout_seconds = serializers.IntegerField(required=False, min_value=1)
@@ -137,27 +108,7 @@ class PoliciesIn(InputSerializer):
     keep_days = serializers.IntegerField(required=False, min_value=1)
 
 
-class _ScheduleFields:
-    """Schedule and timezone checked here too, so a mistake is reported on its field."""
-
-    def validate_schedule(self, value):
-        if value is not None:
-            try:
-                parse_schedule(value)
-            except ValidationError as exc:
-                raise serializers.ValidationError(exc.messages) from None
-        return value
-
-    def validate_timezone(self, value):
-        if value is not None:
-            try:
-                return validate_timezone(value)
-            except ValidationError as exc:
-                raise serializers.ValidationError(exc.messages) from None
-        return value
-
-
-class DeployIn(_ScheduleFields, InputSerializer):
+class DeployIn(ScheduleFields, InputSerializer):
     build = serializers.IntegerField(
         required=False,
         min_value=1,
@@ -171,7 +122,7 @@ class DeployIn(_ScheduleFields, InputSerializer):
     policies = PoliciesIn(required=False)
 
 
-class PromoteIn(_ScheduleFields, InputSerializer):
+class PromoteIn(ScheduleFields, InputSerializer):
     source_env = serializers.SlugField(
         required=False, help_text="Default: the environment just before the target."
     )
@@ -188,16 +139,6 @@ class RollbackIn(InputSerializer):
 
 class PoliciesUpdateIn(PoliciesIn):
     pass
-
-
-class EventFilter(django_filters.FilterSet):
-    environment = django_filters.CharFilter(field_name="environment__slug")
-    kind = django_filters.ChoiceFilter(choices=DeploymentEvent.Kind.choices)
-    outcome = django_filters.ChoiceFilter(choices=DeploymentEvent.Outcome.choices)
-
-    class Meta:
-        model = DeploymentEvent
-        fields = ["environment", "kind", "outcome"]
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -253,69 +194,7 @@ class _EnvWrite(ApiView):
         return c, environment
 
 
-class SchedulePreviewIn(_ScheduleFields, serializers.Serializer):
-    schedule = serializers.CharField(
-        max_length=100, help_text='5-field cron ("0 2 * * *"), a macro (@daily) or "@every 10m".'
-    )
-    timezone = serializers.CharField(max_length=64, default="UTC", help_text="IANA name.")
-    count = serializers.IntegerField(min_value=1, max_value=50, default=5)
-
-
-class NextRunOut(serializers.Serializer):
-    # A string: DRF would convert a datetime to the server's timezone.
-    at_local = serializers.CharField(help_text="ISO 8601 in the schedule's timezone.")
-    at_utc = serializers.DateTimeField()
-    dst_note = serializers.CharField(
-        allow_blank=True, help_text="Set when a daylight-saving change moves or skips this tick."
-    )
-
-
-class SchedulePreviewOut(serializers.Serializer):
-    schedule = serializers.CharField()
-    timezone = serializers.CharField()
-    description = serializers.CharField()
-    next_runs = NextRunOut(many=True)
-
-
 # --- views ------------------------------------------------------------------------------------
-class SchedulePreviewApi(ApiView):
-    """Check a schedule and timezone and show the next runs, as the deploy form does."""
-
-    @extend_schema(
-        operation_id="schedules_preview",
-        parameters=[SchedulePreviewIn],
-        responses=responses(SchedulePreviewOut, 400),
-    )
-    def get(self, request):
-        q = self.query(SchedulePreviewIn)
-        runs = next_runs(q["schedule"], q["timezone"], n=q["count"])
-        return Response(
-            SchedulePreviewOut(
-                {
-                    "schedule": q["schedule"],
-                    "timezone": q["timezone"],
-                    "description": describe(q["schedule"]),
-                    "next_runs": [
-                        {
-                            "at_local": r.at_local.isoformat(),
-                            "at_utc": r.at_utc,
-                            "dst_note": r.dst_note,
-                        }
-                        for r in runs
-                    ],
-                }
-            ).data
-        )
-
-
-class EnvironmentListApi(ApiView):
-    """Environments in promotion order (Development → Production)."""
-
-    @extend_schema(operation_id="environments_list", responses=responses(EnvironmentOut(many=True)))
-    def get(self, request):
-        return Response(EnvironmentOut(Environment.objects.order_by("order"), many=True).data)
-
-
 class DeploymentListApi(ApiListView):
     serializer_class = DeploymentOut
 
@@ -466,26 +345,3 @@ DeploymentUndeployApi = _status_view(
     deploy_services.deployment_undeploy,
     "Undeploy: remove the schedule, keep executions and history",
 )
-
-
-class DeploymentEventListApi(ApiListView):
-    """The deploy log: every deploy, promotion, config change, suspend, resume, undeploy, run
-    (refused attempts too), newest first. Secret values never appear in it."""
-
-    serializer_class = EventOut
-    filter_backends = [DjangoFilterBackend]
-    # Only tells the schema generator the model of the filters; get_queryset does the reads.
-    queryset = DeploymentEvent.objects.none()
-    filterset_class = EventFilter
-
-    def get_queryset(self):
-        c = component_for(self.request, self.kwargs["project"], self.kwargs["component"])
-        return (
-            DeploymentEvent.objects.filter(component=c)
-            .select_related("environment", "actor")
-            .order_by("-created_at", "-id")
-        )
-
-    @extend_schema(operation_id="events_list", responses=list_responses(EventOut, 400, 404))
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)

@@ -6,10 +6,7 @@ import stat
 
 import pytest
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def test_login_writes_a_private_config_file_that_later_commands_use(

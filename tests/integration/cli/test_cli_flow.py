@@ -16,10 +16,7 @@ import pytest
 from tests.support.gitrepos import BareRepo
 from tests.support.processes import flush_broker, start_worker
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 SECRET = "tok-3f9a81c2-very-secret"
 
