@@ -61,8 +61,10 @@ def cleanup_task() -> None:
     ignore_result=True,
 )
 def check_alerts_task() -> None:
-    """Runs still going past a long_run limit; deliveries left pending or failed."""
-    from .services.alerts import alerts_check_running, alerts_send_pending
+    """Runs still going past a long_run limit, ticks that passed with no run recorded,
+    deliveries left pending or failed."""
+    from .services.alerts import alerts_check_overdue, alerts_check_running, alerts_send_pending
 
     alerts_check_running()
+    alerts_check_overdue()
     alerts_send_pending()

@@ -143,7 +143,9 @@ def _evaluate(execution_id: int) -> list[int]:
         if problem is not None:
             if later_success:
                 continue
-            incident = _incident_open(rule=rule, execution=execution, summary=problem)
+            incident = _incident_open(
+                rule=rule, deployment=deployment, summary=problem, execution=execution
+            )
             if incident is not None and rule.kind != AlertRule.Kind.RECOVERY:
                 created.append(_queue(incident, AlertDelivery.Kind.ALERT, execution).pk)
         elif execution.status == Execution.Status.SUCCEEDED and not later_failure:
@@ -155,15 +157,14 @@ def _evaluate(execution_id: int) -> list[int]:
     return created
 
 
-def _incident_open(*, rule: AlertRule, execution: Execution, summary: str) -> Incident | None:
+def _incident_open(
+    *, rule: AlertRule, deployment: Deployment, summary: str, execution: Execution | None = None
+) -> Incident | None:
     """Create the incident, or None when one is already open (someone else alerted)."""
     try:
         with transaction.atomic():
             return Incident.objects.create(
-                rule=rule,
-                deployment=execution.deployment,
-                summary=summary[:300],
-                opened_by=execution,
+                rule=rule, deployment=deployment, summary=summary[:300], opened_by=execution
             )
     except IntegrityError:
         return None
@@ -293,9 +294,58 @@ def alerts_check_running(*, now: dt.datetime | None = None) -> list[int]:
             took = (now - execution.started_at).total_seconds()
             summary = f"a run has been going for {took:.0f} s (limit {rule.threshold} s)"
             with transaction.atomic():
-                incident = _incident_open(rule=rule, execution=execution, summary=summary)
+                incident = _incident_open(
+                    rule=rule, deployment=execution.deployment, summary=summary, execution=execution
+                )
                 if incident is not None:
                     created.append(_queue(incident, AlertDelivery.Kind.ALERT, execution).pk)
+    for delivery_id in created:
+        delivery_send(delivery_id=delivery_id)
+    return created
+
+
+def alerts_check_overdue(*, now: dt.datetime | None = None) -> list[int]:
+    """missed_tick rules also fire when a tick passed with no execution recorded at all.
+
+    The scheduler records a missed tick as a `missed` row when it notices; when it is down it
+    notices nothing, which is exactly when someone must be told. A tick is overdue once its
+    starting deadline and CHORUS_ALERT_OVERDUE_GRACE_SECONDS have passed without a row.
+    """
+    from deployments.schedules import parse_schedule
+
+    now = now or timezone.now()
+    grace = dt.timedelta(seconds=getattr(settings, "CHORUS_ALERT_OVERDUE_GRACE_SECONDS", 60))
+    created: list[int] = []
+    rules = AlertRule.objects.filter(kind=AlertRule.Kind.MISSED_TICK, enabled=True)
+    for rule in rules.select_related("channel"):
+        deployments = Deployment.objects.filter(
+            component_id=rule.component_id, status=Deployment.Status.ACTIVE
+        ).select_related("component__project", "environment")
+        if rule.environment_id:
+            deployments = deployments.filter(environment_id=rule.environment_id)
+        for d in deployments:
+            latest = (
+                Execution.objects.filter(deployment=d)
+                .order_by("-scheduled_for")
+                .values_list("scheduled_for", flat=True)
+                .first()
+            )
+            base = max(t for t in (latest, d.last_tick_at, d.created_at) if t is not None)
+            deadline = now - grace - dt.timedelta(seconds=d.starting_deadline_seconds)
+            try:
+                ticks = parse_schedule(d.schedule).ticks_between(
+                    base, deadline, d.timezone, limit=1
+                )
+            except Exception:  # noqa: BLE001 - a bad schedule is the deploy page's problem
+                continue
+            if not ticks:
+                continue
+            when = ticks[0].strftime("%Y-%m-%d %H:%M:%S UTC")
+            summary = f"no run was recorded for the tick at {when} (is the scheduler running?)"
+            with transaction.atomic():
+                incident = _incident_open(rule=rule, deployment=d, summary=summary)
+                if incident is not None:
+                    created.append(_queue(incident, AlertDelivery.Kind.ALERT, None).pk)
     for delivery_id in created:
         delivery_send(delivery_id=delivery_id)
     return created

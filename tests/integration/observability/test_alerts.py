@@ -104,6 +104,32 @@ def test_a_missed_tick_alerts(deployment, component, webhook, alice, receiver):
 
 
 @pytest.mark.django_db
+def test_a_tick_with_no_run_recorded_alerts_once(component, webhook, alice, receiver):
+    """The scheduler is down: nothing records the missed tick, yet someone is told."""
+    from deployments.models import Deployment
+    from observability.services.alerts import alerts_check_overdue
+
+    d = make_deployment(component, env="prod", schedule="@every 1m", starting_deadline_seconds=30)
+    now = timezone.now()
+    Deployment.objects.filter(pk=d.pk).update(
+        created_at=now - dt.timedelta(hours=1), last_tick_at=now - dt.timedelta(seconds=70)
+    )
+    alert_rule_create(component=component, actor=alice, kind="missed_tick", channel=webhook)
+    # The tick a minute ago is still within its starting deadline + grace: not yet overdue.
+    alerts_check_overdue(now=now)
+    assert receiver.texts == []
+    later = now + dt.timedelta(minutes=3)
+    alerts_check_overdue(now=later)
+    alerts_check_overdue(now=later + dt.timedelta(minutes=1))
+    assert len(receiver.texts) == 1
+    assert "no run was recorded for the tick at" in receiver.texts[0]
+    assert "is the scheduler running?" in receiver.texts[0]
+    # Ticks run again: one recovery message.
+    run(d, "succeeded", 59)
+    assert len(receiver.texts) == 2 and "recovered" in receiver.texts[1]
+
+
+@pytest.mark.django_db
 def test_consecutive_failures_count_ticks_not_retries(
     deployment, component, webhook, alice, receiver
 ):
