@@ -92,8 +92,12 @@ def aggregate_raw(executions) -> dict[Key, dict]:
 def _join(row, fresh: dict) -> dict:
     """Field-wise maximum of the stored row and a fresh aggregate."""
     joined: dict = {}
-    for f in (*COUNT_FIELDS, *SUM_FIELDS, *MAX_FIELDS):
+    for f in (*COUNT_FIELDS, *MAX_FIELDS):
         joined[f] = max(getattr(row, f) or 0, fresh[f])
+    for f in SUM_FIELDS:
+        # Float sums differ in their last bits with the order PostgreSQL adds rows in.
+        old = getattr(row, f) or 0.0
+        joined[f] = fresh[f] if fresh[f] > old + 1e-6 * max(1.0, abs(old)) else old
     for f, bounds in HIST_FIELDS.items():
         old = histograms.normalize(getattr(row, f), bounds)
         joined[f] = [max(a, b) for a, b in zip(old, fresh[f], strict=True)]

@@ -116,3 +116,20 @@ def test_retention_deletes_old_raw_rows_but_keeps_their_counts(deployment, setti
     assert hour_floor(ancient.scheduled_for) not in hours
     # ...but never from the lifetime counters behind /metrics.
     assert DeploymentTotals.objects.get(deployment=deployment).succeeded == 2
+
+
+def test_rebuild_command_restores_rollups_from_raw_rows(deployment):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    hour = hour_floor(timezone.now()) - 5 * H
+    for i in range(3):
+        make_execution(deployment, "succeeded", scheduled_for=_at(hour, i))
+    out = StringIO()
+    call_command("rollups_rebuild", "--days", "1", stdout=out)
+    assert "1 hourly rollups updated" in out.getvalue()
+    assert HourlyRollup.objects.get(deployment=deployment, hour=hour).succeeded == 3
+    out = StringIO()
+    call_command("rollups_rebuild", "--days", "1", stdout=out)
+    assert out.getvalue().startswith("0 hourly rollups updated")
