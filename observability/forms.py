@@ -10,6 +10,8 @@ from .models import AlertChannel, AlertRule
 
 
 class AlertChannelForm(forms.Form):
+    prefix = "channel"
+
     name = forms.CharField(max_length=100)
     kind = forms.ChoiceField(choices=AlertChannel.Kind.choices, initial=AlertChannel.Kind.WEBHOOK)
     email_addresses = forms.CharField(
@@ -27,6 +29,8 @@ class AlertChannelForm(forms.Form):
 
 
 class AlertRuleForm(forms.Form):
+    prefix = "rule"
+
     kind = forms.ChoiceField(choices=AlertRule.Kind.choices, label="Alert")
     threshold = forms.IntegerField(
         required=False,
@@ -48,3 +52,4 @@ class AlertRuleForm(forms.Form):
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["channel"].queryset = AlertChannel.objects.filter(project=project)
+        self.fields["channel"].label_from_instance = lambda c: c.name

@@ -59,14 +59,14 @@ def test_managing_alerts_needs_developer(setup, project, users_by_role, client_f
     base = f"/p/{project.slug}/c/{component.name}/alerts"
     resp = c.post(
         f"{base}/channels/",
-        {"name": "ops", "kind": "email", "email_addresses": "ops@example.com"},
+        {"channel-name": "ops", "channel-kind": "email", "channel-email_addresses": "ops@x.com"},
     )
     expected = {"owner": 302, "developer": 302, "viewer": 403, "outsider": 404}[role]
     assert resp.status_code == expected
     assert AlertChannel.objects.filter(name="ops").exists() == (expected == 302)
 
     channel = AlertChannel.objects.create(project=project, name="pre", kind="email")
-    resp = c.post(f"{base}/rules/", {"kind": "on_failure", "channel": channel.pk})
+    resp = c.post(f"{base}/rules/", {"rule-kind": "on_failure", "rule-channel": channel.pk})
     assert resp.status_code == expected
     assert AlertRule.objects.filter(component=component).exists() == (expected == 302)
 

@@ -1,0 +1,14 @@
+"""Fixtures for observability e2e tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.webhook_receiver import Receiver
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
