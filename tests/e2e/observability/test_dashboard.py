@@ -140,5 +140,7 @@ def test_overview_shows_the_deployed_task(page, live_server, login, alice, proje
     expect(row).to_contain_text("Production")
     expect(row).to_contain_text("Every 10 minutes")
     expect(row.locator(".strip i")).to_have_count(11)  # one slot per tick
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "observability-overview.png"), full_page=True)
     row.get_by_role("link", name="nightly-report").click()
     page.wait_for_url(re.compile(r"/c/nightly-report/dashboard/\?env=prod"))
