@@ -16,7 +16,7 @@ from portal.roles import Role
 from portal.selectors import require_role
 
 from ..models import AlertChannel, AlertDelivery, AlertRule
-from .alerts import delivery_send
+from .alerts import delivery_send, webhook_target_refusal
 
 
 def _check(actor, project: Project) -> None:
@@ -60,6 +60,9 @@ def alert_channel_create(
             raise ValidationError(
                 {"webhook_url": "Enter an http:// or https:// URL (e.g. a Slack incoming webhook)."}
             )
+        refusal = webhook_target_refusal(parts.hostname)
+        if refusal:
+            raise ValidationError({"webhook_url": refusal})
         channel.webhook_url_encrypted = crypto.encrypt(url)
         channel.webhook_host = parts.hostname + (f":{parts.port}" if parts.port else "")
     else:

@@ -15,7 +15,10 @@ sends, instead of a lost alert.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import logging
+import socket
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -253,6 +256,31 @@ def delivery_send(*, delivery_id: int) -> AlertDelivery | None:
     return delivery
 
 
+def webhook_target_refusal(host: str | None) -> str:
+    """Why a webhook may not be sent to this host, or "" when it may.
+
+    In production Chorus refuses webhooks to loopback, private and link-local addresses (a
+    user could otherwise make the server POST into its own network), unless
+    CHORUS_ALERT_WEBHOOK_ALLOW_PRIVATE is set. Checked when the channel is saved and again at
+    every send, since DNS answers change.
+    """
+    allow = getattr(settings, "CHORUS_ALERT_WEBHOOK_ALLOW_PRIVATE", not settings.PRODUCTION)
+    if allow or not host:
+        return ""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return f"The webhook host “{host}” does not resolve."
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0])
+        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved:
+            return (
+                f"The webhook host “{host}” is a private address ({ip}); "
+                "set CHORUS_ALERT_WEBHOOK_ALLOW_PRIVATE=true to allow it."
+            )
+    return ""
+
+
 def _send(channel: AlertChannel, subject: str, message: str) -> tuple[int | None, str]:
     """(HTTP status or None, error text or "")."""
     if channel.kind == AlertChannel.Kind.EMAIL:
@@ -267,8 +295,14 @@ def _send(channel: AlertChannel, subject: str, message: str) -> tuple[int | None
         url = crypto.decrypt(channel.webhook_url_encrypted)
     except crypto.DecryptionError as exc:
         return None, str(exc)
+    refusal = webhook_target_refusal(urlsplit(url).hostname)
+    if refusal:
+        return None, refusal
     try:
-        resp = requests.post(url, json={"text": message}, timeout=WEBHOOK_TIMEOUT)
+        # No redirects: a 30x to an internal address would bypass the check above.
+        resp = requests.post(
+            url, json={"text": message}, timeout=WEBHOOK_TIMEOUT, allow_redirects=False
+        )
     except requests.RequestException as exc:
         return None, f"webhook unreachable: {type(exc).__name__}: {exc}"[:500]
     if 200 <= resp.status_code < 300:

@@ -202,3 +202,17 @@ def test_explorer_filters_searches_logs_and_pages(setup, project, carol, client_
     # The page links carry the cursor and keep the filters.
     html = c.get(url, {"status": "succeeded"}).content.decode()
     assert html.count("<tr data-execution=") == 4
+
+
+def test_production_refuses_webhooks_into_private_networks(project, alice, settings):
+    from django.core.exceptions import ValidationError
+
+    from observability.services.alert_config import alert_channel_create
+
+    settings.CHORUS_ALERT_WEBHOOK_ALLOW_PRIVATE = False
+    for url in ("http://127.0.0.1:9/hook", "http://10.1.2.3/hook", "http://169.254.169.254/x"):
+        with pytest.raises(ValidationError, match="private address"):
+            alert_channel_create(
+                project=project, actor=alice, name="x", kind="webhook", webhook_url=url
+            )
+    assert not AlertChannel.objects.exists()
