@@ -63,7 +63,8 @@ def cleanup_task() -> None:
 def check_alerts_task() -> None:
     """Runs still going past a long_run limit, ticks that passed with no run recorded,
     deliveries left pending or failed."""
-    from .services.alerts import alerts_check_overdue, alerts_check_running, alerts_send_pending
+    from .services.alerts import alerts_check_overdue, alerts_check_running
+    from .services.delivery import alerts_send_pending
 
     alerts_check_running()
     alerts_check_overdue()

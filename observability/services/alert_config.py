@@ -16,7 +16,7 @@ from portal.roles import Role
 from portal.selectors import require_role
 
 from ..models import AlertChannel, AlertDelivery, AlertRule
-from .alerts import delivery_send, webhook_target_refusal
+from .delivery import delivery_send, webhook_target_refusal
 
 
 def _check(actor, project: Project) -> None:

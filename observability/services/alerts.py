@@ -1,4 +1,4 @@
-"""Alert evaluation and delivery.
+"""Alert evaluation: incidents opened and closed by finished executions and periodic checks.
 
 A finished execution is checked against the rules of its component and environment. A rule
 that fires opens an Incident - at most one open per (rule, deployment), enforced by a partial
@@ -8,34 +8,28 @@ incident already open and send nothing. The next successful run closes the incid
 claim: UPDATE ... WHERE status='open') and queues exactly one recovery message.
 
 Messages are AlertDelivery rows written in the same transaction as the incident change and
-sent after commit, so a crash between the two leaves a pending row that the periodic sweep
-sends, instead of a lost alert.
+sent after commit (services/delivery.py), so a crash between the two leaves a pending row
+that the periodic sweep sends, instead of a lost alert.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import logging
-import socket
-from urllib.parse import urlsplit
 
-import requests
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from deployments.models import Deployment, Execution
-from portal import crypto
 
-from ..models import AlertChannel, AlertDelivery, AlertRule, Incident
+from ..models import AlertDelivery, AlertRule, Incident
+from .delivery import delivery_send
 
 log = logging.getLogger(__name__)
 
 VERDICTS = (Execution.Status.SUCCEEDED, *Execution.FAILURES)
-WEBHOOK_TIMEOUT = 10
 
 
 # --- evaluation ---------------------------------------------------------------------------
@@ -230,86 +224,6 @@ def _render(incident: Incident, kind: str, execution: Execution | None) -> tuple
     return subject, body
 
 
-# --- delivery -----------------------------------------------------------------------------
-def delivery_send(*, delivery_id: int) -> AlertDelivery | None:
-    """One attempt to send a pending delivery. Claimed first, so two workers never both send."""
-    claimed = AlertDelivery.objects.filter(
-        pk=delivery_id,
-        status__in=(AlertDelivery.Status.PENDING, AlertDelivery.Status.FAILED),
-        attempts__lt=AlertDelivery.MAX_ATTEMPTS,
-        # A second claimant within the same minute finds attempted_at moved on.
-    ).filter(
-        Q(attempted_at__isnull=True) | Q(attempted_at__lt=timezone.now() - dt.timedelta(seconds=20))
-    )
-    now = timezone.now()
-    if claimed.update(attempted_at=now) != 1:
-        return None
-    delivery = AlertDelivery.objects.select_related("channel").get(pk=delivery_id)
-    status_code, error = _send(delivery.channel, delivery.subject, delivery.message)
-    delivery.attempts += 1
-    delivery.status_code = status_code
-    delivery.error = error[:2000]
-    delivery.status = AlertDelivery.Status.FAILED if error else AlertDelivery.Status.SENT
-    delivery.save(update_fields=["attempts", "status_code", "error", "status"])
-    if error:
-        log.warning("alert delivery #%s via %s failed: %s", delivery.pk, delivery.channel, error)
-    return delivery
-
-
-def webhook_target_refusal(host: str | None) -> str:
-    """Why a webhook may not be sent to this host, or "" when it may.
-
-    In production Chorus refuses webhooks to loopback, private and link-local addresses (a
-    user could otherwise make the server POST into its own network), unless
-    CHORUS_ALERT_WEBHOOK_ALLOW_PRIVATE is set. Checked when the channel is saved and again at
-    every send, since DNS answers change.
-    """
-    allow = getattr(settings, "CHORUS_ALERT_WEBHOOK_ALLOW_PRIVATE", not settings.PRODUCTION)
-    if allow or not host:
-        return ""
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except OSError:
-        return f"The webhook host “{host}” does not resolve."
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved:
-            return (
-                f"The webhook host “{host}” is a private address ({ip}); "
-                "set CHORUS_ALERT_WEBHOOK_ALLOW_PRIVATE=true to allow it."
-            )
-    return ""
-
-
-def _send(channel: AlertChannel, subject: str, message: str) -> tuple[int | None, str]:
-    """(HTTP status or None, error text or "")."""
-    if channel.kind == AlertChannel.Kind.EMAIL:
-        if not channel.addresses:
-            return None, "no email addresses configured"
-        try:
-            send_mail(subject, message, settings.DEFAULT_FROM_EMAIL, channel.addresses)
-        except Exception as exc:  # noqa: BLE001 - SMTP errors come in many classes
-            return None, f"email not sent: {exc}"
-        return None, ""
-    try:
-        url = crypto.decrypt(channel.webhook_url_encrypted)
-    except crypto.DecryptionError as exc:
-        return None, str(exc)
-    refusal = webhook_target_refusal(urlsplit(url).hostname)
-    if refusal:
-        return None, refusal
-    try:
-        # No redirects: a 30x to an internal address would bypass the check above.
-        resp = requests.post(
-            url, json={"text": message}, timeout=WEBHOOK_TIMEOUT, allow_redirects=False
-        )
-    except requests.RequestException as exc:
-        return None, f"webhook unreachable: {type(exc).__name__}: {exc}"[:500]
-    if 200 <= resp.status_code < 300:
-        return resp.status_code, ""
-    return resp.status_code, f"webhook answered HTTP {resp.status_code}: {resp.text[:300]}"
-
-
 # --- periodic checks ----------------------------------------------------------------------
 def alerts_check_running(*, now: dt.datetime | None = None) -> list[int]:
     """Alert on runs that are still going past a long_run limit (not only once they end)."""
@@ -383,20 +297,3 @@ def alerts_check_overdue(*, now: dt.datetime | None = None) -> list[int]:
     for delivery_id in created:
         delivery_send(delivery_id=delivery_id)
     return created
-
-
-def alerts_send_pending(*, older_than_seconds: int = 60) -> int:
-    """Send deliveries left pending (a worker died after commit) or failed with attempts left."""
-    cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
-    ids = list(
-        AlertDelivery.objects.filter(
-            status__in=(AlertDelivery.Status.PENDING, AlertDelivery.Status.FAILED),
-            attempts__lt=AlertDelivery.MAX_ATTEMPTS,
-            created_at__lt=cutoff,
-        ).values_list("id", flat=True)[:100]
-    )
-    sent = 0
-    for delivery_id in ids:
-        d = delivery_send(delivery_id=delivery_id)
-        sent += bool(d and d.status == AlertDelivery.Status.SENT)
-    return sent

@@ -12,7 +12,8 @@ from django.utils import timezone
 from observability import hooks
 from observability.models import AlertDelivery, HourlyRollup, Incident
 from observability.services.alert_config import alert_channel_create, alert_rule_create
-from observability.services.alerts import alerts_check_running, alerts_send_pending
+from observability.services.alerts import alerts_check_running
+from observability.services.delivery import alerts_send_pending
 from observability.tasks import execution_finished_task
 from tests.support.obs import make_component, make_deployment, make_execution
 
