@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from tests.support.processes import flush_broker, start_worker
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 WORKER_ENV = {"CHORUS_DEFAULT_RUNTIME": "local"}
 
