@@ -239,6 +239,12 @@ CHORUS_RECONCILE_INTERVAL = env.float("CHORUS_RECONCILE_INTERVAL", default=10.0)
 CHORUS_RAW_RETENTION_DAYS = env.int("CHORUS_RAW_RETENTION_DAYS", default=30)
 CHORUS_ROLLUP_RETENTION_DAYS = env.int("CHORUS_ROLLUP_RETENTION_DAYS", default=400)
 CHORUS_ROLLUP_RECOMPUTE_HOURS = env.int("CHORUS_ROLLUP_RECOMPUTE_HOURS", default=3)
+# missed_tick alerts also fire for a tick with no execution at all, this long after its
+# starting deadline. Webhooks to private/loopback addresses: refused in production unless allowed.
+CHORUS_ALERT_OVERDUE_GRACE_SECONDS = env.int("CHORUS_ALERT_OVERDUE_GRACE_SECONDS", default=60)
+CHORUS_ALERT_WEBHOOK_ALLOW_PRIVATE = env.bool(
+    "CHORUS_ALERT_WEBHOOK_ALLOW_PRIVATE", default=not PRODUCTION
+)
 if CHORUS_RAW_RETENTION_DAYS < 0 or CHORUS_ROLLUP_RETENTION_DAYS < 0:
     raise ImproperlyConfigured("CHORUS_*_RETENTION_DAYS must be 0 (keep forever) or more")
 from observability.beat import BEAT_SCHEDULE as _OBSERVABILITY_BEAT  # noqa: E402

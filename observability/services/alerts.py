@@ -262,7 +262,7 @@ def alerts_check_overdue(*, now: dt.datetime | None = None) -> list[int]:
     from deployments.schedules import parse_schedule
 
     now = now or timezone.now()
-    grace = dt.timedelta(seconds=getattr(settings, "CHORUS_ALERT_OVERDUE_GRACE_SECONDS", 60))
+    grace = dt.timedelta(seconds=settings.CHORUS_ALERT_OVERDUE_GRACE_SECONDS)
     created: list[int] = []
     rules = AlertRule.objects.filter(kind=AlertRule.Kind.MISSED_TICK, enabled=True)
     for rule in rules.select_related("channel"):

@@ -60,8 +60,7 @@ def webhook_target_refusal(host: str | None) -> str:
     CHORUS_ALERT_WEBHOOK_ALLOW_PRIVATE is set. Checked when the channel is saved and again at
     every send, since DNS answers change.
     """
-    allow = getattr(settings, "CHORUS_ALERT_WEBHOOK_ALLOW_PRIVATE", not settings.PRODUCTION)
-    if allow or not host:
+    if settings.CHORUS_ALERT_WEBHOOK_ALLOW_PRIVATE or not host:
         return ""
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
