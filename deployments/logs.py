@@ -42,6 +42,7 @@ class LogWriter:
         max_bytes: int | None = None,
         flush_every: float = 0.5,
         echo=None,
+        seq: int | None = None,
     ) -> None:
         self.owner = owner
         self.line_model = line_model
@@ -50,8 +51,11 @@ class LogWriter:
         self.max_bytes = settings.CHORUS_LOG_MAX_BYTES if max_bytes is None else max_bytes
         self.flush_every = flush_every
         self.echo = echo
-        last = line_model.objects.filter(**{fk_name: owner}).order_by("-seq").first()
-        self.seq = last.seq if last else 0
+        if seq is None:
+            last = line_model.objects.filter(**{fk_name: owner}).order_by("-seq").first()
+            seq = last.seq if last else 0
+        # `seq` given: the caller knows the last stored line (0 for a new owner), one query less.
+        self.seq = seq
         self.bytes = owner.log_bytes or 0
         self.truncated = bool(owner.log_truncated)
         self.dropped = 0
@@ -93,13 +97,16 @@ class LogWriter:
             )
         )
 
-    def flush(self) -> None:
+    def flush(self, *, update_owner: bool = True) -> None:
+        """Store pending lines; update_owner=False leaves log_bytes/log_truncated to the
+        caller (who writes them with its own update of the owner row)."""
         if self._pending:
             self.line_model.objects.bulk_create(self._pending)
             self._pending = []
-        type(self.owner).objects.filter(pk=self.owner.pk).update(
-            log_bytes=self.bytes, log_truncated=self.truncated
-        )
+        if update_owner:
+            type(self.owner).objects.filter(pk=self.owner.pk).update(
+                log_bytes=self.bytes, log_truncated=self.truncated
+            )
         self._last_flush = time.monotonic()
 
     def close(self) -> None:

@@ -166,8 +166,8 @@ def _remove_orphans(report: Report) -> None:
 
 
 def _sweep_pending(report: Report, now) -> None:
+    from .services.executions.claims import end_pending
     from .services.executions.dispatch import new_task_id, publish_runs
-    from .services.executions.run import _end_pending
 
     # Ticks no worker started in time (their messages lost, or workers down).
     late = (
@@ -189,7 +189,7 @@ def _sweep_pending(report: Report, now) -> None:
             if now - e.scheduled_for <= timedelta(seconds=d.catchup_window_seconds) + PENDING_GRACE:
                 continue
             reason = "scheduler down: no worker ran the catch-up within the catch-up window"
-        if _end_pending(e, status=S.MISSED, reason=reason):
+        if end_pending(e, status=S.MISSED, reason=reason):
             report.missed.append(e.pk)
 
     to_publish = []

@@ -45,7 +45,7 @@ logger = logging.getLogger("deployments.scheduler")
 TICK_TASK = "chorus.execution.tick"
 MAX_LOOP_INTERVAL = float(getattr(settings, "CHORUS_BEAT_MAX_INTERVAL", 0.5))
 # Runs are published this long before their tick (plus the estimated cost of a big group).
-LEAD_SECONDS = float(getattr(settings, "CHORUS_BEAT_LEAD_SECONDS", 1.0))
+LEAD_SECONDS = float(getattr(settings, "CHORUS_BEAT_LEAD_SECONDS", 3.0))
 MAX_LEAD_SECONDS = 30.0
 REFRESH_SECONDS = 60.0
 
@@ -94,8 +94,9 @@ class ChorusScheduler(DatabaseScheduler):
         self._versions = 0
         self._schedules: dict[str, object] = {}
         self._next_cache: dict[tuple, float] = {}
-        # Seconds per deployment to claim and publish a group (EWMA), for the lead.
-        self._per_item = 0.0005
+        # Seconds per deployment to claim and publish a group (EWMA), for the lead; workers
+        # need about as long again to receive the messages.
+        self._per_item = 0.002
         super().__init__(*args, **kwargs)
         self.max_interval = min(self.max_interval or MAX_LOOP_INTERVAL, MAX_LOOP_INTERVAL)
 
@@ -243,7 +244,7 @@ class ChorusScheduler(DatabaseScheduler):
 
     # --- firing ------------------------------------------------------------------------------
     def _lead(self, ts: float) -> float:
-        return LEAD_SECONDS + min(MAX_LEAD_SECONDS, self._plan_counts[ts] * self._per_item)
+        return LEAD_SECONDS + min(MAX_LEAD_SECONDS, 2 * self._plan_counts[ts] * self._per_item)
 
     def _chorus_tick(self) -> float:
         if self._plan_dirty or time.monotonic() - self._plan_loaded_at > REFRESH_SECONDS:

@@ -15,6 +15,7 @@ from django.utils import timezone
 RUN_SOFT_LIMIT = int(getattr(settings, "CHORUS_EXECUTION_TASK_SOFT_LIMIT", 5 * 3600))
 RUN_HARD_LIMIT = RUN_SOFT_LIMIT + 300
 WAIT_COUNTDOWN = 2
+DB_RETRIES = 8
 
 
 @shared_task(
@@ -43,11 +44,23 @@ def execution_tick_task(deployment_id: int, scheduled_for: str | None = None) ->
     ignore_result=True,
     max_retries=None,
 )
-def execution_run_task(self, execution_id: int) -> str:
+def execution_run_task(self, execution_id: int, due: float | None = None) -> str:
+    """Run one execution; `due` (Unix time) is when it should start (it may arrive early)."""
+    from django.db import InterfaceError, OperationalError
+
     from ..models import Execution
     from ..services.executions import Outcome, execution_run
 
-    outcome = execution_run(execution_id=execution_id, worker=self.request.hostname or "")
+    try:
+        outcome = execution_run(
+            execution_id=execution_id, worker=self.request.hostname or "", due=due
+        )
+    except (OperationalError, InterfaceError) as exc:
+        # The database is unreachable for a moment: the execution is still pending (a claim
+        # is one transaction), so trying again later is safe; the deadline still applies.
+        if self.request.retries >= DB_RETRIES:
+            raise
+        raise self.retry(exc=exc, countdown=min(2**self.request.retries, 30)) from exc
     if outcome == Outcome.WAIT:
         due = Execution.objects.filter(pk=execution_id).values_list("due_at", flat=True).first()
         if due is not None and due > timezone.now():

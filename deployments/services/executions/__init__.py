@@ -1,7 +1,8 @@
 """Executions: every write about a run of a deployment (docs/CONTRACTS.md).
 
 - ticks.py      the scheduler's side: claim a tick exactly once, catch up missed ticks
-- run.py        the worker's side: claim pending → running, run through the runtime, finish
+- claims.py     the worker's side, part 1: claim pending → running (in bulk), policies
+- run.py        the worker's side, part 2: run through the runtime, heartbeat, finish, retry
 - actions.py    run now, cancel, re-run (people, the API, the CLI)
 - retention.py  history retention per deployment
 - dispatch.py   claiming INSERTs, publishing run messages, observability hooks
@@ -10,21 +11,18 @@
 from __future__ import annotations
 
 from .actions import execution_cancel, execution_rerun, execution_run_now
+from .claims import Outcome, claim_and_prepare, end_pending
 from .dispatch import publish_runs
 from .retention import executions_cleanup
-from .run import (
-    Outcome,
-    context_env,
-    execution_finish,
-    execution_run,
-    labels_for,
-)
+from .run import context_env, execution_finish, execution_run, labels_for
 from .ticks import TickTarget, catch_up, execution_tick, fire_tick
 
 __all__ = [
     "Outcome",
     "TickTarget",
     "catch_up",
+    "claim_and_prepare",
+    "end_pending",
     "context_env",
     "execution_cancel",
     "execution_finish",

@@ -10,8 +10,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ...models import Deployment, Execution
+from .claims import S, T, end_pending
 from .dispatch import dispatch_on_commit, new_task_id
-from .run import S, T, _end_pending
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 
@@ -150,7 +150,7 @@ def execution_cancel(*, execution: Execution, actor) -> Execution:
     who = getattr(_user(actor), "username", "") or "Chorus"
     execution.refresh_from_db()
     if execution.status == S.PENDING:
-        if _end_pending(
+        if end_pending(
             execution, status=S.CANCELLED, reason=f"cancelled by {who} before it started"
         ):
             return execution

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -21,6 +21,12 @@ from ...models import Execution
 logger = logging.getLogger(__name__)
 
 INSERT_CHUNK = 1000
+# A run due further ahead than this is held by the worker with an ETA until PRESTAGE before
+# it; nearer ones go to a worker thread at once and wait there, so the tasks of one tick are
+# all waiting when it comes and start together (claims.py). Celery releases ETA messages at
+# about ten per second per worker, far too slow for a thousand runs due at the same second.
+HOLD_AFTER = timedelta(seconds=40)
+PRESTAGE = timedelta(seconds=5)
 
 
 def new_task_id() -> str:
@@ -38,6 +44,9 @@ def insert_claiming(rows: Sequence[Execution]) -> list[tuple[int, int, str]]:
     """
     if not rows:
         return []
+    # Same key order in every writer: concurrent inserts of the same ticks (two beats) wait
+    # for each other instead of deadlocking.
+    rows = sorted(rows, key=lambda r: (r.deployment_id, r.scheduled_for, r.attempt))
     fields = _insert_columns()
     qn = connection.ops.quote_name
     table = qn(Execution._meta.db_table)
@@ -73,10 +82,10 @@ def insert_claiming(rows: Sequence[Execution]) -> list[tuple[int, int, str]]:
 
 
 def publish_runs(items: Iterable[tuple[int, str, datetime | None]]) -> int:
-    """Publish `chorus.execution.run` for (execution id, task id, eta) now, in one connection.
+    """Publish `chorus.execution.run` for (execution id, task id, due) now, in one connection.
 
-    An eta in the future makes the worker hold the message and start it on time (dispatch
-    ahead of the tick); a past or missing eta runs as soon as a worker is free.
+    A due time in the future travels with the message (the task waits for it); past or
+    missing: the run starts as soon as a worker is free.
     """
     from deployments.tasks.executions import execution_run_task
 
@@ -85,11 +94,14 @@ def publish_runs(items: Iterable[tuple[int, str, datetime | None]]) -> int:
         return 0
     now = timezone.now()
     with execution_run_task.app.producer_or_acquire() as producer:
-        for execution_id, task_id, eta in items:
+        for execution_id, task_id, due in items:
             options: dict = {"task_id": task_id or new_task_id(), "producer": producer}
-            if eta is not None and eta > now:
-                options["eta"] = eta
-            execution_run_task.apply_async((execution_id,), **options)
+            kwargs = {}
+            if due is not None and due > now:
+                kwargs["due"] = due.timestamp()
+                if due - now > HOLD_AFTER:
+                    options["eta"] = due - PRESTAGE
+            execution_run_task.apply_async((execution_id,), kwargs, **options)
     return len(items)
 
 

@@ -1,32 +1,35 @@
-"""The worker side: claim a pending execution, run it through the runtime, finish it honestly.
+"""The worker side: start a pending execution when it is due, run it, finish it honestly.
 
-Claim: one conditional UPDATE (`status = pending → running`) decides who runs an execution, so a
-redelivered or duplicated message never runs it twice. Before that, in the same transaction and
-under a row lock on the deployment when the concurrency policy needs one, the policies decide
-whether it runs at all: suspended → skipped, too late → missed, Forbid with a run in progress →
-skipped, Replace → the running one is asked to stop.
+`execution_run` waits for the execution's due time (messages arrive ahead of the tick), claims
+it together with everything else due at that instant in this process (claims.py), starts the
+runtime at once, and records the end. While it runs the worker writes a heartbeat every few
+seconds (the same query notices a cancel request); the reconciler (deployments/reconcile.py)
+finishes executions whose heartbeat stopped. Every way a run ends leaves a final status, a
+reason and a last log line — never "running".
 
-While it runs the worker writes a heartbeat every few seconds (the same query reads a cancel
-request); the reconciler (deployments/reconcile.py) finishes executions whose heartbeat stopped.
-Every way a run ends leaves a final status, a reason and a last log line — never "running".
+Fire lag is the runtime's start (the container running) minus when the execution was due: its
+tick for scheduled runs and catch-ups' decision time, the request for manual ones, the end of
+the backoff for retries.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ...logs import LogWriter
-from ...models import ConcurrencyPolicy, Deployment, Execution, ExecutionLogLine
+from ...models import Execution, ExecutionLogLine
 from ...runtimes import Limits, RunResult, get_runtime
 from ...schedules import parse_schedule
+from .claims import RAN, SCHEDULED, Outcome, Started, end_pending, start_when_due
 from .dispatch import dispatch_on_commit, finished_on_commit, insert_claiming, new_task_id
 
 logger = logging.getLogger(__name__)
@@ -34,28 +37,36 @@ logger = logging.getLogger(__name__)
 S = Execution.Status
 T = Execution.Trigger
 
-# Statuses of executions that really started (CHORUS_EXECUTION_COUNT counts them).
-RAN = (S.RUNNING, S.SUCCEEDED, S.FAILED, S.TIMED_OUT, S.CANCELLED)
-# Triggers bound to a tick: a suspended deployment skips them; only they retry automatically.
-SCHEDULED = (T.SCHEDULE, T.CATCHUP, T.RETRY)
-# Triggers whose start is bounded by the starting deadline (catch-ups by the catch-up window).
-DEADLINED = (T.SCHEDULE,)
-
 HEARTBEAT_SECONDS = float(getattr(settings, "CHORUS_EXECUTION_HEARTBEAT_SECONDS", 2))
-# A message that arrives this much before its due time waits in the task; later ones go back
+# A message that arrives this much before its due time waits in the task; earlier ones go back
 # to the broker with an ETA.
-EARLY_WAIT_MAX = 5.0
+EARLY_WAIT_MAX = 60.0
 # Retries further away than this are not published with an ETA (Redis would redeliver an
 # unacknowledged message after its visibility timeout); the reconciler publishes them when due.
 ETA_MAX = timedelta(hours=1)
+GATE_WAIT_SECONDS = 3.0
+
+__all__ = [
+    "RAN",
+    "SCHEDULED",
+    "Outcome",
+    "context_env",
+    "end_pending",
+    "execution_finish",
+    "execution_run",
+    "labels_for",
+]
 
 
-class Outcome:
-    RAN = "ran"
-    SKIPPED = "skipped"
-    MISSED = "missed"
-    NOT_PENDING = "not pending"
-    WAIT = "wait"  # try again in a moment (a catch-up waiting for the running one)
+def _pooled() -> bool:
+    return bool(settings.DATABASES["default"].get("OPTIONS", {}).get("pool"))
+
+
+def release_connection() -> None:
+    """With a connection pool, hand this thread's connection back between database moments
+    (a run may last hours; the pool is smaller than the number of runs)."""
+    if _pooled() and not connection.in_atomic_block:
+        connection.close()
 
 
 @lru_cache(maxsize=4096)
@@ -66,150 +77,47 @@ def periodicity(expr: str) -> str:
         return expr
 
 
-def _load(execution_id: int) -> Execution | None:
-    return (
-        Execution.objects.select_related(
-            "deployment__environment",
-            "deployment__component__project",
-            "deployment__build",
-            "build",
-        )
-        .filter(pk=execution_id)
-        .first()
-    )
+def context_env(started: Started) -> dict[str, str]:
+    """The scheduling context a task sees as CHORUS_* variables (docs/executions.md)."""
+    e = started.execution
+    d = e.deployment
+    env = {
+        "CHORUS_EXECUTION_ID": str(e.pk),
+        "CHORUS_SCHEDULED_AT": e.scheduled_for.astimezone(UTC).isoformat(),
+        "CHORUS_PERIODICITY": periodicity(d.schedule),
+        "CHORUS_EXECUTION_COUNT": str(started.executions_before + 1),
+        "CHORUS_LAST_SUCCESS_AT": (
+            started.last_success_at.astimezone(UTC).isoformat() if started.last_success_at else ""
+        ),
+        "CHORUS_ATTEMPT": str(e.attempt),
+        "CHORUS_ENVIRONMENT": started.environment.slug,
+        "CHORUS_TRIGGER": e.trigger,
+        "CHORUS_DEPLOYMENT_ID": str(d.pk),
+    }
+    if e.payload is not None:
+        env["CHORUS_PAYLOAD"] = json.dumps(e.payload)
+    return env
 
 
-# --- ending without running -------------------------------------------------------------------
-def _end_pending(execution: Execution, *, status: str, reason: str) -> bool:
-    """pending → skipped/missed/cancelled, if it is still pending. True when this call did it."""
-    now = timezone.now()
-    with transaction.atomic():
-        done = (
-            Execution.objects.filter(pk=execution.pk, status=S.PENDING).update(
-                status=status, reason=reason[:300], finished_at=now
-            )
-            == 1
-        )
-        if done:
-            finished_on_commit([execution.pk])
-    if done:
-        execution.status, execution.reason, execution.finished_at = status, reason[:300], now
-    return done
+def labels_for(execution: Execution) -> dict[str, str]:
+    return {
+        "chorus.execution": str(execution.pk),
+        "chorus.deployment": str(execution.deployment_id),
+        "chorus.managed": "true",
+    }
 
 
-# --- claim ------------------------------------------------------------------------------------
-def _claim(execution: Execution, *, worker: str) -> str:
-    d = execution.deployment
-    now = timezone.now()
-    if execution.trigger in SCHEDULED and d.status != Deployment.Status.ACTIVE:
-        reason = "suspended" if d.status == Deployment.Status.SUSPENDED else "undeployed"
-        return (
-            Outcome.SKIPPED
-            if _end_pending(execution, status=S.SKIPPED, reason=reason)
-            else (Outcome.NOT_PENDING)
-        )
-    due = execution.due_at or execution.scheduled_for
-    late = (now - due).total_seconds()
-    if execution.trigger in DEADLINED and late > d.starting_deadline_seconds:
-        reason = (
-            f"starting deadline passed: no worker could start it within "
-            f"{d.starting_deadline_seconds} s (it was {late:.0f} s late)"
-        )
-        return (
-            Outcome.MISSED
-            if _end_pending(execution, status=S.MISSED, reason=reason)
-            else (Outcome.NOT_PENDING)
-        )
-    policy = d.concurrency_policy
-    with transaction.atomic():
-        if policy != ConcurrencyPolicy.ALLOW or execution.trigger == T.CATCHUP:
-            # Serialises the "is another one running?" check and the claim per deployment.
-            list(Deployment.objects.select_for_update().filter(pk=d.pk).values_list("pk"))
-            running = list(
-                Execution.objects.filter(deployment_id=d.pk, status=S.RUNNING)
-                .exclude(pk=execution.pk)
-                .order_by("started_at")
-                .values_list("pk", flat=True)[:20]
-            )
-            if execution.trigger == T.CATCHUP:
-                waiting_older = (
-                    Execution.objects.filter(
-                        deployment_id=d.pk,
-                        status=S.PENDING,
-                        trigger=T.CATCHUP,
-                        scheduled_for__lt=execution.scheduled_for,
-                    )
-                    .exclude(pk=execution.pk)
-                    .exists()
-                )
-                # Catch-up runs of a Forbid/Replace deployment go one after another, oldest
-                # first, instead of skipping each other; the catch-up window bounds the wait.
-                if waiting_older or (running and policy != ConcurrencyPolicy.ALLOW):
-                    if (now - execution.scheduled_for).total_seconds() <= d.catchup_window_seconds:
-                        return Outcome.WAIT
-                    reason = (
-                        "scheduler down: the catch-up window passed while earlier runs were "
-                        "still going"
-                    )
-                    done = (
-                        Execution.objects.filter(pk=execution.pk, status=S.PENDING).update(
-                            status=S.MISSED, reason=reason, finished_at=now
-                        )
-                        == 1
-                    )
-                    if done:
-                        finished_on_commit([execution.pk])
-                    return Outcome.MISSED if done else Outcome.NOT_PENDING
-                running = []
-            if running and policy == ConcurrencyPolicy.FORBID:
-                reason = f"overlap forbidden (execution #{running[0]} still running)"
-                done = (
-                    Execution.objects.filter(pk=execution.pk, status=S.PENDING).update(
-                        status=S.SKIPPED, reason=reason, finished_at=now
-                    )
-                    == 1
-                )
-                if not done:
-                    return Outcome.NOT_PENDING
-                finished_on_commit([execution.pk])
-                execution.status, execution.reason = S.SKIPPED, reason
-                return Outcome.SKIPPED
-            if running and policy == ConcurrencyPolicy.REPLACE:
-                Execution.objects.filter(pk__in=running, status=S.RUNNING).update(
-                    cancel_requested=True, reason=f"replaced by execution #{execution.pk}"
-                )
-        fields = {
-            "status": S.RUNNING,
-            "started_at": now,
-            "heartbeat_at": now,
-            "worker": (worker or "")[:200],
-            "config_revision": d.config_revision,
-        }
-        if execution.trigger in (T.SCHEDULE, T.CATCHUP) and d.build_id:
-            # A tick runs what is deployed when it starts (a deploy in between wins).
-            fields.update(
-                build_id=d.build_id,
-                image_ref=d.build.image_ref,
-                image_digest=d.build.image_digest,
-            )
-        claimed = Execution.objects.filter(pk=execution.pk, status=S.PENDING).update(**fields)
-        if claimed != 1:
-            return Outcome.NOT_PENDING
-    for key, value in fields.items():
-        setattr(execution, key, value)
-    if "build_id" in fields:
-        execution.build = d.build
-    return Outcome.RAN
-
-
-# --- run --------------------------------------------------------------------------------------
+# --- the run ----------------------------------------------------------------------------------
 class _Watch:
-    """The runtime's `cancel` and `on_start` callbacks: heartbeat, cancel requests, start time."""
+    """The runtime's callbacks: `on_start` notes the start (written with the next heartbeat),
+    `cancel` writes the heartbeat every few seconds and says whether to stop."""
 
-    def __init__(self, execution: Execution) -> None:
+    def __init__(self, execution: Execution, started: Started | None = None) -> None:
         self.execution = execution
+        self.started = started
         self.next_beat = time.monotonic() + HEARTBEAT_SECONDS
         self.stop = False
+        self.start_unsaved = False
 
     def on_start(self, container_id: str) -> None:
         e = self.execution
@@ -217,15 +125,19 @@ class _Watch:
         e.container_id = (container_id or "")[:80]
         e.started_at = now
         e.fire_lag_seconds = (now - (e.due_at or e.scheduled_for)).total_seconds()
-        try:
-            Execution.objects.filter(pk=e.pk).update(
-                container_id=e.container_id,
-                started_at=now,
-                fire_lag_seconds=e.fire_lag_seconds,
-                heartbeat_at=now,
-            )
-        except Exception:  # noqa: BLE001 - the run goes on; the claim time stays as start
-            logger.exception("execution %s: could not record its start", e.pk)
+        self.start_unsaved = True
+        if self.started is not None:
+            self.started.mark_started()
+
+    def start_fields(self) -> dict:
+        e = self.execution
+        if not self.start_unsaved:
+            return {}
+        return {
+            "container_id": e.container_id,
+            "started_at": e.started_at,
+            "fire_lag_seconds": e.fire_lag_seconds,
+        }
 
     def cancel(self) -> bool:
         if self.stop:
@@ -236,7 +148,9 @@ class _Watch:
         try:
             alive = Execution.objects.filter(
                 pk=self.execution.pk, status=S.RUNNING, cancel_requested=False
-            ).update(heartbeat_at=timezone.now())
+            ).update(heartbeat_at=timezone.now(), **self.start_fields())
+            self.start_unsaved = False
+            release_connection()
         except Exception:  # noqa: BLE001 - a database hiccup must not kill the task
             logger.exception("execution %s: heartbeat failed", self.execution.pk)
             return False
@@ -245,37 +159,12 @@ class _Watch:
         return self.stop
 
 
-def context_env(execution: Execution) -> dict[str, str]:
-    """The scheduling context a task sees (docs: CHORUS_* variables)."""
-    d = execution.deployment
-    agg = Execution.objects.filter(deployment_id=d.pk).aggregate(
-        count=Count("pk", filter=Q(status__in=RAN)),
-        last=Max("scheduled_for", filter=Q(status=S.SUCCEEDED)),
-    )
-    env = {
-        "CHORUS_EXECUTION_ID": str(execution.pk),
-        "CHORUS_SCHEDULED_AT": execution.scheduled_for.isoformat(),
-        "CHORUS_PERIODICITY": periodicity(d.schedule),
-        "CHORUS_EXECUTION_COUNT": str(agg["count"] or 0),
-        "CHORUS_LAST_SUCCESS_AT": agg["last"].isoformat() if agg["last"] else "",
-        "CHORUS_ATTEMPT": str(execution.attempt),
-        "CHORUS_ENVIRONMENT": d.environment.slug,
-        "CHORUS_TRIGGER": execution.trigger,
-        "CHORUS_DEPLOYMENT_ID": str(d.pk),
-    }
-    if execution.payload is not None:
-        import json
+class _Log(LogWriter):
+    """LogWriter that gives a pooled connection back after each flush during a long run."""
 
-        env["CHORUS_PAYLOAD"] = json.dumps(execution.payload)
-    return env
-
-
-def labels_for(execution: Execution) -> dict[str, str]:
-    return {
-        "chorus.execution": str(execution.pk),
-        "chorus.deployment": str(execution.deployment_id),
-        "chorus.managed": "true",
-    }
+    def flush(self, *, update_owner: bool = True) -> None:
+        super().flush(update_owner=update_owner)
+        release_connection()
 
 
 def _judge(execution: Execution, result: RunResult, watch: _Watch, timeout: int):
@@ -294,37 +183,43 @@ def _judge(execution: Execution, result: RunResult, watch: _Watch, timeout: int)
     return S.FAILED, (result.error or f"exit code {result.exit_code}")
 
 
-def execution_run(*, execution_id: int, worker: str = "") -> str:
-    """Run one pending execution to its end (the worker side). Returns an Outcome value."""
-    execution = _load(execution_id)
-    if execution is None or execution.status != S.PENDING:
-        return Outcome.NOT_PENDING
-    due = execution.due_at
-    if due is not None:
-        early = (due - timezone.now()).total_seconds()
-        if early > EARLY_WAIT_MAX:
-            return Outcome.WAIT
-        if early > 0:
-            time.sleep(early)
-    outcome = _claim(execution, worker=worker)
-    if outcome != Outcome.RAN:
-        return outcome
-    _execute(execution)
+def execution_run(*, execution_id: int, worker: str = "", due: float | str | None = None) -> str:
+    """Run one pending execution to its end (the worker side). Returns an Outcome value.
+
+    `due` (Unix time or ISO text, from the message) saves reading the row before its time.
+    """
+    if isinstance(due, str):
+        due = datetime.fromisoformat(due).timestamp()
+    if due is None:
+        row = Execution.objects.filter(pk=execution_id).values_list("status", "due_at").first()
+        if row is None or row[0] != S.PENDING:
+            return Outcome.NOT_PENDING
+        due = (row[1] or timezone.now()).timestamp()
+    if due - time.time() > EARLY_WAIT_MAX:
+        return Outcome.WAIT
+    release_connection()  # while waiting for the tick
+    result = start_when_due(execution_id, due, worker=worker)
+    if not isinstance(result, Started):
+        return result
+    _execute(result)
     return Outcome.RAN
 
 
-def _execute(execution: Execution) -> None:
+def _execute(started: Started) -> None:
+    execution = started.execution
     d = execution.deployment
-    env = d.environment
-    log = LogWriter(owner=execution, line_model=ExecutionLogLine, fk_name="execution")
-    watch = _Watch(execution)
+    env = started.environment
+    log = _Log(
+        owner=execution,
+        line_model=ExecutionLogLine,
+        fk_name="execution",
+        secrets=started.secrets,
+        seq=0 if not execution.log_bytes else None,
+    )
+    watch = _Watch(execution, started)
     timeout = max(1, min(d.timeout_seconds, env.max_run_seconds))
     try:
-        from ..config import deployment_runtime_env
-
-        config, secrets = deployment_runtime_env(deployment=d)
-        log.secrets = [s for s in secrets if s]
-        image = execution.image_ref or (execution.build.image_ref if execution.build else "")
+        image = execution.image_ref or (execution.build.image_ref if execution.build_id else "")
         if not image:
             result = RunResult(
                 exit_code=None,
@@ -334,14 +229,14 @@ def _execute(execution: Execution) -> None:
             runtime = get_runtime(env)
             log(
                 f"[chorus] execution #{execution.pk}: {execution.get_trigger_display().lower()} "
-                f"run of the {execution.scheduled_for:%Y-%m-%d %H:%M:%S} UTC tick, attempt "
-                f"{execution.attempt}, image {image}, config revision {execution.config_revision}, "
-                f"{runtime.kind} runtime, timeout {timeout} s",
+                f"run for {execution.scheduled_for.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, "
+                f"attempt {execution.attempt}, image {image}, config revision "
+                f"{execution.config_revision}, {runtime.kind} runtime, timeout {timeout} s",
                 "chorus",
             )
             result = runtime.run(
                 image=image,
-                env={**config, **context_env(execution)},
+                env={**started.config, **context_env(started)},
                 limits=Limits(
                     memory_mb=env.memory_limit_mb, cpus=env.cpu_limit, pids=env.pids_limit
                 ),
@@ -354,6 +249,10 @@ def _execute(execution: Execution) -> None:
     except Exception as exc:  # noqa: BLE001 - every failure ends the execution, never "running"
         logger.exception("execution %s: the run crashed", execution.pk)
         result = RunResult(exit_code=None, error=f"Chorus could not run the task: {exc}")
+    # Let the other runs of this batch start before this one's bookkeeping (see claims.Gate).
+    started.mark_started()
+    if started.gate is not None:
+        started.gate.wait(timeout=GATE_WAIT_SECONDS)
     status, reason = _judge(execution, result, watch, timeout)
     if result.error and result.exit_code is not None:
         log(f"[chorus] {result.error}", "chorus")
@@ -363,6 +262,7 @@ def _execute(execution: Execution) -> None:
         reason=reason,
         exit_code=result.exit_code,
         log=log,
+        extra=watch.start_fields(),
     )
 
 
@@ -424,14 +324,16 @@ def execution_finish(
     """Record the final status of a running execution (once), schedule a retry if due, and
     tell observability. False when it was already finished by someone else."""
     now = timezone.now()
-    started = execution.started_at
-    duration = (now - started).total_seconds() if started else None
+    extra = dict(extra or {})
+    started = extra.get("started_at") or execution.started_at
+    duration = max(0.0, (now - started).total_seconds()) if started else None
     retry, retry_line = (None, "")
     if status in Execution.FAILURES:
         retry, retry_line = _retry(execution, now)
     if log is None:
         log = LogWriter(owner=execution, line_model=ExecutionLogLine, fk_name="execution")
-    log.flush()
+    # The last lines and the final status commit together: the live view never shows a
+    # finished execution without its last line.
     with transaction.atomic():
         done = (
             Execution.objects.filter(pk=execution.pk, status__in=expect)
@@ -442,21 +344,34 @@ def execution_finish(
                 exit_code=exit_code,
                 finished_at=now,
                 duration_seconds=duration,
-                **(extra or {}),
+                **extra,
             )
             == 1
         )
         if not done:
-            return False
-        # In the same transaction: the live view sees the last line with the final status.
-        if retry_line:
-            log(retry_line, "chorus")
-        log.final(_summary(status, reason, exit_code, duration))
-        finished_on_commit([execution.pk])
-        if retry is not None:
-            created = insert_claiming([retry])
-            if created and retry.celery_task_id:
-                dispatch_on_commit([(retry.pk, retry.celery_task_id, retry.due_at)])
+            transaction.set_rollback(True)
+        else:
+            if retry_line:
+                log(retry_line, "chorus")
+            summary = _summary(status, reason, exit_code, duration)
+            if log.truncated:
+                log.final(summary)
+            else:
+                log(summary, "chorus")
+            log.flush(update_owner=False)
+            Execution.objects.filter(pk=execution.pk).update(
+                log_bytes=log.bytes, log_truncated=log.truncated
+            )
+            finished_on_commit([execution.pk])
+            if retry is not None:
+                created = insert_claiming([retry])
+                if created and retry.celery_task_id:
+                    dispatch_on_commit([(retry.pk, retry.celery_task_id, retry.due_at)])
+    if not done:
+        log.close()  # lines written before someone else ended it stay visible
+        return False
     execution.status, execution.reason, execution.exit_code = status, reason, exit_code
     execution.finished_at, execution.duration_seconds = now, duration
+    for key, value in extra.items():
+        setattr(execution, key, value)
     return True

@@ -1,0 +1,411 @@
+"""Claiming pending executions on the worker side, many at once.
+
+The claim is a conditional UPDATE (`status = 'pending'` → `'running'`): whoever's UPDATE
+changes the row runs it, so a redelivered or duplicated message never runs an execution twice.
+Before it, in the same transaction, the policies decide whether each one runs at all:
+- a tick of a suspended (or undeployed) deployment → skipped "suspended";
+- a tick no worker reached within its starting deadline → missed;
+- concurrency Forbid with a run in progress → skipped "overlap forbidden (execution #N still
+  running)"; Replace → the running one is asked to stop; Allow → runs;
+- catch-up runs of a Forbid/Replace deployment wait for each other (oldest first) within the
+  catch-up window.
+For Forbid/Replace the deployment rows are locked (in id order, so claimers never deadlock),
+which serialises "is another one running?" with the claim.
+
+Why in bulk: a thousand deployments due at the same second reach a worker process as a
+thousand messages published ahead of the tick. Each task waits for its due time in
+`start_when_due`; the first to wake claims, for every task of that instant in this process, in
+a handful of queries, and loads what they need to run (deployment, environment, config and
+secrets, scheduling context). Each then starts its runtime at once. Per execution that is a
+few hundred microseconds instead of a dozen round trips, so starts stay within a second of
+the tick (see tests/bench/fire_lag.py and docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+
+from ...models import ConcurrencyPolicy, ConfigVar, Deployment, Environment, Execution
+from .dispatch import finished_on_commit
+
+logger = logging.getLogger(__name__)
+
+S = Execution.Status
+T = Execution.Trigger
+
+# Statuses of executions that really started (CHORUS_EXECUTION_COUNT counts them).
+RAN = (S.RUNNING, S.SUCCEEDED, S.FAILED, S.TIMED_OUT, S.CANCELLED)
+# Triggers bound to a tick: a suspended deployment skips them; only they retry automatically.
+SCHEDULED = (T.SCHEDULE, T.CATCHUP, T.RETRY)
+# Late arrivals wait this long for others due at the same instant, to claim them together.
+GATHER_SECONDS = 0.02
+ENVIRONMENT_CACHE_SECONDS = 5.0
+
+
+class Outcome:
+    RAN = "ran"
+    SKIPPED = "skipped"
+    MISSED = "missed"
+    NOT_PENDING = "not pending"
+    WAIT = "wait"  # try again in a moment (a catch-up waiting for the running one)
+
+
+class Gate:
+    """Counts the runs of one batch that have started. A run that has ended waits (briefly) at
+    the gate before its bookkeeping, so the last of a thousand starts is not queued behind the
+    database writes of the first ones."""
+
+    def __init__(self, n: int) -> None:
+        self.left = n
+        self.cv = threading.Condition()
+
+    def started(self) -> None:
+        with self.cv:
+            self.left -= 1
+            if self.left <= 0:
+                self.cv.notify_all()
+
+    def wait(self, timeout: float) -> None:
+        with self.cv:
+            self.cv.wait_for(lambda: self.left <= 0, timeout=timeout)
+
+
+@dataclass
+class Started:
+    """A claimed execution with everything its run needs."""
+
+    execution: Execution
+    environment: Environment
+    config: dict[str, str] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)
+    executions_before: int = 0  # runs of this deployment before this one
+    last_success_at: datetime | None = None
+    gate: Gate | None = None
+    _passed: bool = False
+
+    def mark_started(self) -> None:
+        if not self._passed and self.gate is not None:
+            self._passed = True
+            self.gate.started()
+
+
+def end_pending(execution: Execution, *, status: str, reason: str) -> bool:
+    """pending → skipped/missed/cancelled, if it is still pending. True when this call did it."""
+    now = timezone.now()
+    with transaction.atomic():
+        done = (
+            Execution.objects.filter(pk=execution.pk, status=S.PENDING).update(
+                status=status, reason=reason[:300], finished_at=now
+            )
+            == 1
+        )
+        if done:
+            finished_on_commit([execution.pk])
+    if done:
+        execution.status, execution.reason, execution.finished_at = status, reason[:300], now
+    return done
+
+
+# --- environments (rarely change; read once every few seconds per process) --------------------
+_env_lock = threading.Lock()
+_env_cache: dict[int, tuple[float, Environment]] = {}
+
+
+def environment(pk: int) -> Environment:
+    now = time.monotonic()
+    with _env_lock:
+        hit = _env_cache.get(pk)
+        if hit and now - hit[0] < ENVIRONMENT_CACHE_SECONDS:
+            return hit[1]
+    env = Environment.objects.get(pk=pk)
+    with _env_lock:
+        _env_cache[pk] = (now, env)
+    return env
+
+
+# --- the claim ----------------------------------------------------------------------------------
+@dataclass
+class _Row:
+    pk: int
+    deployment_id: int
+    trigger: str
+    scheduled_for: datetime
+    due_at: datetime | None
+    status: str  # the deployment's
+    policy: str
+    deadline: int
+    window: int
+
+
+def _decide(rows: list[_Row], running: dict[int, list[int]], now) -> tuple[list, dict, dict]:
+    """(ids to run, {(status, reason): ids} to end, {replaced id: by id})."""
+    run: list[int] = []
+    end: dict[tuple[str, str], list[int]] = defaultdict(list)
+    replace: dict[int, int] = {}
+    pending_catchups: dict[int, list[_Row]] = defaultdict(list)
+    for r in rows:
+        if r.trigger == T.CATCHUP:
+            pending_catchups[r.deployment_id].append(r)
+    for r in sorted(rows, key=lambda r: (r.scheduled_for, r.pk)):
+        if r.trigger in SCHEDULED and r.status != Deployment.Status.ACTIVE:
+            reason = "suspended" if r.status == Deployment.Status.SUSPENDED else "undeployed"
+            end[(S.SKIPPED, reason)].append(r.pk)
+            continue
+        late = (now - (r.due_at or r.scheduled_for)).total_seconds()
+        if r.trigger == T.SCHEDULE and late > r.deadline:
+            end[
+                (
+                    S.MISSED,
+                    f"starting deadline passed: no worker could start it within {r.deadline} s "
+                    f"(it was {late:.0f} s late)",
+                )
+            ].append(r.pk)
+            continue
+        busy = running.get(r.deployment_id, [])
+        if r.trigger == T.CATCHUP and r.policy != ConcurrencyPolicy.ALLOW:
+            older = any(
+                o.scheduled_for < r.scheduled_for and o.pk not in run
+                for o in pending_catchups[r.deployment_id]
+                if o.pk != r.pk
+            )
+            if busy or older:
+                if (now - r.scheduled_for).total_seconds() > r.window:
+                    end[
+                        (
+                            S.MISSED,
+                            "scheduler down: the catch-up window passed while earlier runs "
+                            "were still going",
+                        )
+                    ].append(r.pk)
+                else:
+                    end[(Outcome.WAIT, "")].append(r.pk)
+                continue
+        if busy and r.policy == ConcurrencyPolicy.FORBID:
+            end[(S.SKIPPED, f"overlap forbidden (execution #{busy[0]} still running)")].append(r.pk)
+            continue
+        if busy and r.policy == ConcurrencyPolicy.REPLACE:
+            for other in busy:
+                replace[other] = r.pk
+            busy.clear()
+        run.append(r.pk)
+        running.setdefault(r.deployment_id, []).append(r.pk)
+    return run, end, replace
+
+
+def _update_pending(ids: list[int], assignments: str, params: list) -> list[int]:
+    """UPDATE the still-pending executions among `ids`; returns those it changed."""
+    qn = connection.ops.quote_name
+    e, d = qn(Execution._meta.db_table), qn(Deployment._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {e} SET {assignments.format(d=d)} FROM {d} "
+            f"WHERE {d}.id = {e}.deployment_id AND {e}.status = %s "
+            f"AND {e}.id IN ({', '.join(['%s'] * len(ids))}) RETURNING {e}.id",
+            [*params, S.PENDING, *ids],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _claim(ids: list[int], *, worker: str) -> tuple[list[int], dict[int, str]]:
+    """Claim what may run among `ids`; end the others. (claimed ids, {id: outcome})."""
+    now = timezone.now()
+    outcomes: dict[int, str] = {}
+    with transaction.atomic():
+        rows = [
+            _Row(*values)
+            for values in Execution.objects.filter(pk__in=ids, status=S.PENDING).values_list(
+                "pk",
+                "deployment_id",
+                "trigger",
+                "scheduled_for",
+                "due_at",
+                "deployment__status",
+                "deployment__concurrency_policy",
+                "deployment__starting_deadline_seconds",
+                "deployment__catchup_window_seconds",
+            )
+        ]
+        exclusive = sorted(
+            {
+                r.deployment_id
+                for r in rows
+                if r.policy != ConcurrencyPolicy.ALLOW or r.trigger == T.CATCHUP
+            }
+        )
+        running: dict[int, list[int]] = {}
+        if exclusive:
+            # Lock in id order (every claimer does the same, so none deadlocks), and re-read
+            # what may have changed since.
+            fresh = {
+                pk: (status, policy)
+                for pk, status, policy in Deployment.objects.select_for_update()
+                .filter(pk__in=exclusive)
+                .order_by("pk")
+                .values_list("pk", "status", "concurrency_policy")
+            }
+            for r in rows:
+                if r.deployment_id in fresh:
+                    r.status, r.policy = fresh[r.deployment_id]
+            for deployment_id, pk in (
+                Execution.objects.filter(deployment_id__in=exclusive, status=S.RUNNING)
+                .exclude(pk__in=ids)
+                .order_by("started_at", "pk")
+                .values_list("deployment_id", "pk")
+            ):
+                running.setdefault(deployment_id, []).append(pk)
+        run, end, replace = _decide(rows, running, now)
+        claimed: list[int] = []
+        if run:
+            # One statement for all: the config revision each run uses comes from its deployment.
+            claimed = _update_pending(
+                run,
+                "status = %s, started_at = %s, heartbeat_at = %s, worker = %s, "
+                "config_revision = {d}.config_revision",
+                [S.RUNNING, now, now, (worker or "")[:200]],
+            )
+        ended: list[int] = []
+        for (status, reason), pks in end.items():
+            if status == Outcome.WAIT:
+                outcomes.update(dict.fromkeys(pks, Outcome.WAIT))
+                continue
+            done = _update_pending(
+                pks, "status = %s, reason = %s, finished_at = %s", [status, reason[:300], now]
+            )
+            ended += done
+            outcome = Outcome.MISSED if status == S.MISSED else Outcome.SKIPPED
+            outcomes.update(dict.fromkeys(done, outcome))
+        by_replacer: dict[int, list[int]] = defaultdict(list)
+        for old, new in replace.items():
+            by_replacer[new].append(old)
+        for new, olds in by_replacer.items():
+            Execution.objects.filter(pk__in=olds, status=S.RUNNING).update(
+                cancel_requested=True, reason=f"replaced by execution #{new}"
+            )
+        finished_on_commit(ended)
+    return claimed, outcomes
+
+
+def _prepare(claimed: list[int]) -> dict[int, Started]:
+    from ..config import deployment_runtime_env
+
+    executions = list(Execution.objects.select_related("deployment").filter(pk__in=claimed))
+    deployments = {e.deployment_id: e.deployment for e in executions}
+    stats = {
+        row["deployment_id"]: row
+        for row in Execution.objects.filter(deployment_id__in=list(deployments))
+        .values("deployment_id")
+        .annotate(
+            count=Count("pk", filter=Q(status__in=RAN)),
+            last=Max("scheduled_for", filter=Q(status=S.SUCCEEDED)),
+        )
+    }
+    # Config and secrets through the deploy service, only for deployments that have any.
+    with_config = set(
+        ConfigVar.objects.filter(
+            component_id__in={d.component_id for d in deployments.values()},
+            environment_id__in={d.environment_id for d in deployments.values()},
+        )
+        .values_list("component_id", "environment_id")
+        .distinct()
+    )
+    config: dict[int, tuple[dict, list]] = {}
+    for d in deployments.values():
+        if (d.component_id, d.environment_id) in with_config:
+            config[d.pk] = deployment_runtime_env(deployment=d)
+    in_batch = Counter(e.deployment_id for e in executions)
+    out: dict[int, Started] = {}
+    for e in executions:
+        d = e.deployment
+        stat = stats.get(d.pk, {})
+        env, secrets = config.get(d.pk, ({}, []))
+        same_deployment_now = in_batch[d.pk]
+        out[e.pk] = Started(
+            execution=e,
+            environment=environment(d.environment_id),
+            config=env,
+            secrets=secrets,
+            executions_before=max(0, (stat.get("count") or 0) - same_deployment_now),
+            last_success_at=stat.get("last"),
+        )
+    return out
+
+
+def claim_and_prepare(ids: list[int], *, worker: str) -> dict[int, Started | str]:
+    """Claim `ids` together; a Started for each claimed one, an Outcome for the others."""
+    claimed, outcomes = _claim(sorted(set(ids)), worker=worker)
+    results: dict[int, Started | str] = dict(outcomes)
+    if claimed:
+        results.update(_prepare(claimed))
+    for pk in ids:
+        results.setdefault(pk, Outcome.NOT_PENDING)
+    return results
+
+
+# --- starting together ------------------------------------------------------------------------
+class _Batch:
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.taken = False
+        self.done = threading.Event()
+        self.results: dict[int, Started | str] = {}
+        self.error: BaseException | None = None
+
+
+_lock = threading.Lock()
+_open: dict[tuple[float, str], _Batch] = {}
+
+
+def start_when_due(execution_id: int, due: float, *, worker: str) -> Started | str:
+    """Wait until `due` (a Unix time), then claim this execution together with every other one
+    of this process due at the same instant. Returns Started or an Outcome."""
+    key = (due, worker)
+    with _lock:
+        batch = _open.get(key)
+        if batch is None:
+            batch = _open[key] = _Batch()
+        batch.ids.append(execution_id)
+    arrived = time.time()
+    wake = due if arrived < due else arrived + GATHER_SECONDS
+    if wake > time.time():
+        time.sleep(wake - time.time())
+    with _lock:
+        leader = not batch.taken
+        if leader:
+            batch.taken = True
+            if _open.get(key) is batch:
+                del _open[key]
+            ids = list(batch.ids)
+    if leader:
+        try:
+            t0 = time.time()
+            batch.results = claim_and_prepare(ids, worker=worker)
+            started = [r for r in batch.results.values() if isinstance(r, Started)]
+            gate = Gate(len(started))
+            for r in started:
+                r.gate = gate
+            logger.warning(
+                "BATCH due=%.3f n=%d start=+%.3f took=%.3f",
+                due,
+                len(ids),
+                t0 - due,
+                time.time() - t0,
+            )
+        except BaseException as exc:  # handed to every waiting member
+            batch.error = exc
+            raise
+        finally:
+            batch.done.set()
+    elif not batch.done.wait(timeout=600):
+        raise TimeoutError(f"execution {execution_id}: the batch claim did not finish")
+    if batch.error is not None:
+        raise batch.error
+    return batch.results.get(execution_id, Outcome.NOT_PENDING)

@@ -1,0 +1,139 @@
+"""Fixtures for the executions tests: a component, builds, deployments made by the deploy
+service (so each has its real PeriodicTask), and the record runtime for fast, exact runs."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.utils import timezone
+
+BUSYBOX = "chorus/busybox:latest"
+_seq = itertools.count(1)
+
+
+@pytest.fixture
+def dev(db):
+    from deployments.models import Environment
+
+    env = Environment.objects.get(slug="dev")
+    env.runtime_kind = "record"
+    env.save()
+    return env
+
+
+@pytest.fixture
+def prod(db):
+    from deployments.models import Environment
+
+    env = Environment.objects.get(slug="prod")
+    env.runtime_kind = "record"
+    env.save()
+    return env
+
+
+@pytest.fixture
+def component(project, alice):
+    from components.models import Component
+
+    return Component.objects.create(
+        project=project,
+        name="nightly",
+        source_kind=Component.SourceKind.SAMPLE,
+        sample_key="hello",
+        preset=Component.Preset.PYTHON,
+        entry_command="python3 main.py",
+        created_by=alice,
+    )
+
+
+@pytest.fixture
+def make_component(project, alice):
+    from components.models import Component
+
+    def make(name: str):
+        return Component.objects.create(
+            project=project,
+            name=name,
+            source_kind=Component.SourceKind.SAMPLE,
+            sample_key="hello",
+            preset=Component.Preset.PYTHON,
+            entry_command="python3 main.py",
+            created_by=alice,
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_build(component):
+    from deployments.models import Build
+
+    def make(image_ref: str = BUSYBOX, **extra):
+        n = next(_seq)
+        sha = f"{n:02x}" * 20
+        return Build.objects.create(
+            component=extra.pop("component", component),
+            commit_sha=sha,
+            status=Build.Status.SUCCEEDED,
+            preset="python",
+            image_ref=image_ref,
+            image_digest=f"sha256:{n:064x}",
+            finished_at=timezone.now(),
+            **extra,
+        )
+
+    return make
+
+
+@pytest.fixture
+def build(make_build):
+    return make_build()
+
+
+@pytest.fixture
+def deploy(component, dev, make_build):
+    """deploy(schedule, policies=..., config=..., component=..., environment=...) -> Deployment."""
+    from deployments.services.config import config_set
+    from deployments.services.deploy import deployment_deploy
+
+    def make(
+        schedule: str = "@every 2s",
+        *,
+        policies: dict | None = None,
+        config: dict | None = None,
+        secrets: dict | None = None,
+        component=component,
+        environment=dev,
+        build=None,
+    ):
+        build = build or make_build(component=component)
+        for key, value in (config or {}).items():
+            config_set(
+                component=component,
+                environment=environment,
+                key=key,
+                value=str(value),
+                is_secret=False,
+                actor=None,
+            )
+        for key, value in (secrets or {}).items():
+            config_set(
+                component=component,
+                environment=environment,
+                key=key,
+                value=str(value),
+                is_secret=True,
+                actor=None,
+            )
+        return deployment_deploy(
+            component=component,
+            environment=environment,
+            build=build,
+            schedule=schedule,
+            timezone="UTC",
+            actor=None,
+            policies=policies,
+        )
+
+    return make
