@@ -20,7 +20,7 @@ from tests.support.processes import flush_broker, start_beat
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 STOCK = {"CELERY_BEAT_SCHEDULER": "django_celery_beat.schedulers:DatabaseScheduler"}
