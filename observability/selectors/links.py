@@ -1,10 +1,16 @@
-"""Links from the charts to the executions behind them (one place, so the query parameters
-agreed with the executions list are spelled once)."""
+"""Links from the charts to the executions behind them (spelled in one place).
+
+A bar is one status in one time bucket, so its link needs a time range: the project-wide
+explorer (observability) filtered to the component takes `from` / `to` as ISO instants; the
+component's own list (executions team) filters by env, status, trigger and whole days only.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from urllib.parse import urlencode
+
+from django.urls import reverse
 
 
 def _iso(t: dt.datetime) -> str:
@@ -20,15 +26,14 @@ def executions_url(
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
 ) -> str:
-    """The component's executions list filtered to one bucket (and status).
+    """The executions of one component, filtered to one bucket (and status).
 
-    Parameters: status, env, from, to (ISO 8601 UTC) - the explorer reads the same ones.
+    `/p/<project>/executions/?component=&env=&status=&from=&to=` (ISO 8601 UTC).
     """
-    params = {"env": env, "status": status}
+    params = {"component": component_name, "env": env, "status": status}
     if start is not None:
         params["from"] = _iso(start)
     if end is not None:
         params["to"] = _iso(end)
     query = urlencode({k: v for k, v in params.items() if v})
-    base = f"/p/{project_slug}/c/{component_name}/executions/"
-    return f"{base}?{query}" if query else base
+    return f"{reverse('obs_executions', kwargs={'project_slug': project_slug})}?{query}"

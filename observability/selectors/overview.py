@@ -158,6 +158,7 @@ def project_overview(*, project: Project, now: dt.datetime | None = None) -> lis
     now = now or timezone.now()
     deployments = list(
         Deployment.objects.filter(component__project=project)
+        .exclude(status=Deployment.Status.UNDEPLOYED)
         .select_related("component", "environment", "build")
         .order_by("component__name", "environment__order")
     )

@@ -80,9 +80,11 @@ def component_dashboard(request, project_slug: str, name: str):
     by_env = {d.environment.slug: d for d in deployments}
     env_slug = request.GET.get("env") or ""
     if env_slug not in by_env and deployments:
-        # Production first: that is the one people worry about.
-        prod = [d for d in deployments if d.environment.is_production]
-        env_slug = (prod or deployments)[0].environment.slug
+        # Production first (the one people worry about), and a live deployment over an
+        # undeployed one whose history is all that is left.
+        live = [d for d in deployments if d.status != d.Status.UNDEPLOYED]
+        prod = [d for d in live if d.environment.is_production]
+        env_slug = (prod or live or deployments)[0].environment.slug
     deployment = by_env.get(env_slug)
 
     error = ""

@@ -110,12 +110,16 @@ def test_dashboard_chart_matches_the_database(page, live_server, login, alice, p
 
     # Clicking it opens the executions of that bucket and status.
     page.mouse.click(chart_box["x"] + bar["x"], chart_box["y"] + bar["y"])
-    page.wait_for_url(re.compile(r"/p/payments/c/nightly-report/executions/\?"))
+    page.wait_for_url(re.compile(r"/p/payments/executions/\?component=nightly-report&"))
     query = parse_qs(urlsplit(page.url).query)
     start = dt.datetime.fromisoformat(query["from"][0])
     assert query["env"] == ["prod"] and query["status"] == ["failed"]
     assert dt.datetime.fromisoformat(query["to"][0]) - start == dt.timedelta(hours=1)
     assert _db_counts(deployment, start, start + dt.timedelta(hours=1))["failed"] == 2
+    # ...and the list shows exactly those two executions.
+    rows = page.locator("#executions-table tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.locator(".badge")).to_have_text(["Failed", "Failed"], ignore_case=True)
 
 
 def test_dashboard_refreshes_itself(page, live_server, login, alice, project, deployment):

@@ -133,7 +133,7 @@ def test_dashboard_table_and_chart_data_match_the_executions(setup, project, bob
     assert len(chart["labels"]) == 24
     assert sum(chart["series"]["succeeded"]) == 4 and sum(chart["series"]["failed"]) == 2
     i = chart["series"]["failed"].index(2)
-    assert chart["linkBase"] == f"/p/{project.slug}/c/{component.name}/executions/?env=prod"
+    assert chart["linkBase"] == f"/p/{project.slug}/executions/?component={component.name}&env=prod"
     start = dt.datetime.fromisoformat(chart["starts"][i])
     assert start == hour_floor(prod.executions.filter(status="failed").first().scheduled_for)
     assert chart["ends"][i] == (start + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -216,3 +216,16 @@ def test_production_refuses_webhooks_into_private_networks(project, alice, setti
                 project=project, actor=alice, name="x", kind="webhook", webhook_url=url
             )
     assert not AlertChannel.objects.exists()
+
+
+def test_overview_leaves_out_undeployed_tasks(setup, project, alice, client_for):
+    from deployments.models import Deployment
+
+    component, prod = setup
+    Deployment.objects.filter(pk=prod.pk).update(status=Deployment.Status.UNDEPLOYED)
+    html = client_for(alice).get(f"/p/{project.slug}/").content.decode()
+    assert f'data-deployment="{prod.pk}"' not in html
+    # Its history is still on the dashboard.
+    dash = client_for(alice).get(f"/p/{project.slug}/c/{component.name}/dashboard/")
+    assert "Production (undeployed)" in dash.content.decode()
+    assert _table_totals(dash.content.decode())["succeeded"] == 4
