@@ -296,7 +296,6 @@ class ChorusScheduler(DatabaseScheduler):
                 self._push(e)
         for e in late:
             last = catch_up(deployment_id=e.deployment_id, first_tick=tick, now=now)
+            # The next tick may already be due too: the loop handles it (late or not) next.
             e.next_ts = self._next_ts(e, max(last or tick, tick))
-            if e.next_ts <= time.time():
-                e.next_ts = self._next_ts(e, timezone.now())
             self._push(e)

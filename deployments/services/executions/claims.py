@@ -392,8 +392,8 @@ def start_when_due(execution_id: int, due: float, *, worker: str) -> Started | s
             gate = Gate(len(started))
             for r in started:
                 r.gate = gate
-            logger.warning(
-                "BATCH due=%.3f n=%d start=+%.3f took=%.3f",
+            logger.debug(
+                "claimed %d execution(s) due %.3f: began %+.3f s after it, took %.3f s",
                 due,
                 len(ids),
                 t0 - due,

@@ -137,3 +137,39 @@ def deploy(component, dev, make_build):
         )
 
     return make
+
+
+@pytest.fixture
+def tick():
+    """tick(deployment, seconds_ago=0, **fields) -> a pending scheduled Execution, as beat makes it."""
+    from datetime import timedelta
+
+    from deployments.services.executions import TickTarget, fire_tick
+
+    def make(deployment, seconds_ago: float = 0, at=None):
+        deployment.refresh_from_db()
+        at = at or (timezone.now() - timedelta(seconds=seconds_ago)).replace(microsecond=0)
+        fire_tick(scheduled_for=at, targets=[TickTarget.of(deployment)])
+        return deployment.executions.get(scheduled_for=at, attempt=1)
+
+    return make
+
+
+@pytest.fixture
+def run():
+    """run(execution) -> the execution after the worker side ran it, now (due or not)."""
+    import time
+
+    from deployments.services.executions import execution_run
+
+    def do(execution):
+        outcome = execution_run(execution_id=execution.pk, worker="test@host", due=time.time())
+        execution.refresh_from_db()
+        execution.outcome = outcome
+        return execution
+
+    return do
+
+
+def log_text(execution) -> str:
+    return "\n".join(execution.log_lines.order_by("seq").values_list("text", flat=True))
