@@ -195,9 +195,15 @@ def test_secret_never_leaks(
         f"/p/{project.slug}/c/{component.name}/deploy/",
         f"/p/{project.slug}/c/{component.name}/env/dev/config/",
         f"/api/v1/executions/{execution.pk}/logs/",
+        f"/p/{project.slug}/executions/{execution.pk}/",
+        f"/p/{project.slug}/executions/{execution.pk}/log/",
+        f"/p/{project.slug}/c/{component.name}/executions/",
     ]
     for url in must_cover:
         assert url in urls, (url, skipped)
+    # The execution page really shows the task's (masked) output.
+    page = client_for(alice).get(f"/p/{project.slug}/executions/{execution.pk}/").content.decode()
+    assert "token is " in page and "region eu" in page
     # The API really serves the (masked) output, so the walk below checks real log text.
     api_log = client_for(alice).get(f"/api/v1/executions/{execution.pk}/logs/").content.decode()
     assert "token is " in api_log and "region eu" in api_log
