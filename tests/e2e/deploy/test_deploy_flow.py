@@ -8,6 +8,7 @@ timezone, and the component's Deploy page shows both deployments in words with n
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -120,6 +121,7 @@ def test_sample_to_production(page, live_server, login, project, alice, worker, 
     expect(page.locator(".flash-success")).to_contain_text("Variable SESSIONS_URL saved")
     dev_card.get_by_role("link", name="Run now").click()
     page.get_by_role("button", name="Run now").click()
+    page.wait_for_url(re.compile(r"/p/[^/]+/executions/\d+/$"))  # the run's own page
     dev = Deployment.objects.get(component__name="sessions", environment__slug="dev")
     wait_until(
         lambda: Execution.objects.filter(deployment=dev, status="succeeded").exists(),
