@@ -55,22 +55,22 @@ def _bump_revision(*, component: Component, environment: Environment) -> Deploym
 
 
 def _check(*, actor, component: Component, environment: Environment, action: str) -> None:
-    from .deploy import check_environment_role
+    from .deploy.rules import check_environment_role
 
     check_environment_role(actor=actor, component=component, environment=environment, action=action)
 
 
 def _record_failure(*, component, environment, actor, is_secret, key, exc) -> None:
-    from .deploy import _error_text, _event
+    from .deploy.events import error_text, record_event
 
-    _event(
+    record_event(
         kind=DeploymentEvent.Kind.SECRET if is_secret else DeploymentEvent.Kind.CONFIG,
         component=component,
         environment=environment,
         deployment=Deployment.objects.filter(component=component, environment=environment).first(),
         actor=actor,
         outcome=DeploymentEvent.Outcome.FAILED,
-        message=f"Change of {str(key)[:MAX_KEY_LENGTH]} refused: {_error_text(exc)}",
+        message=f"Change of {str(key)[:MAX_KEY_LENGTH]} refused: {error_text(exc)}",
     )
 
 
@@ -107,7 +107,7 @@ def config_set(
 
 
 def _config_set(*, component, environment, key, value, is_secret, actor) -> ConfigVar:
-    from .deploy import _event
+    from .deploy.events import record_event
 
     action = "change secrets" if is_secret else "change config"
     _check(actor=actor, component=component, environment=environment, action=action)
@@ -150,7 +150,7 @@ def _config_set(*, component, environment, key, value, is_secret, actor) -> Conf
         message = f"{'Changed' if existed else 'Added'} {key} = {shown}"
     if deployment is not None:
         message += f"; config revision {deployment.config_revision}"
-    _event(
+    record_event(
         kind=DeploymentEvent.Kind.SECRET if is_secret else DeploymentEvent.Kind.CONFIG,
         component=component,
         environment=environment,
@@ -182,7 +182,7 @@ def config_delete(*, component: Component, environment: Environment, key: str, a
 
 
 def _config_delete(*, component, environment, key, actor, var) -> None:
-    from .deploy import _event
+    from .deploy.events import record_event
 
     action = "change secrets" if var is not None and var.is_secret else "change config"
     _check(actor=actor, component=component, environment=environment, action=action)
@@ -193,7 +193,7 @@ def _config_delete(*, component, environment, key, actor, var) -> None:
     message = f"Deleted {'secret ' if var.is_secret else ''}{var.key}"
     if deployment is not None:
         message += f"; config revision {deployment.config_revision}"
-    _event(
+    record_event(
         kind=DeploymentEvent.Kind.SECRET if var.is_secret else DeploymentEvent.Kind.CONFIG,
         component=component,
         environment=environment,

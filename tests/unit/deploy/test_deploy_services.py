@@ -103,15 +103,16 @@ def test_schedule_only_change_is_logged_as_schedule_change(component, dev, build
 def test_failure_inside_the_transaction_leaves_neither_row_nor_task(
     component, dev, build, bob, monkeypatch
 ):
-    import deployments.services.deploy as svc
+    from deployments.services.deploy import events
+
+    real = events.record_event
 
     def boom(**kw):
         if kw.get("outcome", "ok") == "ok":
             raise ValidationError("event store down")
         return real(**kw)
 
-    real = svc._event
-    monkeypatch.setattr(svc, "_event", boom)
+    monkeypatch.setattr(events, "record_event", boom)
     with pytest.raises(ValidationError):
         deploy(component, dev, build, bob)
     assert not Deployment.objects.exists()
