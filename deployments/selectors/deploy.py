@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
+from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import Http404
 
@@ -157,8 +158,17 @@ def deploy_overview(*, component: Component, user) -> list[EnvironmentRow]:
 
 
 def deployment_events(*, component: Component, limit: int = EVENTS_ON_PAGE):
-    return list(
+    return list(deployment_events_qs(component=component)[:limit])
+
+
+def deployment_events_qs(*, component: Component) -> QuerySet[DeploymentEvent]:
+    return (
         DeploymentEvent.objects.filter(component=component)
         .select_related("environment", "actor", "build")
-        .order_by("-created_at", "-id")[:limit]
+        .order_by("-created_at", "-id")
     )
+
+
+def deployment_events_page(*, component: Component, page: str | int | None) -> Page:
+    """One page of the deploy log, newest first; a bad or too-high number gives a valid page."""
+    return Paginator(deployment_events_qs(component=component), EVENTS_ON_PAGE).get_page(page)

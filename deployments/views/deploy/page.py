@@ -12,7 +12,7 @@ from ...forms import ConfigForm, RollbackForm, SecretForm
 from ...schedules import describe
 from ...selectors.deploy import (
     deploy_overview,
-    deployment_events,
+    deployment_events_page,
     live_deployment,
     schedule_preview,
     succeeded_builds,
@@ -39,6 +39,7 @@ def deploy_view(request, project_slug: str, name: str):
         row.secret_form = SecretForm(auto_id=f"id_{row.environment.slug}_secret_%s")
     from ...selectors.builds import builds_for_component
 
+    events_page = deployment_events_page(component=component, page=request.GET.get("events_page"))
     return render(
         request,
         "deployments/deploy/page.html",
@@ -50,7 +51,8 @@ def deploy_view(request, project_slug: str, name: str):
             "builds": list(builds_for_component(component=component)[:BUILDS_ON_PAGE]),
             "builds_template": builds_template(),
             "can_build": any(r.can_change for r in rows),
-            "events": deployment_events(component=component),
+            "events_page": events_page,
+            "events": events_page.object_list,
         },
     )
 
