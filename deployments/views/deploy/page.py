@@ -101,6 +101,9 @@ def deploy_form_view(request, project_slug: str, name: str, env_slug: str):
                     f"{describe(form.cleaned_data['schedule'])} ({form.cleaned_data['timezone']}).",
                 )
                 return back(component, environment)
+        if preview.error and (form.has_error("schedule") or form.has_error("timezone")):
+            # The same message is already shown under its field; say it once.
+            preview = None
     elif deployment is not None:
         preview = schedule_preview(deployment.schedule, deployment.timezone)
     return render(

@@ -86,6 +86,14 @@ def promote_view(request, project_slug: str, name: str, env_slug: str):
             return back(component, target_env)
     schedule = form["schedule"].value() or ""
     tz = form["timezone"].value() or "UTC"
+    preview = schedule_preview(schedule, tz)
+    if (
+        preview.error
+        and form.is_bound
+        and (form.has_error("schedule") or form.has_error("timezone"))
+    ):
+        # The same message is already shown under its field; say it once.
+        preview = None
     return render(
         request,
         "deployments/deploy/promote.html",
@@ -100,7 +108,7 @@ def promote_view(request, project_slug: str, name: str, env_slug: str):
             "source_preview": schedule_preview(source.schedule, source.timezone),
             "form": form,
             "diff": _diff(source, target, form),
-            "preview": schedule_preview(schedule, tz),
+            "preview": preview,
             "tab": "deploy",
         },
     )

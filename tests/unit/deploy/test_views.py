@@ -95,6 +95,35 @@ def test_invalid_cron_and_timezone_get_clear_messages_in_the_form(
     assert not Deployment.objects.exists()
 
 
+@pytest.mark.parametrize("button", [{}, {"preview": "1"}], ids=["deploy", "preview"])
+def test_invalid_cron_error_is_shown_once_under_its_field(
+    client_for, bob, component, build, button
+):
+    r = client_for(bob).post(
+        url(component, "env/dev/deploy/"),
+        {"build": build.pk, "schedule": "61 * * * *", "timezone": "UTC", **button},
+    )
+    html = text(r)
+    assert html.count("Invalid minute field &quot;61&quot;") == 1
+    assert re.search(r'<div class="error" role="alert">Invalid minute field', html)
+    assert "schedule-error" not in html
+    r = client_for(bob).post(
+        url(component, "env/dev/deploy/"),
+        {"build": build.pk, "schedule": "0 2 * * *", "timezone": "Mars/Olympus", **button},
+    )
+    assert text(r).count("Unknown timezone &quot;Mars/Olympus&quot;") == 1
+
+
+def test_promote_invalid_cron_error_is_shown_once(client_for, alice, component, deployed, ran):
+    ran(deployed)
+    r = client_for(alice).post(
+        url(component, "env/prod/promote/"), {"schedule": "61 * * * *", "timezone": "UTC"}
+    )
+    html = text(r)
+    assert html.count("Invalid minute field &quot;61&quot;") == 1
+    assert re.search(r'<div class="error" role="alert">Invalid minute field', html)
+
+
 def test_preview_button_shows_runs_without_deploying(client_for, bob, component, build):
     r = client_for(bob).post(
         url(component, "env/dev/deploy/"),
