@@ -132,10 +132,13 @@ class ConfirmForm(forms.Form):
         label="Build automatically on every push (needs the push webhook)", required=False
     )
 
-    def __init__(self, *args, presets=("dockerfile", "python"), **kwargs):
+    def __init__(self, *args, presets=("dockerfile", "python"), allow_auto_build=True, **kwargs):
         super().__init__(*args, **kwargs)
         labels = dict(Component.Preset.choices)
         self.fields["preset"].choices = [(p, labels[p]) for p in presets]
+        if not allow_auto_build:
+            # Built-in samples never receive pushes; a posted value is ignored.
+            del self.fields["auto_build"]
 
     def clean(self):
         data = super().clean()
@@ -167,7 +170,7 @@ class ComponentEditForm(forms.ModelForm):
         if kind != Component.SourceKind.GIT:
             del self.fields["git_url"]
         if kind == Component.SourceKind.SAMPLE:
-            for name in ("branch", "path", "preset", "entry_command"):
+            for name in ("branch", "path", "preset", "entry_command", "auto_build"):
                 del self.fields[name]
         else:
             self.fields["branch"].required = kind == Component.SourceKind.GITHUB

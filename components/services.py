@@ -102,6 +102,11 @@ def _clean(component: Component, *, exclude_unique: bool = False) -> None:
             errors.setdefault("sample_key", []).append("Choose one of the built-in samples.")
         component.git_url, component.repository, component.github_connection = "", "", None
         component.branch, component.path = "", ""
+        if component.auto_build:
+            errors.setdefault("auto_build", []).append(
+                "Built-in samples never receive pushes, so they cannot build automatically. "
+                "Build them from the Deploy tab."
+            )
     if component.preset == Component.Preset.PYTHON and not component.entry_command.strip():
         errors.setdefault("entry_command", []).append(
             "The Python preset needs the command that starts the task, e.g. “python3 main.py”."
@@ -214,6 +219,9 @@ def component_update(
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
     component = Component.objects.select_for_update().get(pk=component.pk)
+    if component.source_kind == Component.SourceKind.SAMPLE and "auto_build" not in changes:
+        # Older sample rows may carry auto_build from before it was refused; it never fired.
+        component.auto_build = False
     source_changed = False
     for field, value in changes.items():
         if isinstance(value, str):

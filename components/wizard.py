@@ -362,6 +362,10 @@ class Wizard:
             name, n = f"{base}-{n}", n + 1
         return name
 
+    def receives_pushes(self) -> bool:
+        # Built-in samples live inside Chorus: no push ever arrives, so no auto-build.
+        return self.state["kind"] != "sample"
+
     def _context_confirm(self) -> dict:
         detection, error = self.detection()
         presets = detection.available if detection else ("dockerfile", "python")
@@ -369,7 +373,9 @@ class Wizard:
         if detection:
             initial.update(preset=detection.preset, entry_command=detection.entry)
         return {
-            "form": ConfirmForm(initial=initial, presets=presets),
+            "form": ConfirmForm(
+                initial=initial, presets=presets, allow_auto_build=self.receives_pushes()
+            ),
             "detection": detection,
             "detection_error": error,
             "pr_sample": SAMPLES.get(self.state["pr_sample"]),
@@ -378,7 +384,7 @@ class Wizard:
     def _validate_confirm(self):
         detection, error = self.detection()
         presets = detection.available if detection else ("dockerfile", "python")
-        form = ConfirmForm(self.data, presets=presets)
+        form = ConfirmForm(self.data, presets=presets, allow_auto_build=self.receives_pushes())
         if not form.is_valid():
             return False, {"form": form}
         c = self.component()
@@ -398,7 +404,7 @@ class Wizard:
                 sample_key=c.sample_key,
                 preset=d["preset"],
                 entry_command=d["entry_command"] if d["preset"] == "python" else "",
-                auto_build=d["auto_build"],
+                auto_build=d.get("auto_build", False),
                 sample_pull_request=self.state["pr_sample"] or None,
             )
         except ValidationError as exc:

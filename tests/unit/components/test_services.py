@@ -162,3 +162,29 @@ def test_detect(names, files, preset, entry):
 def test_broken_chorus_toml_falls_back(project):
     d = detect(["main.py", "chorus.toml"], {"chorus.toml": "entry = "})
     assert (d.preset, d.entry) == ("python", "python3 main.py")
+
+
+def test_sample_refuses_auto_build_with_a_reason(project, bob, sample_component):
+    with pytest.raises(ValidationError) as exc:
+        component_create(
+            project=project,
+            actor=bob,
+            name="hc",
+            source_kind="sample",
+            sample_key="health-check",
+            auto_build=True,
+        )
+    assert "Built-in samples never receive pushes" in " ".join(exc.value.message_dict["auto_build"])
+    assert not Component.objects.filter(name="hc").exists()
+    with pytest.raises(ValidationError) as exc:
+        component_update(component=sample_component, actor=bob, auto_build=True)
+    assert "auto_build" in exc.value.message_dict
+    sample_component.refresh_from_db()
+    assert sample_component.auto_build is False
+
+
+def test_sample_update_clears_a_stale_auto_build(project, bob, sample_component):
+    # Rows saved before samples refused auto_build: editing them must not fail on it.
+    Component.objects.filter(pk=sample_component.pk).update(auto_build=True)
+    c = component_update(component=sample_component, actor=bob, description="still cleans")
+    assert (c.description, c.auto_build) == ("still cleans", False)

@@ -274,3 +274,42 @@ def test_edit_refuses_file_url_in_production(project, bob, client_for, tasks_rep
     )
     assert r.status_code == 200
     assert "Local repositories" in errors_of(r)
+
+
+def test_sample_confirm_step_offers_no_auto_build(wizard, project, bob, client_for):
+    r = wizard("sample", kind="sample", sample_key="data-cleanup")
+    assert r.context["step"] == "confirm"
+    assert b"Build automatically on every push" not in r.content
+    assert b'name="auto_build"' not in r.content
+    # Posted anyway (a hand-made request): ignored, the component is created without it.
+    r = client_for(bob).post(
+        reverse("component_create", args=[project.slug]),
+        {
+            "step": "confirm",
+            "kind": "sample",
+            "sample_key": "data-cleanup",
+            "name": "cleanup",
+            "preset": "python",
+            "entry_command": "python3 main.py",
+            "auto_build": "on",
+        },
+    )
+    assert r.status_code == 302
+    assert Component.objects.get(project=project, name="cleanup").auto_build is False
+
+
+def test_git_confirm_step_still_offers_auto_build(wizard, tasks_repo):
+    r = wizard("path", kind="git", git_url=tasks_repo.url, branch="main", path="jobs/report")
+    assert r.context["step"] == "confirm"
+    assert b"Build automatically on every push" in r.content
+
+
+def test_sample_edit_and_detail_pages_offer_no_auto_build(
+    project, bob, client_for, sample_component
+):
+    client = client_for(bob)
+    r = client.get(reverse("component_edit", args=[project.slug, "cleanup"]))
+    assert r.status_code == 200
+    assert b'name="auto_build"' not in r.content
+    r = client.get(reverse("component_detail", args=[project.slug, "cleanup"]))
+    assert b"Auto-build" not in r.content
