@@ -112,9 +112,10 @@ class _Watch:
     """The runtime's callbacks: `on_start` notes the start (written with the next heartbeat),
     `cancel` writes the heartbeat every few seconds and says whether to stop."""
 
-    def __init__(self, execution: Execution, started: Started | None = None) -> None:
+    def __init__(self, execution: Execution, started: Started | None = None, log=None) -> None:
         self.execution = execution
         self.started = started
+        self.log = log
         self.next_beat = time.monotonic() + HEARTBEAT_SECONDS
         self.stop = False
         self.start_unsaved = False
@@ -150,6 +151,9 @@ class _Watch:
                 pk=self.execution.pk, status=S.RUNNING, cancel_requested=False
             ).update(heartbeat_at=timezone.now(), **self.start_fields())
             self.start_unsaved = False
+            # A quiet task's last lines would wait in the buffer: show them now.
+            if self.log is not None and self.log.has_pending():
+                self.log.flush()
             release_connection()
         except Exception:  # noqa: BLE001 - a database hiccup must not kill the task
             logger.exception("execution %s: heartbeat failed", self.execution.pk)
@@ -165,6 +169,9 @@ class _Log(LogWriter):
     def flush(self, *, update_owner: bool = True) -> None:
         super().flush(update_owner=update_owner)
         release_connection()
+
+    def has_pending(self) -> bool:
+        return bool(self._pending)
 
 
 def _judge(execution: Execution, result: RunResult, watch: _Watch, timeout: int):
@@ -216,7 +223,7 @@ def _execute(started: Started) -> None:
         secrets=started.secrets,
         seq=0 if not execution.log_bytes else None,
     )
-    watch = _Watch(execution, started)
+    watch = _Watch(execution, started, log)
     timeout = max(1, min(d.timeout_seconds, env.max_run_seconds))
     try:
         image = execution.image_ref or (execution.build.image_ref if execution.build_id else "")

@@ -195,7 +195,7 @@ def test_cancel_a_pending_execution_ends_it_at_once(deploy, tick, run, bob, caro
         execution_cancel(execution=e, actor=bob)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_cancel_a_running_execution_stops_it_within_seconds(deploy, tick, run, bob):
     from django.db import connection
 

@@ -1,0 +1,243 @@
+"""Executions with a real beat (ChorusScheduler) and a real worker, against PostgreSQL, Redis
+and the Docker engine: a cron deployment runs a container every minute, a timeout kills a
+sleeping container, retries back off and stop, Forbid records the overlapping tick, and a
+schedule change reaches the running beat within a second.
+
+One scenario (see live.py) runs all of it at once — the cron ticks take a minute each — and
+each test checks one behaviour in its snapshot.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+
+from tests.support.processes import flush_broker, start_beat, start_worker
+
+from .live import PROCESS_ENV, Created, containers_of, snapshot, task_image, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
+
+CRON_SCRIPT = (
+    'echo "hello from execution $CHORUS_EXECUTION_ID tick $CHORUS_SCHEDULED_AT"; '
+    'echo "warning: something odd" >&2; exit 3'
+)
+SLEEP_SCRIPT = "echo sleeping; sleep 300"
+
+
+def _component(project, user, name):
+    from components.models import Component
+
+    return Component.objects.create(
+        project=project,
+        name=name,
+        source_kind=Component.SourceKind.SAMPLE,
+        sample_key="hello",
+        preset=Component.Preset.PYTHON,
+        entry_command="sh",
+        created_by=user,
+    )
+
+
+def _build(component, image: str, n: int):
+    from django.utils import timezone
+
+    from deployments.models import Build
+
+    return Build.objects.create(
+        component=component,
+        commit_sha=f"{n:040x}",
+        status=Build.Status.SUCCEEDED,
+        preset="python",
+        image_ref=image,
+        image_digest=f"sha256:{n:064x}",
+        finished_at=timezone.now(),
+    )
+
+
+@pytest.fixture(scope="module")
+def live(django_db_setup, django_db_blocker):
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from deployments.models import Environment, Execution
+    from deployments.services.config import config_set
+    from deployments.services.deploy import deployment_deploy
+    from deployments.services.executions import execution_run_now
+    from portal.services import project_create
+
+    cron_image = task_image(CRON_SCRIPT)
+    sleep_image = task_image(SLEEP_SCRIPT)
+    with django_db_blocker.unblock():
+        created = Created()
+        try:
+            # Environments of its own (not the migration's Development): this scenario decides
+            # their runtimes, and other tests' flushes cannot take them away.
+            dev = Environment.objects.create(
+                name="Docker live", slug="docker-live", order=93, runtime_kind="docker"
+            )
+            created.environments.append(dev)
+            record = Environment.objects.create(
+                name="Record", slug="record-live", order=91, runtime_kind="record"
+            )
+            created.environments.append(record)
+            owner = get_user_model().objects.create_user("live-owner", password="x-live-pass-1")
+            created.users.append(owner)
+            project = project_create(name="Live executions", actor=owner)
+            created.projects.append(project)
+
+            def deploy(name, env, image, schedule, policies=None, config=None, n=0):
+                c = _component(project, owner, name)
+                for key, value in (config or {}).items():
+                    config_set(
+                        component=c, environment=env, key=key, value=value, is_secret=False,
+                        actor=owner,
+                    )  # fmt: skip
+                return deployment_deploy(
+                    component=c, environment=env, build=_build(c, image, n), schedule=schedule,
+                    timezone="UTC", actor=owner, policies=policies,
+                )  # fmt: skip
+
+            cron = deploy(
+                "cron", dev, cron_image, "* * * * *", {"concurrency_policy": "allow"}, n=1
+            )
+            sleeper = deploy("sleeper", dev, sleep_image, "0 0 1 1 *", {"timeout_seconds": 2}, n=2)
+            retry = deploy(
+                "retry", record, "record", "@every 30s",
+                {"max_retries": 2, "retry_delay_seconds": 2}, {"RECORD_EXIT_CODE": "1"}, n=3,
+            )  # fmt: skip
+            forbid = deploy(
+                "forbid", record, "record", "@every 2s", {"concurrency_policy": "forbid"},
+                {"RECORD_SLEEP": "5"}, n=4,
+            )  # fmt: skip
+            pickup = deploy("pickup", record, "record", "0 0 1 1 *", n=5)
+
+            flush_broker()
+            worker = start_worker(
+                "exec-live-worker",
+                pool="threads",
+                concurrency=20,
+                queues="chorus,executions",
+                extra_env=PROCESS_ENV,
+            )
+            beat = start_beat("exec-live-beat", extra_env=PROCESS_ENV)
+            try:
+                timed = execution_run_now(deployment=sleeper, actor=owner)
+                # The beat is running: change a schedule and time until its first tick exists.
+                time.sleep(2)
+                changed_at = timezone.now()
+                deployment_deploy(
+                    component=pickup.component, environment=record, build=pickup.build,
+                    schedule="@every 1s", timezone="UTC", actor=owner,
+                )  # fmt: skip
+                first_pickup = wait_until(
+                    lambda: (
+                        Execution.objects.filter(deployment=pickup).order_by("queued_at").first()
+                    ),
+                    timeout=10,
+                    what="the changed schedule's first tick",
+                )
+
+                def cron_done():
+                    return (
+                        Execution.objects.filter(
+                            deployment=cron, status__in=Execution.FINISHED
+                        ).count()
+                        >= 2
+                    )
+
+                wait_until(cron_done, timeout=150, step=1, what="two cron runs")
+                wait_until(
+                    lambda: Execution.objects.filter(
+                        deployment=retry, attempt=3, status__in=Execution.FINISHED
+                    ).exists(),
+                    timeout=60,
+                    what="the third attempt",
+                )
+                wait_until(
+                    lambda: Execution.objects.get(pk=timed.pk).is_finished,
+                    timeout=30,
+                    what="the timed-out run",
+                )
+                result = {
+                    "cron": snapshot(cron),
+                    "sleeper": snapshot(sleeper),
+                    "retry": snapshot(retry),
+                    "forbid": snapshot(forbid),
+                    "pickup_delay": (first_pickup.queued_at - changed_at).total_seconds(),
+                    "max_retries": 2,
+                }
+            finally:
+                beat.stop()
+                worker.stop()
+            result["containers"] = {
+                e["pk"]: containers_of(e["pk"]) for e in result["cron"] + result["sleeper"]
+            }
+            result["beat_log"] = beat.output()
+        finally:
+            created.delete()
+    return result
+
+
+def test_a_cron_deployment_runs_a_real_container_every_minute(live):
+    runs = [e for e in live["cron"] if e["status"] not in ("pending", "running")]
+    assert len(runs) >= 2
+    for e in runs[:2]:
+        assert e["trigger"] == "schedule"
+        assert e["scheduled_for"].second == 0 and e["scheduled_for"].microsecond == 0
+        assert (e["status"], e["exit_code"], e["reason"]) == ("failed", 3, "exit code 3")
+        tick = e["scheduled_for"].isoformat()
+        assert ("stdout", f"hello from execution {e['pk']} tick {tick}") in e["log"]
+        assert ("stderr", "warning: something odd") in e["log"]
+        assert e["container_id"] and live["containers"][e["pk"]] == []
+        assert 0 <= e["fire_lag"] < 5
+    assert runs[1]["scheduled_for"] - runs[0]["scheduled_for"] == timedelta(minutes=1)
+
+
+def test_a_timeout_kills_a_sleeping_container(live):
+    (e,) = live["sleeper"]
+    assert e["trigger"] == "manual"
+    assert e["status"] == "timed_out"
+    assert e["reason"] == "timed out after 2 s (the task was killed)"
+    assert ("stdout", "sleeping") in e["log"]
+    assert (e["finished_at"] - e["started_at"]).total_seconds() < 20
+    assert live["containers"][e["pk"]] == []
+
+
+def test_retries_back_off_exponentially_and_stop_at_the_maximum(live):
+    first_tick = live["retry"][0]["scheduled_for"]
+    chain = [e for e in live["retry"] if e["scheduled_for"] == first_tick]
+    assert [e["attempt"] for e in chain] == [1, 2, 3]
+    assert [e["trigger"] for e in chain] == ["schedule", "retry", "retry"]
+    assert all(e["status"] == "failed" and e["exit_code"] == 1 for e in chain)
+    for prev, nxt, delay in ((chain[0], chain[1], 2), (chain[1], chain[2], 4)):
+        assert nxt["parent_id"] == prev["pk"]
+        assert abs((nxt["due_at"] - prev["finished_at"]).total_seconds() - delay) < 0.5
+        assert nxt["started_at"] >= nxt["due_at"]
+    assert any("no retry left (2 retries allowed)" in text for _, text in chain[2]["log"])
+
+
+def test_forbid_skips_and_records_the_overlapping_tick(live):
+    rows = live["forbid"]
+    ran = {e["pk"]: e for e in rows if e["started_at"] and e["status"] != "skipped"}
+    skipped = [e for e in rows if e["status"] == "skipped"]
+    assert ran and skipped
+    assert any(e["status"] == "succeeded" for e in ran.values())
+    for e in skipped:
+        assert e["reason"].startswith("overlap forbidden (execution #")
+        blocker = ran.get(int(e["reason"].split("#")[1].split(" ")[0]))
+        assert blocker is not None
+        # The tick came while the blocker ran (it sleeps 5 s per run).
+        assert blocker["started_at"] <= e["scheduled_for"] + timedelta(seconds=1)
+        assert blocker["finished_at"] is None or e["scheduled_for"] <= blocker["finished_at"]
+    # Never two runs at once.
+    spans = sorted((e["started_at"], e["finished_at"]) for e in ran.values() if e["finished_at"])
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        assert start >= end
+
+
+def test_a_schedule_change_reaches_the_running_beat_within_a_second(live):
+    assert live["pickup_delay"] < 1.2
+    assert "ChorusScheduler: tick" in live["beat_log"]
