@@ -129,3 +129,18 @@
   else render();
   document.addEventListener("htmx:afterSettle", render);
 })();
+
+/* The refresh replaces #dashboard-data, <details> and all: keep "Show the numbers" open if the
+ * reader opened it. Separate from the charts above, which stop early without Chart.js. */
+(function () {
+  "use strict";
+  var wasOpen = false;
+  document.addEventListener("htmx:beforeSwap", function () {
+    var d = document.getElementById("chart-numbers");
+    wasOpen = !!(d && d.open);
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    var d = document.getElementById("chart-numbers");
+    if (d && wasOpen) d.open = true;
+  });
+})();

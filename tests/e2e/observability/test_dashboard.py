@@ -66,6 +66,19 @@ def test_dashboard_chart_matches_the_database(page, live_server, login, alice, p
     expect(page.get_by_role("heading", name="nightly-report")).to_be_visible()
     page.wait_for_function("document.documentElement.dataset.chartsReady === '1'")
 
+    # One way to the alerts (the tab), and the Range label lines up with the other labels.
+    expect(page.get_by_role("link", name="Alerts", exact=True)).to_have_count(1)
+    env_label = page.locator("label[for=env]").bounding_box()
+    range_label = page.locator("#range-label").bounding_box()
+    assert abs(range_label["y"] - env_label["y"]) <= 1, (range_label, env_label)
+
+    # The table behind the chart is collapsed under "Show the numbers"; open it.
+    numbers = page.locator("#chart-numbers")
+    expect(numbers).not_to_have_attribute("open", "")
+    expect(page.locator("#chart-table")).to_be_hidden()
+    numbers.locator("summary", has_text="Show the numbers").click()
+    expect(page.locator("#chart-table")).to_be_visible()
+
     # The table behind the chart: totals and every hourly bucket equal the database.
     table = page.locator("#chart-table")
     total = _row_counts(table.locator("tfoot tr"))
@@ -125,11 +138,15 @@ def test_dashboard_chart_matches_the_database(page, live_server, login, alice, p
 def test_dashboard_refreshes_itself(page, live_server, login, alice, project, deployment):
     login(alice)
     page.goto(f"{live_server.url}/p/{project.slug}/c/nightly-report/dashboard/?env=prod")
+    page.locator("#chart-numbers summary").click()
     failed = page.locator('#chart-table tfoot td[data-series="failed"]')
     expect(failed).to_have_text("3")
     _finish(deployment, "failed", timezone.now() - dt.timedelta(seconds=5))
     # No reload: the HTMX poll (every 10 s) swaps in the new numbers and the chart follows.
     expect(failed).to_have_text("4", timeout=15_000)
+    # The swap keeps the numbers open for the reader who opened them.
+    expect(page.locator("#chart-numbers")).to_have_attribute("open", "")
+    expect(failed).to_be_visible()
     page.wait_for_function(
         """() => Chart.getChart('chart-counts').data.datasets
                  .find(d => d.key === 'failed').data.reduce((a, b) => a + b, 0) === 4"""

@@ -145,6 +145,21 @@ def test_dashboard_table_and_chart_data_match_the_executions(setup, project, bob
         assert _table_totals(html)["succeeded"] == 4
 
 
+def test_dashboard_numbers_are_collapsed_and_alerts_is_only_a_tab(setup, project, bob, client_for):
+    component, _ = setup
+    url = f"/p/{project.slug}/c/{component.name}/dashboard/"
+    html = client_for(bob).get(url, {"env": "prod", "range": "24h"}).content.decode()
+    # The table is inside a closed <details> under "Show the numbers", still in the page.
+    details = re.search(r"<details[^>]*id=\"chart-numbers\"[^>]*>(.*?)</details>", html, re.S)
+    assert details, "no <details id=chart-numbers>"
+    assert " open" not in details.group(0).split(">", 1)[0]
+    assert "<summary>Show the numbers</summary>" in details.group(1)
+    assert 'id="chart-table"' in details.group(1)
+    # The Alerts tab is the one way to the alerts page: no duplicate button in the page head.
+    assert html.count(f'href="/p/{project.slug}/c/{component.name}/alerts/"') == 1
+    assert 'aria-labelledby="range-label"' in html and 'id="range-label">Range<' in html
+
+
 def test_dashboard_custom_range_and_bad_dates(setup, project, bob, client_for):
     component, _ = setup
     url = f"/p/{project.slug}/c/{component.name}/dashboard/"
