@@ -198,3 +198,15 @@ def test_builds_fragment_for_the_deploy_view(rf, carol, make_build, sample_compo
     assert f"/builds/{build.pk}/" in html
     assert "Nightly &lt;b&gt;cleanup&lt;/b&gt;" in html
     assert 'id="build-button"' not in html
+
+
+def test_builds_list_heading_is_builds_with_the_component_in_the_breadcrumb(
+    client_for, carol, sample_component, build_urls
+):
+    html = client_for(carol).get(build_urls()["queue"]).content.decode()
+    assert re.search(r"<h1>\s*Builds\s*</h1>", html)
+    assert f"<h1>{sample_component.name}</h1>" not in html
+    project, name = sample_component.project.slug, sample_component.name
+    crumbs = re.search(r'<p class="muted">(<a href="/p/.*?)</p>', html, re.S).group(1)
+    assert f'<a href="/p/{project}/c/{name}/">{name}</a>' in crumbs
+    assert f'<a href="/p/{project}/c/{name}/deploy/">Deploy</a>' in crumbs
