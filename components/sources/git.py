@@ -9,23 +9,43 @@ in through `GIT_CONFIG_*` environment variables as an `http.extraHeader`.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 # scp-like syntax: user@host:path (no scheme). git treats it as ssh.
-_SCP_RE = re.compile(r"^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:(?!//)")
+_SCP_RE = re.compile(r"^[A-Za-z0-9._~-]+@([A-Za-z0-9.-]+):(?!//)")
 _NETWORK_SCHEMES = ("https", "http", "ssh", "git")
+# Without CHORUS_ALLOW_LOCAL_GIT_URLS a git host may not be the server itself or the networks
+# around it: a user could otherwise make Chorus fetch from (and probe) internal services.
+_PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "127.0.0.0/8",  # loopback
+        "::1/128",
+        "0.0.0.0/8",  # "this host": connecting to 0.0.0.0 reaches the server itself
+        "::/128",
+        "10.0.0.0/8",  # private
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "fc00::/7",
+        "169.254.0.0/16",  # link-local (cloud metadata services live here)
+        "fe80::/10",
+    )
+)
 
 DEFAULT_TIMEOUT = 120
 
@@ -61,9 +81,11 @@ def is_local_url(url: str) -> bool:
 def validate_git_url(url: str) -> str:
     """Return the stripped URL or raise ValidationError with a message for the form.
 
-    Network URLs (https, http, ssh, git, scp-like user@host:path) are always accepted.
+    Network URLs (https, http, ssh, git, scp-like user@host:path) are accepted.
     `file://` and plain paths read the server's own disk: only with
-    settings.CHORUS_ALLOW_LOCAL_GIT_URLS (on in development, off in production).
+    settings.CHORUS_ALLOW_LOCAL_GIT_URLS (on in development, off in production). Without it,
+    a network URL whose host is or resolves to a loopback, private or link-local address is
+    refused too, and so is a host name that does not resolve.
     """
     u = (url or "").strip()
     if not u:
@@ -87,7 +109,55 @@ def validate_git_url(url: str) -> str:
         raise ValidationError(
             f"Unsupported URL scheme “{scheme}”; use https://, ssh:// or git://.", code="invalid"
         )
+    if not getattr(settings, "CHORUS_ALLOW_LOCAL_GIT_URLS", False):
+        _refuse_private_host(_url_host(u))
     return u
+
+
+def _url_host(url: str) -> str:
+    scp = _SCP_RE.match(url)
+    if scp and "://" not in url:
+        return scp.group(1)
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # e.g. an unclosed [IPv6 bracket
+        host = None
+    if not host:
+        raise ValidationError("That git URL has no host name.", code="invalid")
+    return host
+
+
+def _is_private(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in _PRIVATE_NETWORKS)
+
+
+def _refuse_private_host(host: str) -> None:
+    """Raise ValidationError when `host` is, or resolves to, a loopback/private/link-local
+    address. Every address of a name counts (one private answer is enough to refuse). The
+    check runs when a URL is saved and again whenever a build resolves or fetches it."""
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            raise ValidationError(
+                f"Cannot resolve host “{host}”: check the host name in the git URL.",
+                code="unresolvable",
+            ) from None
+        addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    for ip in addresses:
+        if _is_private(ip):
+            where = host if str(ip) == host else f"{host} ({ip})"
+            raise ValidationError(
+                f"The git host {where} is a loopback, private or link-local address; "
+                "repositories on the server's own network are not allowed here. "
+                "Use a public host (an operator can allow them with "
+                "CHORUS_ALLOW_LOCAL_GIT_URLS=true).",
+                code="private",
+            )
 
 
 def _allowed_protocols() -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -118,8 +120,13 @@ def test_local_urls_are_refused_unless_allowed(settings, url):
     "url",
     ["https://git.example.com/a/b.git", "ssh://git@example.com/a/b", "git@github.com:a/b.git"],
 )
-def test_network_urls_are_accepted_in_production(settings, url):
+def test_network_urls_are_accepted_in_production(settings, monkeypatch, url):
     settings.CHORUS_ALLOW_LOCAL_GIT_URLS = False
+    # Production also resolves the host (private addresses are refused); answer with a public
+    # address so the test does not depend on this machine's DNS.
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda *a, **k: [(2, 1, 6, "", ("93.184.216.34", 0))]
+    )
     assert validate_git_url(url) == url
 
 
