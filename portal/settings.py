@@ -195,6 +195,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # kombu's default is ./control, relative to wherever a process was started.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:
