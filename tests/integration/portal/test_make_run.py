@@ -99,7 +99,9 @@ def test_make_run_from_fresh_clone_and_restart(tmp_path):
         username, password = m.group(1), m.group(2)
         assert "Created admin user" in first.text()
         first.wait_for(r"Quit the server with|Starting development server", 60)
-        first.wait_for(r"celery@\S+ ready\.", 90)  # the worker, on the embedded broker
+        # Both workers (builds and executions), on the embedded broker.
+        first.wait_for(r"worker@\S+ ready\.", 90)
+        first.wait_for(r"executions@\S+ ready\.", 90)
         first.wait_for(r"beat: Starting", 60)
         deadline = time.monotonic() + 30
         while True:
