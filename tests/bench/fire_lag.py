@@ -510,12 +510,19 @@ def main() -> None:
         "--containers", type=int, default=0, help="run N real containers instead (Docker)"
     )
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
-    parser.add_argument("--concurrency", type=int, default=600, help="threads per worker")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=0,
+        help="threads per worker (default: enough for every run of the tick to wait in one)",
+    )
     parser.add_argument("--db-pool", type=int, default=16, help="connections per worker")
     parser.add_argument("--pool", default="threads", help="worker pool (threads, prefork)")
     parser.add_argument("--redis-db", type=int, default=15)
     parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for runs")
     args = parser.parse_args()
+    if not args.concurrency:
+        args.concurrency = max(100, (args.containers or args.n) // args.workers + 200)
 
     db_url, redis_url = bench_urls(args.redis_db)
     say(f"database {db_url.rsplit('/', 1)[-1]}, redis {redis_url}, {os.cpu_count()} CPU(s)")

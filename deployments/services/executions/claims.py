@@ -27,6 +27,7 @@ import logging
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -91,6 +92,9 @@ class Started:
     last_success_at: datetime | None = None
     gate: Gate | None = None
     _passed: bool = False
+    # Filled by the `plan` callback of start_when_due (run.py): everything the run needs, made
+    # by the batch's leader so each thread only starts its runtime.
+    plan: object | None = None
 
     def mark_started(self) -> None:
         if not self._passed and self.gate is not None:
@@ -354,8 +358,10 @@ def claim_and_prepare(ids: list[int], *, worker: str) -> dict[int, Started | str
 class _Batch:
     def __init__(self) -> None:
         self.ids: list[int] = []
+        # One lock per waiting member, held until the claim is done: waking thousands of
+        # threads through one shared Event makes them queue on its lock for seconds.
+        self.waiters: list[threading.Lock] = []
         self.taken = False
-        self.done = threading.Event()
         self.results: dict[int, Started | str] = {}
         self.error: BaseException | None = None
 
@@ -364,47 +370,66 @@ _lock = threading.Lock()
 _open: dict[tuple[float, str], _Batch] = {}
 
 
-def start_when_due(execution_id: int, due: float, *, worker: str) -> Started | str:
+def start_when_due(
+    execution_id: int,
+    due: float,
+    *,
+    worker: str,
+    plan: Callable[[list[Started]], None] | None = None,
+) -> Started | str:
     """Wait until `due` (a Unix time), then claim this execution together with every other one
-    of this process due at the same instant. Returns Started or an Outcome."""
+    of this process due at the same instant. Returns Started or an Outcome.
+
+    The first task of an instant leads: it alone sleeps until `due`, then claims for all.
+    The others wait on the batch and wake once, when the claim is done (thousands of threads
+    waking at the tick to look would starve the leader of the interpreter lock).
+    """
     key = (due, worker)
+    wake_me = threading.Lock()
     with _lock:
         batch = _open.get(key)
-        if batch is None:
-            batch = _open[key] = _Batch()
-        batch.ids.append(execution_id)
-    arrived = time.time()
-    wake = due if arrived < due else arrived + GATHER_SECONDS
-    if wake > time.time():
-        time.sleep(wake - time.time())
-    with _lock:
-        leader = not batch.taken
+        leader = batch is None
         if leader:
+            batch = _open[key] = _Batch()
+        else:
+            wake_me.acquire()
+            batch.waiters.append(wake_me)
+        batch.ids.append(execution_id)
+    if leader:
+        arrived = time.time()
+        # A late first arrival gives others of the same instant a moment to join.
+        wake = due if arrived < due else arrived + GATHER_SECONDS
+        if wake > time.time():
+            time.sleep(wake - time.time())
+        with _lock:
             batch.taken = True
             if _open.get(key) is batch:
                 del _open[key]
             ids = list(batch.ids)
-    if leader:
+            waiters = list(batch.waiters)
         try:
-            t0 = time.time()
+            began = time.time()
             batch.results = claim_and_prepare(ids, worker=worker)
             started = [r for r in batch.results.values() if isinstance(r, Started)]
             gate = Gate(len(started))
             for r in started:
                 r.gate = gate
+            if plan is not None:
+                plan(started)
             logger.debug(
                 "claimed %d execution(s) due %.3f: began %+.3f s after it, took %.3f s",
-                due,
                 len(ids),
-                t0 - due,
-                time.time() - t0,
+                due,
+                began - due,
+                time.time() - began,
             )
         except BaseException as exc:  # handed to every waiting member
             batch.error = exc
             raise
         finally:
-            batch.done.set()
-    elif not batch.done.wait(timeout=600):
+            for waiter in waiters:
+                waiter.release()
+    elif not wake_me.acquire(timeout=max(due - time.time(), 0) + 600):
         raise TimeoutError(f"execution {execution_id}: the batch claim did not finish")
     if batch.error is not None:
         raise batch.error

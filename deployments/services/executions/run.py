@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
@@ -44,7 +45,7 @@ EARLY_WAIT_MAX = 60.0
 # Retries further away than this are not published with an ETA (Redis would redeliver an
 # unacknowledged message after its visibility timeout); the reconciler publishes them when due.
 ETA_MAX = timedelta(hours=1)
-GATE_WAIT_SECONDS = 3.0
+GATE_WAIT_SECONDS = 10.0
 
 __all__ = [
     "RAN",
@@ -205,14 +206,36 @@ def execution_run(*, execution_id: int, worker: str = "", due: float | str | Non
     if due - time.time() > EARLY_WAIT_MAX:
         return Outcome.WAIT
     release_connection()  # while waiting for the tick
-    result = start_when_due(execution_id, due, worker=worker)
+    result = start_when_due(execution_id, due, worker=worker, plan=_plan_all)
     if not isinstance(result, Started):
         return result
     _execute(result)
     return Outcome.RAN
 
 
-def _execute(started: Started) -> None:
+@dataclass
+class _Plan:
+    log: LogWriter
+    watch: _Watch
+    timeout: int
+    runtime: object | None = None
+    run_kwargs: dict | None = None
+    error: str = ""
+
+
+def _plan_all(batch: list[Started]) -> None:
+    """Prepare every run of a batch (the leader does it, once per environment for the
+    runtime), so that at the tick each thread only starts its task."""
+    runtimes: dict[int, object] = {}
+    for started in batch:
+        try:
+            started.plan = _plan_one(started, runtimes)
+        except Exception:  # noqa: BLE001 - that run fails with the reason, not the batch
+            logger.exception("execution %s: could not prepare the run", started.execution.pk)
+            started.plan = None  # its thread tries again and fails with the reason
+
+
+def _plan_one(started: Started, runtimes: dict) -> _Plan:
     execution = started.execution
     d = execution.deployment
     env = started.environment
@@ -224,38 +247,55 @@ def _execute(started: Started) -> None:
         seq=0 if not execution.log_bytes else None,
     )
     watch = _Watch(execution, started, log)
-    timeout = max(1, min(d.timeout_seconds, env.max_run_seconds))
+    plan = _Plan(log=log, watch=watch, timeout=max(1, min(d.timeout_seconds, env.max_run_seconds)))
+    image = execution.image_ref or (execution.build.image_ref if execution.build_id else "")
+    if not image:
+        plan.error = f"build #{execution.build_id} has no image to run; build it again"
+        return plan
+    runtime = runtimes.get(env.pk)
+    if runtime is None:
+        runtime = runtimes[env.pk] = get_runtime(env)
+    plan.runtime = runtime
+    log(
+        f"[chorus] execution #{execution.pk}: {execution.get_trigger_display().lower()} "
+        f"run for {execution.scheduled_for.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, "
+        f"attempt {execution.attempt}, image {image}, config revision "
+        f"{execution.config_revision}, {runtime.kind} runtime, timeout {plan.timeout} s",
+        "chorus",
+    )
+    plan.run_kwargs = {
+        "image": image,
+        "env": {**started.config, **context_env(started)},
+        "limits": Limits(memory_mb=env.memory_limit_mb, cpus=env.cpu_limit, pids=env.pids_limit),
+        "timeout": plan.timeout,
+        "log": log,
+        "labels": labels_for(execution),
+        "cancel": watch.cancel,
+        "on_start": watch.on_start,
+    }
+    return plan
+
+
+def _execute(started: Started) -> None:
+    execution = started.execution
+    plan = started.plan
     try:
-        image = execution.image_ref or (execution.build.image_ref if execution.build_id else "")
-        if not image:
-            result = RunResult(
-                exit_code=None,
-                error=f"build #{execution.build_id} has no image to run; build it again",
-            )
+        if plan is None:
+            plan = _plan_one(started, {})
+        if plan.error:
+            result = RunResult(exit_code=None, error=plan.error)
         else:
-            runtime = get_runtime(env)
-            log(
-                f"[chorus] execution #{execution.pk}: {execution.get_trigger_display().lower()} "
-                f"run for {execution.scheduled_for.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, "
-                f"attempt {execution.attempt}, image {image}, config revision "
-                f"{execution.config_revision}, {runtime.kind} runtime, timeout {timeout} s",
-                "chorus",
-            )
-            result = runtime.run(
-                image=image,
-                env={**started.config, **context_env(started)},
-                limits=Limits(
-                    memory_mb=env.memory_limit_mb, cpus=env.cpu_limit, pids=env.pids_limit
-                ),
-                timeout=timeout,
-                log=log,
-                labels=labels_for(execution),
-                cancel=watch.cancel,
-                on_start=watch.on_start,
-            )
+            result = plan.runtime.run(**plan.run_kwargs)
     except Exception as exc:  # noqa: BLE001 - every failure ends the execution, never "running"
         logger.exception("execution %s: the run crashed", execution.pk)
         result = RunResult(exit_code=None, error=f"Chorus could not run the task: {exc}")
+        if plan is None:
+            plan = _Plan(
+                log=_Log(owner=execution, line_model=ExecutionLogLine, fk_name="execution"),
+                watch=_Watch(execution, started),
+                timeout=0,
+            )
+    log, watch, timeout = plan.log, plan.watch, plan.timeout
     # Let the other runs of this batch start before this one's bookkeeping (see claims.Gate).
     started.mark_started()
     if started.gate is not None:
