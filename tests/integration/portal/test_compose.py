@@ -33,7 +33,7 @@ def test_compose_config_is_valid_and_complete():
         cwd=ROOT,
     )
     assert out.returncode == 0, out.stderr
-    assert set(out.stdout.split()) == {"postgres", "redis", "web", "worker", "beat"}
+    assert set(out.stdout.split()) == {"postgres", "redis", "web", "worker", "executions", "beat"}
 
 
 def test_compose_refuses_to_start_without_secrets():

@@ -87,7 +87,18 @@ def _log_in(base: str, username: str, password: str) -> requests.Response:
     )
 
 
+def _install_stamp() -> Path:
+    """The Makefile's marker that .venv holds exactly this pyproject's dependencies."""
+    import hashlib
+
+    digest = hashlib.sha1((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:12]
+    return ROOT / ".venv" / f".installed-{digest}"
+
+
 def test_make_run_from_fresh_clone_and_restart(tmp_path):
+    # Without the stamp, `make run` in the clone would reinstall the project into the suite's
+    # own virtualenv, pointing its editable install at a temporary directory.
+    assert _install_stamp().exists(), "run `make install` first: .venv is out of date"
     clone = tmp_path / "chorus"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     port = _free_port()
