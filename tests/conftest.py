@@ -68,15 +68,14 @@ def _default_environments(request):
         return
     request.getfixturevalue("django_db_setup")
     blocker = request.getfixturevalue("django_db_blocker")
-    from deployments.models import Environment
+    import importlib
 
+    from django.apps import apps
+
+    # The data migration's own function, so tests get exactly what an installation gets.
+    migration = importlib.import_module("deployments.migrations.0002_default_environments")
     with blocker.unblock():
-        Environment.objects.get_or_create(
-            slug="dev", defaults={"name": "Development", "order": 10, "is_production": False}
-        )
-        Environment.objects.get_or_create(
-            slug="prod", defaults={"name": "Production", "order": 20, "is_production": True}
-        )
+        migration.create_defaults(apps, None)
 
 
 @pytest.fixture

@@ -11,22 +11,7 @@ from tests.support.gitrepos import BareRepo
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("default_environments"),
 ]
-
-
-@pytest.fixture
-def default_environments(transactional_db):
-    """Development and Production, as the data migration makes them in every installation.
-
-    Transactional tests flush the database after each test, data-migration rows included.
-    """
-    import importlib
-
-    from django.apps import apps
-
-    migration = importlib.import_module("deployments.migrations.0002_default_environments")
-    migration.create_defaults(apps, None)
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["htmx", "no-js"])

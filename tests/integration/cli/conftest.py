@@ -26,21 +26,6 @@ class Result:
         return json.loads(self.out)
 
 
-@pytest.fixture(autouse=True)
-def default_environments(transactional_db):
-    """Development and Production, as the data migration makes them in every installation.
-
-    Transactional tests flush the database after each test, data-migration rows included; this
-    puts them back (idempotent), which mixes safely with any other transactional test.
-    """
-    import importlib
-
-    from django.apps import apps
-
-    migration = importlib.import_module("deployments.migrations.0002_default_environments")
-    migration.create_defaults(apps, None)
-
-
 @pytest.fixture
 def cli_home(tmp_path):
     home = tmp_path / "home"
