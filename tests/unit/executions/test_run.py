@@ -222,7 +222,7 @@ def test_skipped_missed_and_finished_executions_are_reported_to_observability(
 
     seen = []
     monkeypatch.setattr(observability.hooks, "execution_finished", seen.append)
-    d = deploy(policies={"starting_deadline_seconds": 1})
+    d = deploy(policies={"starting_deadline_seconds": 10})
     with django_capture_on_commit_callbacks(execute=True):
         ok = run(tick(d))
         late = run(tick(d, seconds_ago=30))
@@ -230,7 +230,7 @@ def test_skipped_missed_and_finished_executions_are_reported_to_observability(
 
 
 def test_context_count_ignores_skipped_and_missed(deploy, tick, run):
-    d = deploy(config={"RECORD_PRINT_ENV": "1"}, policies={"starting_deadline_seconds": 1})
+    d = deploy(config={"RECORD_PRINT_ENV": "1"}, policies={"starting_deadline_seconds": 10})
     run(tick(d, seconds_ago=40))  # missed
     e = run(tick(d))
     assert env_of(e)["CHORUS_EXECUTION_COUNT"] == "1"
