@@ -59,8 +59,11 @@ class LogWriter:
         self.bytes = owner.log_bytes or 0
         self.truncated = bool(owner.log_truncated)
         self.dropped = 0
-        self._pending: list[models.Model] = []
+        self._pending: list[tuple] = []  # (seq, ts, stream, text)
         self._last_flush = time.monotonic()
+        # True: lines only buffer, never flush (a batch leader starting thousands of runs
+        # must not stop for a database write per run); the run's own thread flushes later.
+        self.hold = False
 
     def __call__(self, text: str, stream: str = "stdout") -> None:
         self.write(text, stream)
@@ -68,7 +71,7 @@ class LogWriter:
     def write(self, text: str, stream: str = "stdout") -> None:
         for raw in str(text).splitlines() or [""]:
             self._write_line(raw.rstrip("\r"), stream)
-        if time.monotonic() - self._last_flush >= self.flush_every:
+        if not self.hold and time.monotonic() - self._last_flush >= self.flush_every:
             self.flush()
 
     def _write_line(self, line: str, stream: str) -> None:
@@ -87,22 +90,23 @@ class LogWriter:
             return
         self.bytes += size
         self.seq += 1
-        self._pending.append(
-            self.line_model(
-                **{self.fk_name: self.owner},
-                seq=self.seq,
-                ts=timezone.now(),
-                stream=stream,
-                text=line,
-            )
-        )
+        # A plain tuple now, the model instance at flush: writing a line stays cheap for a
+        # batch leader that starts thousands of runs (claims.py).
+        self._pending.append((self.seq, timezone.now(), stream, line))
 
     def flush(self, *, update_owner: bool = True) -> None:
         """Store pending lines; update_owner=False leaves log_bytes/log_truncated to the
         caller (who writes them with its own update of the owner row)."""
         if self._pending:
-            self.line_model.objects.bulk_create(self._pending)
-            self._pending = []
+            pending, self._pending = self._pending, []
+            self.line_model.objects.bulk_create(
+                [
+                    self.line_model(
+                        **{self.fk_name: self.owner}, seq=seq, ts=ts, stream=stream, text=text
+                    )
+                    for seq, ts, stream, text in pending
+                ]
+            )
         if update_owner:
             type(self.owner).objects.filter(pk=self.owner.pk).update(
                 log_bytes=self.bytes, log_truncated=self.truncated
@@ -114,12 +118,11 @@ class LogWriter:
         if self.truncated and self.dropped:
             self.seq += 1
             self._pending.append(
-                self.line_model(
-                    **{self.fk_name: self.owner},
-                    seq=self.seq,
-                    ts=timezone.now(),
-                    stream="chorus",
-                    text=TRUNCATED_MARKER.format(limit=self.max_bytes, dropped=self.dropped),
+                (
+                    self.seq,
+                    timezone.now(),
+                    "chorus",
+                    TRUNCATED_MARKER.format(limit=self.max_bytes, dropped=self.dropped),
                 )
             )
             self.dropped = 0

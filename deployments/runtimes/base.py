@@ -58,6 +58,16 @@ class RunResult:
     container_id: str = ""
 
 
+class RunHandle:
+    """A run begun by `Runtime.start`; `wait()` follows it to its end and returns the result."""
+
+    def __init__(self, wait: Callable[[], RunResult]) -> None:
+        self._wait = wait
+
+    def wait(self) -> RunResult:
+        return self._wait()
+
+
 @dataclass
 class RunningTask:
     """A task found by its labels, for the reconciler."""
@@ -70,6 +80,9 @@ class RunningTask:
 
 class Runtime(ABC):
     kind: str = ""
+    # True when `start` returns at once (no engine round trip): a batch leader may then start
+    # thousands of runs in a row at the tick, instead of waking a thread for each first.
+    quick_start: bool = False
 
     @abstractmethod
     def available(self) -> bool:
@@ -105,6 +118,13 @@ class Runtime(ABC):
     ) -> RunResult:
         """Run the image to completion (or timeout / cancel), streaming its output to `log`.
         `on_start(container_id)` is called as soon as the task is running."""
+
+    def start(self, **run_kwargs) -> RunHandle:
+        """Begin a run (the arguments of `run`); the handle's `wait()` finishes it.
+
+        The default begins nothing here: the whole run, `on_start` included, happens in
+        `wait()`. A runtime with `quick_start` really starts the task in `start`."""
+        return RunHandle(lambda: self.run(**run_kwargs))
 
     def find(self, labels: Mapping[str, str]) -> list[RunningTask]:
         """Tasks (running or exited) carrying all these labels."""

@@ -5,8 +5,9 @@ Selected like any runtime (`Environment.runtime_kind = "record"` or
 start) can be measured and tested without the cost and noise of containers:
 tests/bench/fire_lag.py uses it for thousands of simultaneous ticks.
 
-`run` calls `on_start` at once (the moment the task "starts"), logs one line with that time, and
-finishes with exit code 0. A deployment's config variables can shape the run, which lets tests
+`start` calls `on_start` at once (the moment the task "starts") and logs one line with that
+time; the handle's `wait` finishes with exit code 0. Starting costs microseconds
+(`quick_start`), so a worker's batch leader starts a whole tick's runs itself (claims.py). A deployment's config variables can shape the run, which lets tests
 exercise timeouts, failures, retries and overlaps in milliseconds:
 - RECORD_SLEEP=<seconds>: stay "running" that long (honours timeout and cancel);
 - RECORD_EXIT_CODE=<n>: finish with this exit code;
@@ -23,13 +24,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .base import BuiltImage, CancelFn, Limits, LogFn, RunResult, Runtime
+from .base import BuiltImage, CancelFn, Limits, LogFn, RunHandle, RunResult, Runtime
 
 POLL_SECONDS = 0.05
 
 
 class RecordRuntime(Runtime):
     kind = "record"
+    quick_start = True
 
     def __repr__(self) -> str:
         return "RecordRuntime()"
@@ -51,7 +53,10 @@ class RecordRuntime(Runtime):
         log(f"record runtime: nothing is built for {tag}", "chorus")
         return BuiltImage(ref=tag, digest="sha256:" + hashlib.sha256(tag.encode()).hexdigest())
 
-    def run(
+    def run(self, **run_kwargs) -> RunResult:
+        return self.start(**run_kwargs).wait()
+
+    def start(
         self,
         *,
         image: str,
@@ -63,9 +68,10 @@ class RecordRuntime(Runtime):
         command: list[str] | None = None,
         cancel: CancelFn | None = None,
         on_start: Callable[[str], None] | None = None,
-    ) -> RunResult:
+    ) -> RunHandle:
         task_id = f"record-{uuid.uuid4().hex[:16]}"
         started = time.time()
+        began = time.monotonic()
         if on_start is not None:
             on_start(task_id)
         log(
@@ -77,19 +83,24 @@ class RecordRuntime(Runtime):
         if env.get("RECORD_PRINT_ENV") == "1":
             for key in sorted(env):
                 log(f"{key}={env[key]}", "stdout")
-        result = RunResult(exit_code=None, container_id=task_id)
         sleep = float(env.get("RECORD_SLEEP") or 0)
-        deadline = time.monotonic() + sleep
-        limit = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if time.monotonic() >= limit:
-                result.timed_out = True
-                result.exit_code = 137
-                return result
-            if cancel is not None and cancel():
-                result.cancelled = True
-                result.exit_code = 137
-                return result
-            time.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0)))
-        result.exit_code = int(env.get("RECORD_EXIT_CODE") or 0)
-        return result
+        exit_code = int(env.get("RECORD_EXIT_CODE") or 0)
+
+        def wait() -> RunResult:
+            result = RunResult(exit_code=None, container_id=task_id)
+            deadline = began + sleep
+            limit = began + timeout
+            while time.monotonic() < deadline:
+                if time.monotonic() >= limit:
+                    result.timed_out = True
+                    result.exit_code = 137
+                    return result
+                if cancel is not None and cancel():
+                    result.cancelled = True
+                    result.exit_code = 137
+                    return result
+                time.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0)))
+            result.exit_code = exit_code
+            return result
+
+        return RunHandle(wait)

@@ -235,3 +235,57 @@ def test_context_count_ignores_skipped_and_missed(deploy, tick, run):
     e = run(tick(d))
     assert env_of(e)["CHORUS_EXECUTION_COUNT"] == "1"
     assert e.scheduled_for > timezone.now() - timedelta(seconds=5)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_runs_of_one_instant_all_start_before_any_finishes(
+    deploy, tick, make_component, monkeypatch
+):
+    """One worker process, twelve runs due at the same instant: the batch leader starts every
+    one of them (record runtime: `quick_start`); none is finished before the last started.
+    A run whose start fails ends failed with the reason; the others are not held up by it."""
+    from django.db import connection
+
+    from deployments.runtimes.record import RecordRuntime
+    from deployments.services.executions import execution_run
+
+    real_start = RecordRuntime.start
+
+    def start(self, **kwargs):
+        if kwargs["env"].get("RECORD_ECHO") == "explode":
+            raise RuntimeError("the runtime refused to start it")
+        return real_start(self, **kwargs)
+
+    monkeypatch.setattr(RecordRuntime, "start", start)
+    at = timezone.now().replace(microsecond=0) + timedelta(seconds=2)
+    executions = []
+    for n in range(12):
+        c = make_component(f"together-{n}")
+        echo = "explode" if n == 5 else "fine"
+        d = deploy(component=c, config={"RECORD_ECHO": echo})
+        executions.append(tick(d, at=at))
+    due = at.timestamp()
+    threads = [
+        threading.Thread(
+            target=lambda pk=e.pk: (
+                execution_run(execution_id=pk, worker="one@host", due=due),
+                connection.close(),
+            )
+        )
+        for e in executions
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    rows = {e.pk: Execution.objects.get(pk=e.pk) for e in executions}
+    broken = rows.pop(executions[5].pk)
+    assert broken.status == "failed"
+    assert "the runtime refused to start it" in broken.reason
+    assert all(r.status == "succeeded" for r in rows.values())
+    last_start = max(r.started_at for r in rows.values())
+    assert all(r.finished_at >= last_start for r in rows.values())
+    assert all(r.started_at >= at for r in rows.values())
+    for r in rows.values():
+        assert log_text(r).count("record runtime: started") == 1
+        assert r.worker == "one@host"
