@@ -82,6 +82,9 @@ class Build(models.Model):
     celery_task_id = models.CharField(max_length=64, blank=True)
     log_bytes = models.PositiveIntegerField(default=0)
     log_truncated = models.BooleanField(default=False)
+    # Set by image clean-up (deployments/services/images.py): the image is gone from its
+    # runtime, so this build can no longer be deployed, promoted, rolled back to or re-run.
+    image_removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-queued_at", "-id"]

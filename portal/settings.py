@@ -268,6 +268,23 @@ from observability.beat import BEAT_SCHEDULE as _OBSERVABILITY_BEAT  # noqa: E40
 
 CELERY_BEAT_SCHEDULE = {**globals().get("CELERY_BEAT_SCHEDULE", {}), **_OBSERVABILITY_BEAT}
 
+# Image clean-up (deployments/services/images.py, docs/builds.md): a succeeded build's image is
+# removed once no live deployment runs it, it is not among the last N builds of its component,
+# and it finished more than D days ago. Daily, at 03:17 UTC.
+CHORUS_IMAGE_KEEP_BUILDS = env.int("CHORUS_IMAGE_KEEP_BUILDS", default=5)
+CHORUS_IMAGE_KEEP_DAYS = env.int("CHORUS_IMAGE_KEEP_DAYS", default=7)
+if CHORUS_IMAGE_KEEP_BUILDS < 0 or CHORUS_IMAGE_KEEP_DAYS < 0:
+    raise ImproperlyConfigured(
+        "CHORUS_IMAGE_KEEP_BUILDS and CHORUS_IMAGE_KEEP_DAYS must be 0 or more"
+    )
+from celery.schedules import crontab as _crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE["chorus.images.prune"] = {
+    "task": "chorus.images.prune",
+    "schedule": _crontab(minute=17, hour=3),
+    "options": {"queue": "chorus"},
+}
+
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

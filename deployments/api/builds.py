@@ -42,6 +42,11 @@ class BuildOut(serializers.Serializer):
     error = serializers.CharField(allow_blank=True)
     cancel_requested = serializers.BooleanField()
     log_truncated = serializers.BooleanField()
+    image_removed_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When image clean-up removed this build's image (it can no longer be "
+        "deployed); null while the image exists.",
+    )
 
 
 class BuildQueuedOut(BuildOut):

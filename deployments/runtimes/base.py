@@ -23,6 +23,14 @@ class RuntimeUnavailable(Exception):
     """The runtime cannot be reached (e.g. the Docker engine is down). Message is user-facing."""
 
 
+class ImageRemoveError(Exception):
+    """`remove_image` could not delete the image; it stays. Message is user-facing."""
+
+
+class ImageInUse(ImageRemoveError):
+    """A task (running or stopped container) still uses the image: it is kept, never forced."""
+
+
 class BuildError(Exception):
     """The build failed for a reason the user can act on. Message is user-facing."""
 
@@ -137,3 +145,11 @@ class Runtime(ABC):
     def remove(self, container_id: str) -> None:
         """Remove an exited task's leftovers (best effort)."""
         return None
+
+    @abstractmethod
+    def remove_image(self, ref: str) -> None:
+        """Delete the image `ref` (a `BuiltImage.ref`) built by this runtime.
+
+        An image that is already gone counts as removed (clean-up may be retried). Raises
+        ImageInUse when a task still uses it (never forced), ImageRemoveError for any other
+        refusal, RuntimeUnavailable when the runtime cannot be reached."""

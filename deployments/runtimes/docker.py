@@ -30,6 +30,8 @@ from .base import (
     BuildTimedOut,
     BuiltImage,
     CancelFn,
+    ImageInUse,
+    ImageRemoveError,
     Limits,
     LogFn,
     RunningTask,
@@ -523,5 +525,24 @@ class DockerRuntime(Runtime):
             pass
         except (docker.errors.DockerException, requests.RequestException, OSError):
             pass  # best effort by contract
+        finally:
+            client.close()
+
+    # --- image clean-up ---------------------------------------------------------------------
+    def remove_image(self, ref: str) -> None:
+        """Untag / delete `ref` without force: the engine refuses (409) while a container,
+        running or stopped, still uses the image, and then the image is kept."""
+        client = self.client(timeout=API_TIMEOUT)
+        try:
+            client.images.remove(image=ref, force=False)
+        except docker.errors.ImageNotFound:
+            pass  # already gone: nothing left to do
+        except docker.errors.APIError as exc:
+            detail = str(exc.explanation or exc).strip()
+            if exc.status_code == 409:
+                raise ImageInUse(f"Kept {ref}: {detail}") from exc
+            raise ImageRemoveError(f"The Docker engine could not remove {ref}: {detail}") from exc
+        except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+            raise RuntimeUnavailable(self.unreachable_message(exc)) from exc
         finally:
             client.close()

@@ -44,6 +44,8 @@ from .base import (
     BuildTimedOut,
     BuiltImage,
     CancelFn,
+    ImageInUse,
+    ImageRemoveError,
     Limits,
     LogFn,
     RunningTask,
@@ -56,6 +58,8 @@ IMAGE_FILE = "image.json"
 SKIP_NAMES = {".git", "__pycache__", ".venv", "venv", ".mypy_cache", ".pytest_cache"}
 PYTHON_RE = re.compile(r"^python(3(\.\d+)?)?$")
 SHELL_META = set("|&;<>()$`\\\"'*?[]#~=%\n")
+# An image directory's name: the first 32 hex digits of its digest (see `build`).
+IMAGE_DIR_RE = re.compile(r"^[0-9a-f]{32}$")
 CANCEL_POLL_SECONDS = 1.0
 
 
@@ -457,6 +461,34 @@ class LocalRuntime(Runtime):
             if home and Path(home).name.startswith("chorus-run-"):
                 shutil.rmtree(home, ignore_errors=True)
         path.unlink(missing_ok=True)
+
+    # --- image clean-up ---------------------------------------------------------------------
+    def remove_image(self, ref: str) -> None:
+        """Delete the image directory `ref`, only if it is an image directory directly inside
+        this runtime's images dir (never a symlink, never runs/ or anything else), and no live
+        run uses it. Holds the build's lock, so a build reusing the image waits for us."""
+        path = Path(ref)
+        if (
+            not path.is_absolute()
+            or not IMAGE_DIR_RE.match(path.name)
+            or path.parent.resolve() != self.images_dir.resolve()
+        ):
+            raise ImageRemoveError(f"Refused to remove {ref}: not a local image of {self}.")
+        with _locked(self.images_dir / ".locks" / f"{path.name}.lock"):
+            if path.is_symlink():
+                raise ImageRemoveError(f"Refused to remove {ref}: it is a symbolic link.")
+            if not path.exists():
+                return  # already gone
+            for _pidfile, info in self._runs():
+                if info.get("image") == str(path) and self._alive(info):
+                    raise ImageInUse(f"Kept {ref}: a task (pid {info.get('pid')}) runs from it.")
+            # Renamed first (atomic), so a half-deleted tree never passes for an image.
+            doomed = self.images_dir / f".removing-{path.name}-{uuid.uuid4().hex[:8]}"
+            try:
+                path.rename(doomed)
+            except OSError as exc:
+                raise ImageRemoveError(f"Could not remove {ref}: {exc}") from exc
+        shutil.rmtree(doomed, ignore_errors=True)
 
 
 def _kill_group(pgid: int) -> None:

@@ -53,6 +53,10 @@ class RecordRuntime(Runtime):
         log(f"record runtime: nothing is built for {tag}", "chorus")
         return BuiltImage(ref=tag, digest="sha256:" + hashlib.sha256(tag.encode()).hexdigest())
 
+    def remove_image(self, ref: str) -> None:
+        # Nothing was built, so there is nothing to delete.
+        return None
+
     def run(self, **run_kwargs) -> RunResult:
         return self.start(**run_kwargs).wait()
 

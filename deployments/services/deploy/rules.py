@@ -125,6 +125,27 @@ def check_build(*, component: Component, build: Build) -> None:
         )
     if not (build.image_ref or build.image_digest):
         raise ValidationError(f"Build #{build.pk} has no image to deploy.")
+    check_image_present(build=build)
+
+
+def check_image_present(*, build: Build) -> None:
+    """Refuse a build whose image clean-up removed (deployments/services/images.py).
+
+    Reads the mark under a row lock (call inside a transaction): image clean-up locks the row
+    too before marking, so a deploy and a clean-up of the same build never both win.
+    """
+    removed_at = (
+        Build.objects.select_for_update()
+        .filter(pk=build.pk)
+        .values_list("image_removed_at", flat=True)
+        .first()
+    )
+    if removed_at is not None:
+        build.image_removed_at = removed_at
+        raise ValidationError(
+            f"The image of build #{build.pk} was removed by image clean-up on "
+            f"{removed_at:%Y-%m-%d}; build it again."
+        )
 
 
 def _same_image(build: Build) -> Q:

@@ -121,6 +121,9 @@ def execution_rerun(*, execution: Execution, actor) -> Execution:
     build = execution.build
     if build is None or not (execution.image_ref or build.image_ref):
         raise ValidationError("The image this execution ran is not known any more.")
+    from ..deploy.rules import check_image_present
+
+    check_image_present(build=build)
     rerun = _start(
         deployment=deployment,
         trigger=T.RERUN,
