@@ -1,7 +1,9 @@
 """GitHub through PyGitHub: accounts, repositories, branches, file listings, sample PRs.
 
 The API base URL is per connection (GitHub Enterprise: https://ghe.example.com/api/v3),
-defaulting to settings.CHORUS_GITHUB_API_URL. Errors become `GitHubError` with a message a
+defaulting to settings.CHORUS_GITHUB_API_URL. Like git URLs, an API URL whose host is, or
+resolves to, a loopback, private or link-local address is refused unless
+CHORUS_ALLOW_LOCAL_GIT_URLS. Errors become `GitHubError` with a message a
 user can act on; tokens never appear in them.
 """
 
@@ -9,15 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import github
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from github import Auth, Github, GithubException
 from requests.exceptions import RequestException
 
 from portal import crypto
 
 from .models import GitHubConnection
+from .sources import git
 
 TIMEOUT = 15
 
@@ -26,9 +31,36 @@ class GitHubError(Exception):
     """A GitHub API call failed; the message is user-facing."""
 
 
+def validate_api_url(url: str) -> str:
+    """The stripped API URL, or ValidationError: http(s) only, and (without
+    CHORUS_ALLOW_LOCAL_GIT_URLS) no host on the server's own network, which a user could
+    otherwise make Chorus call with a token it chose (cloud metadata, internal services)."""
+    u = (url or "").strip().rstrip("/")
+    try:
+        parts = urlsplit(u)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        host = None
+    if parts.scheme.lower() not in ("https", "http") or not host:
+        raise ValidationError(
+            "Enter the GitHub API URL, like https://api.github.com or https://<host>/api/v3.",
+            code="invalid",
+        )
+    if not getattr(settings, "CHORUS_ALLOW_LOCAL_GIT_URLS", False):
+        git.checked_addresses(host, what="GitHub API host", things="APIs", field="API URL")
+    return u
+
+
 def client(*, base_url: str | None = None, token: str) -> Github:
+    # Checked before every client, not only when the connection was saved: the setting or the
+    # host's DNS may have changed since.
+    try:
+        url = validate_api_url(base_url or settings.CHORUS_GITHUB_API_URL)
+    except ValidationError as exc:
+        raise GitHubError(" ".join(exc.messages)) from None
     return Github(
-        base_url=(base_url or settings.CHORUS_GITHUB_API_URL).rstrip("/"),
+        base_url=url,
         auth=Auth.Token(token),
         timeout=TIMEOUT,
         # Fail fast with a readable message instead of retrying for minutes in a web request.
@@ -101,6 +133,8 @@ def account_login(*, base_url: str | None, token: str) -> str:
     """The login the token belongs to (GET /user): proves the token works."""
     try:
         return client(base_url=base_url, token=token).get_user().login
+    except GitHubError:
+        raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message
         raise explain(exc, what="Checking the token") from exc
 

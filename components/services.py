@@ -287,7 +287,10 @@ def github_connection_create(
     token = (token or "").strip()
     if not token:
         raise ValidationError({"token": "Paste a personal access token."})
-    base_url = (base_url or settings.CHORUS_GITHUB_API_URL).strip().rstrip("/")
+    try:
+        base_url = gh.validate_api_url(base_url or settings.CHORUS_GITHUB_API_URL)
+    except ValidationError as exc:
+        raise ValidationError({"base_url": exc.messages}) from exc
     try:
         login = gh.account_login(base_url=base_url, token=token)
     except gh.GitHubError as exc:

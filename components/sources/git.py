@@ -3,7 +3,9 @@
 Every call runs with a timeout, without a terminal prompt, with the transports restricted
 (`GIT_ALLOW_PROTOCOL`) so a URL cannot reach `ext::` helpers or, in production, the server's
 own disk. Credentials never appear in argv, in `.git/config` or in error messages: they go
-in through `GIT_CONFIG_*` environment variables as an `http.extraHeader`.
+in through `GIT_CONFIG_*` environment variables as an `http.extraHeader`. Without
+CHORUS_ALLOW_LOCAL_GIT_URLS, `pin_remote` keeps every fetch on the addresses that were checked
+(no DNS rebinding, no HTTP redirects).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -133,10 +135,21 @@ def _is_private(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return any(ip in net for net in _PRIVATE_NETWORKS)
 
 
-def _refuse_private_host(host: str) -> None:
-    """Raise ValidationError when `host` is, or resolves to, a loopback/private/link-local
-    address. Every address of a name counts (one private answer is enough to refuse). The
-    check runs when a URL is saved and again whenever a build resolves or fetches it."""
+def _local_hosts_allowed() -> bool:
+    return bool(getattr(settings, "CHORUS_ALLOW_LOCAL_GIT_URLS", False))
+
+
+def checked_addresses(
+    host: str,
+    *,
+    what: str = "git host",
+    things: str = "repositories",
+    field: str = "git URL",
+) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Resolve `host` once and return its addresses, or raise ValidationError when it is, or
+    resolves to, a loopback/private/link-local address (one private answer is enough) or does
+    not resolve. Callers that connect afterwards must connect to exactly these addresses, or
+    DNS could answer differently the second time (rebinding)."""
     try:
         addresses = [ipaddress.ip_address(host)]
     except ValueError:
@@ -144,20 +157,110 @@ def _refuse_private_host(host: str) -> None:
             infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
         except (OSError, UnicodeError):
             raise ValidationError(
-                f"Cannot resolve host “{host}”: check the host name in the git URL.",
+                f"Cannot resolve host “{host}”: check the host name in the {field}.",
                 code="unresolvable",
             ) from None
-        addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+        addresses = []
+        for info in infos:
+            ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+            if ip not in addresses:
+                addresses.append(ip)
     for ip in addresses:
         if _is_private(ip):
             where = host if str(ip) == host else f"{host} ({ip})"
             raise ValidationError(
-                f"The git host {where} is a loopback, private or link-local address; "
-                "repositories on the server's own network are not allowed here. "
+                f"The {what} {where} is a loopback, private or link-local address; "
+                f"{things} on the server's own network are not allowed here. "
                 "Use a public host (an operator can allow them with "
                 "CHORUS_ALLOW_LOCAL_GIT_URLS=true).",
                 code="private",
             )
+    return addresses
+
+
+def _refuse_private_host(host: str) -> None:
+    """Raise ValidationError when `host` is, or resolves to, a private address. Runs when a
+    URL is saved; `pin_remote` checks again, and pins the answer, right before git connects."""
+    checked_addresses(host)
+
+
+# --- the address git connects to ------------------------------------------------------------
+# A host name is only a safe thing to hand to git when git will connect to the addresses that
+# were checked: resolving again lets a DNS server answer a public address to the check and
+# 127.0.0.1 to git (rebinding), and an HTTP redirect can send git anywhere.
+_PLAIN_HOST_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+
+
+@dataclass(frozen=True)
+class Remote:
+    """The URL to give git and the `-c key=value` options that keep it on checked addresses."""
+
+    url: str
+    config: tuple[tuple[str, str], ...] = ()
+
+    def args(self) -> list[str]:
+        out: list[str] = []
+        for key, value in self.config:
+            out += ["-c", f"{key}={value}"]
+        return out
+
+
+def pin_remote(url: str) -> Remote:
+    """Resolve the URL's host once, refuse private answers, and make git use those answers.
+
+    - http(s): `http.curloptResolve=<host>:<port>:<addresses>` (libcurl uses it instead of
+      DNS) and `http.followRedirects=false` (git's default, `initial`, follows a redirect of
+      the first request to any host);
+    - git://: the URL's host is replaced by the checked address literal;
+    - ssh (ssh:// and user@host:path): checked again here, but ssh resolves the name itself,
+      so a window of milliseconds remains (see docs/components.md).
+
+    With CHORUS_ALLOW_LOCAL_GIT_URLS (development, tests) and for local URLs the URL is
+    returned as it is, without options. Raises GitError with the refusal.
+    """
+    if _local_hosts_allowed() or is_local_url(url):
+        return Remote(url)
+    scheme = url.split("://", 1)[0].lower() if "://" in url else "ssh"
+    port: int | None = None
+    try:
+        host = _url_host(url)
+        if scheme in ("http", "https", "git"):
+            try:
+                port = urlsplit(url).port
+            except ValueError:
+                raise ValidationError("That git URL has an invalid port.") from None
+        addresses = checked_addresses(host)
+    except ValidationError as exc:
+        raise GitError(" ".join(exc.messages)) from None
+    if scheme in ("http", "https"):
+        config = [("http.followRedirects", "false")]
+        if not _is_ip_literal(host):
+            if not _PLAIN_HOST_RE.match(host):
+                # libcurl normalises names (IDN, a trailing dot) before looking the pin up; a
+                # name it would not match exactly would be resolved again, unchecked.
+                raise GitError(
+                    f"The git host “{host}” is not a plain ASCII host name; "
+                    "use its xn-- form without a trailing dot."
+                )
+            port = port or (443 if scheme == "https" else 80)
+            pinned = ",".join(f"[{ip}]" if ip.version == 6 else str(ip) for ip in addresses)
+            config.insert(0, ("http.curloptResolve", f"{host}:{port}:{pinned}"))
+        return Remote(url, tuple(config))
+    if scheme == "git" and not _is_ip_literal(host):
+        ip = addresses[0]
+        literal = f"[{ip}]" if ip.version == 6 else str(ip)
+        parts = urlsplit(url)
+        netloc = f"{literal}:{port}" if port else literal
+        return Remote(urlunsplit(parts._replace(netloc=netloc)))
+    return Remote(url)
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _allowed_protocols() -> str:
@@ -246,7 +349,13 @@ def _last_lines(text: str, n: int = 3) -> str:
 
 def ls_remote(url: str, *, auth: Auth | None = None, timeout: float = 60) -> dict[str, str]:
     """All refs of the remote: {"HEAD": sha, "refs/heads/main": sha, ...} (tags peeled)."""
-    out = run_git(["ls-remote", "--", url], auth=auth, timeout=timeout, what="git ls-remote")
+    remote = pin_remote(url)
+    out = run_git(
+        [*remote.args(), "ls-remote", "--", remote.url],
+        auth=auth,
+        timeout=timeout,
+        what="git ls-remote",
+    )
     refs: dict[str, str] = {}
     for line in out.splitlines():
         if "\t" not in line:
@@ -308,11 +417,22 @@ def fetch_commit(
     Returns the full commit SHA. A server that refuses fetching a SHA directly gets a full
     fetch of its branches and tags, then the commit is looked up locally.
     """
+    remote = pin_remote(url)  # once: both fetches below go to the same checked addresses
     repo_dir.mkdir(parents=True, exist_ok=True)
     run_git(["init", "-q", str(repo_dir)], timeout=30, what="git init")
     try:
         run_git(
-            ["fetch", "-q", "--depth", "1", "--no-tags", "--", url, sha_or_ref],
+            [
+                *remote.args(),
+                "fetch",
+                "-q",
+                "--depth",
+                "1",
+                "--no-tags",
+                "--",
+                remote.url,
+                sha_or_ref,
+            ],
             cwd=repo_dir,
             auth=auth,
             timeout=timeout,
@@ -326,11 +446,12 @@ def fetch_commit(
             log("The server refused a shallow fetch of one commit; fetching the branches instead")
         run_git(
             [
+                *remote.args(),
                 "fetch",
                 "-q",
                 "--no-tags",
                 "--",
-                url,
+                remote.url,
                 "+refs/heads/*:refs/remotes/origin/*",
                 "+refs/tags/*:refs/tags/*",
             ],
