@@ -91,7 +91,7 @@ class LogWriter:
         self.bytes += size
         self.seq += 1
         # A plain tuple now, the model instance at flush: writing a line stays cheap for a
-        # batch leader that starts thousands of runs (claims.py).
+        # batch leader that starts thousands of runs (batch.py).
         self._pending.append((self.seq, timezone.now(), stream, line))
 
     def flush(self, *, update_owner: bool = True) -> None:

@@ -7,8 +7,9 @@ tests/bench/fire_lag.py uses it for thousands of simultaneous ticks.
 
 `start` calls `on_start` at once (the moment the task "starts") and logs one line with that
 time; the handle's `wait` finishes with exit code 0. Starting costs microseconds
-(`quick_start`), so a worker's batch leader starts a whole tick's runs itself (claims.py). A deployment's config variables can shape the run, which lets tests
-exercise timeouts, failures, retries and overlaps in milliseconds:
+(`quick_start`), so a worker's batch leader starts a whole tick's runs itself (batch.py).
+A deployment's config variables can shape the run, which lets tests exercise timeouts,
+failures, retries and overlaps in milliseconds:
 - RECORD_SLEEP=<seconds>: stay "running" that long (honours timeout and cancel);
 - RECORD_EXIT_CODE=<n>: finish with this exit code;
 - RECORD_ECHO=<text>: log this line (e.g. to check secret masking);

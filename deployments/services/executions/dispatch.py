@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 INSERT_CHUNK = 1000
 # A run due further ahead than this is held by the worker with an ETA until PRESTAGE before
 # it; nearer ones go to a worker thread at once and wait there, so the tasks of one tick are
-# all waiting when it comes and start together (claims.py). Celery releases ETA messages at
+# all waiting when it comes and start together (batch.py). Celery releases ETA messages at
 # about ten per second per worker, far too slow for a thousand runs due at the same second.
 HOLD_AFTER = timedelta(seconds=40)
 PRESTAGE = timedelta(seconds=5)
