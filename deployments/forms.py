@@ -78,8 +78,17 @@ class PolicyFields(forms.Form):
         return [self[name] for name in POLICY_FIELDS]
 
 
+# A build chosen on a page opened before it stopped being deployable (its image was cleaned up).
+BUILD_ERRORS = {
+    "invalid_choice": "That build can no longer be deployed (it did not succeed or its image "
+    "was removed by image clean-up); pick another build or build again."
+}
+
+
 class DeployForm(ScheduleFields, PolicyFields):
-    build = forms.ModelChoiceField(queryset=Build.objects.none(), empty_label=None)
+    build = forms.ModelChoiceField(
+        queryset=Build.objects.none(), empty_label=None, error_messages=BUILD_ERRORS
+    )
 
     field_order = ["build", "schedule", "timezone"]
 
@@ -101,7 +110,9 @@ class PromoteForm(ScheduleFields):
 
 
 class RollbackForm(forms.Form):
-    build = forms.ModelChoiceField(queryset=Build.objects.none(), empty_label=None)
+    build = forms.ModelChoiceField(
+        queryset=Build.objects.none(), empty_label=None, error_messages=BUILD_ERRORS
+    )
 
     def __init__(self, *args, builds=None, **kwargs):
         super().__init__(*args, **kwargs)

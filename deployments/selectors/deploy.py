@@ -96,9 +96,10 @@ def promotion_source(*, environment: Environment) -> Environment | None:
 
 
 def succeeded_builds(*, component: Component) -> QuerySet[Build]:
-    return Build.objects.filter(component=component, status=Build.Status.SUCCEEDED).order_by(
-        "-queued_at", "-id"
-    )
+    """The builds a deploy or rollback form offers: succeeded, image still present."""
+    return Build.objects.filter(
+        component=component, status=Build.Status.SUCCEEDED, image_removed_at__isnull=True
+    ).order_by("-queued_at", "-id")
 
 
 def live_deployment(*, component: Component, environment: Environment) -> Deployment | None:

@@ -332,3 +332,23 @@ def test_secret_never_in_any_deploy_page(client_for, alice, carol, component, de
                 assert r.status_code == 200, (tail, r.status_code)
     events = " ".join(DeploymentEvent.objects.values_list("message", flat=True))
     assert SECRET not in events
+
+
+def test_builds_whose_image_was_removed_are_not_offered(
+    client_for, bob, component, build, make_build
+):
+    from django.utils import timezone
+
+    removed = make_build()
+    removed.image_removed_at = timezone.now()
+    removed.save(update_fields=["image_removed_at"])
+    page = text(client_for(bob).get(url(component, "env/dev/deploy/")))
+    assert f'value="{build.pk}"' in page
+    assert f'value="{removed.pk}"' not in page
+    # A page opened before the clean-up: the choice is refused with a message, nothing deployed.
+    r = client_for(bob).post(
+        url(component, "env/dev/deploy/"),
+        {"build": removed.pk, "schedule": "*/5 * * * *", "timezone": "UTC"},
+    )
+    assert "its image was removed by image clean-up" in text(r)
+    assert not Deployment.objects.exists()
