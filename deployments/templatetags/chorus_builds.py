@@ -29,3 +29,9 @@ def build_duration(build) -> str:
     end = build.finished_at or timezone.now()
     text = format_seconds((end - build.started_at) / timedelta(seconds=1))
     return text if build.finished_at else text + "…"
+
+
+@register.filter
+def builds_active(builds) -> bool:
+    """True while any of these builds is queued or running (the table keeps refreshing)."""
+    return any(getattr(b, "status", "") in ("queued", "running") for b in builds)

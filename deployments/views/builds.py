@@ -32,6 +32,7 @@ from ..selectors.builds import (
 from ..services.builds import build_cancel, build_queue
 
 BUILDS_PER_PAGE = 25
+RECENT_BUILDS = 10  # the Deploy view's builds table (templates/deployments/_builds.html)
 
 
 def _can_build(user, project) -> bool:
@@ -55,9 +56,34 @@ def build_list_view(request, project_slug: str, name: str):
     if request.method == "POST":
         return _build_create(request, project_slug, name)
     component = component_get_for_user(user=request.user, project_slug=project_slug, name=name)
+    base = reverse("build_list", args=[component.project.slug, component.name])
+    if request.htmx and request.GET.get("fragment") == "recent":
+        # The Deploy view's table of the newest builds, refreshing itself.
+        return render(
+            request,
+            "deployments/builds/_live_table.html",
+            {
+                "project": component.project,
+                "component": component,
+                "rows": list(builds_for_component(component=component)[:RECENT_BUILDS]),
+                "poll_url": f"{base}?fragment=recent",
+            },
+        )
     page = Paginator(builds_for_component(component=component), BUILDS_PER_PAGE).get_page(
         request.GET.get("page")
     )
+    poll_url = f"{base}?page={page.number}&fragment=page"
+    if request.htmx and request.GET.get("fragment") == "page":
+        return render(
+            request,
+            "deployments/builds/_live_table.html",
+            {
+                "project": component.project,
+                "component": component,
+                "rows": list(page.object_list),
+                "poll_url": poll_url,
+            },
+        )
     return render(
         request,
         "deployments/builds/list.html",
@@ -68,6 +94,7 @@ def build_list_view(request, project_slug: str, name: str):
             "page_obj": page,
             "can_build": _can_build(request.user, component.project),
             "tab": "deploy",
+            "poll_url": poll_url,
         },
     )
 

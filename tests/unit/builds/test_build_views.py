@@ -210,3 +210,40 @@ def test_builds_list_heading_is_builds_with_the_component_in_the_breadcrumb(
     crumbs = re.search(r'<p class="muted">(<a href="/p/.*?)</p>', html, re.S).group(1)
     assert f'<a href="/p/{project}/c/{name}/">{name}</a>' in crumbs
     assert f'<a href="/p/{project}/c/{name}/deploy/">Deploy</a>' in crumbs
+
+
+def test_builds_table_refreshes_itself_while_a_build_is_active(
+    client_for, carol, dave, make_build, build_urls
+):
+    """The list and the Deploy view's table poll while a build is queued or running; the
+    refresh after it ends shows the new status and carries no poller, so polling stops."""
+    build = make_build(status=Build.Status.RUNNING, started_at=timezone.now())
+    client = client_for(carol)
+    page = client.get(build_urls()["queue"]).content.decode()
+    poller = re.search(r'<div id="builds-table" hx-get="([^"]+)" hx-trigger="every 3s"', page)
+    assert poller, "a running build makes the table refresh itself"
+    poll = poller.group(1).replace("&amp;", "&")
+    assert poll.endswith("?page=1&fragment=page")
+    deploy_page = client.get(build_urls()["queue"].replace("/builds/", "/deploy/")).content
+    assert b'hx-get="' + build_urls()["queue"].encode() + b'?fragment=recent"' in deploy_page
+
+    htmx = {"HTTP_HX_REQUEST": "true"}
+    assert 'class="badge badge-running"' in client.get(poll, **htmx).content.decode()
+    Build.objects.filter(pk=build.pk).update(
+        status=Build.Status.SUCCEEDED, finished_at=timezone.now()
+    )
+    fragment = client.get(poll, **htmx).content.decode()
+    assert fragment.lstrip().startswith('<div id="builds-table">')
+    assert 'class="badge badge-succeeded"' in fragment and "<html" not in fragment
+    assert "hx-trigger" not in fragment
+
+    recent = client.get(build_urls()["queue"] + "?fragment=recent", **htmx).content.decode()
+    assert f'data-build="{build.pk}"' in recent and "hx-trigger" not in recent
+    # The fragment is the same view: an outsider still gets a 404.
+    assert client_for(dave).get(poll, **htmx).status_code == 404
+
+
+def test_a_list_without_active_builds_does_not_poll(client_for, carol, make_build, build_urls):
+    make_build(status=Build.Status.FAILED, finished_at=timezone.now())
+    page = client_for(carol).get(build_urls()["queue"]).content.decode()
+    assert '<div id="builds-table">' in page and "every 3s" not in page
