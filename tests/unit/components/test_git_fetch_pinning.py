@@ -18,6 +18,8 @@ from django.test import override_settings
 
 from components.models import Component
 from components.sources import SourceError, git, source_fetch, source_resolve, validate_git_url
+from components.sources.git import commands as git_commands
+from components.sources.git import validation as git_validation
 from tests.support.git_servers import DumbHttp, GitDaemon, Recorder, free_port
 from tests.support.gitrepos import BareRepo
 from tests.support.gitrepos import git as run_test_git
@@ -61,9 +63,10 @@ def dns(monkeypatch):
 
 @pytest.fixture
 def stand_in_is_public(monkeypatch):
-    real = git._is_private
+    real = git_validation._is_private
     pinned = ipaddress.ip_address(STAND_IN_PUBLIC)
-    monkeypatch.setattr(git, "_is_private", lambda ip: ip != pinned and real(ip))
+    # checked_addresses looks _is_private up in the module that defines both.
+    monkeypatch.setattr(git_validation, "_is_private", lambda ip: ip != pinned and real(ip))
 
 
 @pytest.fixture
@@ -78,7 +81,7 @@ def git_argv(monkeypatch):
             seen.append(list(args))
         return real(args, *a, **kw)
 
-    monkeypatch.setattr(git.subprocess, "run", run)
+    monkeypatch.setattr(git_commands.subprocess, "run", run)
     return seen
 
 
@@ -203,7 +206,7 @@ def fake_git(monkeypatch):
         seen.append(list(args))
         return subprocess.CompletedProcess(args, 0, stdout=f"{'a' * 40}\trefs/heads/main\n")
 
-    monkeypatch.setattr(git.subprocess, "run", run)
+    monkeypatch.setattr(git_commands.subprocess, "run", run)
     return seen
 
 

@@ -1,0 +1,162 @@
+"""What a git URL and a path inside a repository may be: the checks run when a form is saved.
+
+Without CHORUS_ALLOW_LOCAL_GIT_URLS a URL may not read the server's own disk, and its host may
+not be, or resolve to, a loopback, private or link-local address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+# scp-like syntax: user@host:path (no scheme). git treats it as ssh.
+_SCP_RE = re.compile(r"^[A-Za-z0-9._~-]+@([A-Za-z0-9.-]+):(?!//)")
+_NETWORK_SCHEMES = ("https", "http", "ssh", "git")
+# Without CHORUS_ALLOW_LOCAL_GIT_URLS a git host may not be the server itself or the networks
+# around it: a user could otherwise make Chorus fetch from (and probe) internal services.
+_PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "127.0.0.0/8",  # loopback
+        "::1/128",
+        "0.0.0.0/8",  # "this host": connecting to 0.0.0.0 reaches the server itself
+        "::/128",
+        "10.0.0.0/8",  # private
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "fc00::/7",
+        "169.254.0.0/16",  # link-local (cloud metadata services live here)
+        "fe80::/10",
+    )
+)
+
+
+def is_local_url(url: str) -> bool:
+    u = url.strip()
+    if u.lower().startswith("file:"):
+        return True
+    if "://" in u:
+        return False
+    if _SCP_RE.match(u):
+        return False
+    # Anything else git accepts is a path on this machine ("/srv/x.git", "../x", "~/x", "C:\\x").
+    return True
+
+
+def validate_git_url(url: str) -> str:
+    """Return the stripped URL or raise ValidationError with a message for the form.
+
+    Network URLs (https, http, ssh, git, scp-like user@host:path) are accepted.
+    `file://` and plain paths read the server's own disk: only with
+    settings.CHORUS_ALLOW_LOCAL_GIT_URLS (on in development, off in production). Without it,
+    a network URL whose host is or resolves to a loopback, private or link-local address is
+    refused too, and so is a host name that does not resolve.
+    """
+    u = (url or "").strip()
+    if not u:
+        raise ValidationError("Enter a git URL.", code="required")
+    if u.startswith("-") or any(c in u for c in "\n\r\t\0 "):
+        raise ValidationError("That is not a git URL.", code="invalid")
+    lowered = u.lower()
+    if "::" in u.split("://", 1)[0]:
+        # ext::, fd:: and other remote helpers can run arbitrary commands.
+        raise ValidationError("Remote helper URLs (like ext::) are not allowed.", code="invalid")
+    if is_local_url(u):
+        if not getattr(settings, "CHORUS_ALLOW_LOCAL_GIT_URLS", False):
+            raise ValidationError(
+                "Local repositories (file:// URLs and paths on the server) are not allowed "
+                "here; use an https:// or ssh:// URL.",
+                code="local",
+            )
+        return u
+    scheme = lowered.split("://", 1)[0] if "://" in lowered else "ssh"
+    if scheme not in _NETWORK_SCHEMES:
+        raise ValidationError(
+            f"Unsupported URL scheme “{scheme}”; use https://, ssh:// or git://.", code="invalid"
+        )
+    if not getattr(settings, "CHORUS_ALLOW_LOCAL_GIT_URLS", False):
+        _refuse_private_host(_url_host(u))
+    return u
+
+
+def _url_host(url: str) -> str:
+    scp = _SCP_RE.match(url)
+    if scp and "://" not in url:
+        return scp.group(1)
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # e.g. an unclosed [IPv6 bracket
+        host = None
+    if not host:
+        raise ValidationError("That git URL has no host name.", code="invalid")
+    return host
+
+
+def _is_private(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in _PRIVATE_NETWORKS)
+
+
+def _local_hosts_allowed() -> bool:
+    return bool(getattr(settings, "CHORUS_ALLOW_LOCAL_GIT_URLS", False))
+
+
+def checked_addresses(
+    host: str,
+    *,
+    what: str = "git host",
+    things: str = "repositories",
+    field: str = "git URL",
+) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Resolve `host` once and return its addresses, or raise ValidationError when it is, or
+    resolves to, a loopback/private/link-local address (one private answer is enough) or does
+    not resolve. Callers that connect afterwards must connect to exactly these addresses, or
+    DNS could answer differently the second time (rebinding)."""
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            raise ValidationError(
+                f"Cannot resolve host “{host}”: check the host name in the {field}.",
+                code="unresolvable",
+            ) from None
+        addresses = []
+        for info in infos:
+            ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+            if ip not in addresses:
+                addresses.append(ip)
+    for ip in addresses:
+        if _is_private(ip):
+            where = host if str(ip) == host else f"{host} ({ip})"
+            raise ValidationError(
+                f"The {what} {where} is a loopback, private or link-local address; "
+                f"{things} on the server's own network are not allowed here. "
+                "Use a public host (an operator can allow them with "
+                "CHORUS_ALLOW_LOCAL_GIT_URLS=true).",
+                code="private",
+            )
+    return addresses
+
+
+def _refuse_private_host(host: str) -> None:
+    """Raise ValidationError when `host` is, or resolves to, a private address. Runs when a
+    URL is saved; `pin_remote` checks again, and pins the answer, right before git connects."""
+    checked_addresses(host)
+
+
+def normalize_path(path: str) -> str:
+    """'./tasks/x/' -> 'tasks/x'; refuses absolute paths and '..'."""
+    p = (path or "").strip().replace("\\", "/").strip("/")
+    parts = [part for part in PurePosixPath(p).parts if part not in ("", ".")]
+    if any(part == ".." for part in parts):
+        raise ValidationError("The path must stay inside the repository (no “..”).")
+    return "/".join(parts)
