@@ -13,9 +13,10 @@ pytestmark = pytest.mark.django_db
 
 
 def test_summary_shows_words_zone_and_next_run(component, dev, build, bob, monkeypatch):
-    import deployments.schedules as schedules
+    # next_runs reads the clock in deployments.schedules.preview: freeze it there.
+    import deployments.schedules.preview as preview
 
-    monkeypatch.setattr(schedules, "_now", lambda: datetime(2026, 3, 28, 12, tzinfo=UTC))
+    monkeypatch.setattr(preview, "_now", lambda: datetime(2026, 3, 28, 12, tzinfo=UTC))
     d = deployment_deploy(
         component=component,
         environment=dev,

@@ -1,0 +1,170 @@
+"""Docker builds: the classic builder's stream, read in a thread, with deadline and cancel."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import docker
+import docker.errors
+import requests
+from docker.types.daemon import CancellableStream
+
+from ..base import (
+    BuildCancelled,
+    BuildError,
+    BuildTimedOut,
+    BuiltImage,
+    CancelFn,
+    LogFn,
+    RuntimeUnavailable,
+)
+from .connection import CANCEL_POLL_SECONDS, MANAGED_LABEL, DockerConnection, _reason
+from .lines import _LineBuffer
+
+
+class DockerBuild(DockerConnection):
+    """`build` with the classic builder."""
+
+    def build(
+        self,
+        *,
+        source_dir: Path,
+        tag: str,
+        log: LogFn,
+        build_args: Mapping[str, str] | None = None,
+        cancel: CancelFn | None = None,
+        timeout: float | None = None,
+    ) -> BuiltImage:
+        source_dir = Path(source_dir)
+        if not (source_dir / "Dockerfile").is_file():
+            raise BuildError("There is no Dockerfile in the source directory.")
+        client = self.client(timeout=None)
+        api = client.api
+        log(f"Building {tag} with the Docker engine at {self.where}", "chorus")
+
+        # The SDK hides the HTTP response behind a generator; keep it so that a cancel or a
+        # timeout can close the connection, which makes the engine abort the build.
+        responses: list[requests.Response] = []
+        stream_helper = api._stream_helper
+
+        def keep_response(response, decode=False):
+            responses.append(response)
+            return stream_helper(response, decode=decode)
+
+        api._stream_helper = keep_response
+        events: queue.Queue = queue.Queue()
+
+        def read() -> None:
+            try:
+                for chunk in api.build(
+                    path=str(source_dir),
+                    tag=tag,
+                    rm=True,
+                    forcerm=True,
+                    pull=False,
+                    decode=True,
+                    buildargs=dict(build_args or {}),
+                    labels={MANAGED_LABEL: "true"},
+                ):
+                    events.put(("chunk", chunk))
+            except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+                events.put(("exception", exc))
+            finally:
+                events.put(("end", None))
+
+        reader = threading.Thread(target=read, name=f"docker-build {tag}", daemon=True)
+        reader.start()
+
+        def abort() -> None:
+            for response in responses:
+                try:
+                    CancellableStream(None, response).close()
+                except Exception:  # noqa: BLE001 - best effort; the thread is a daemon
+                    pass
+            reader.join(timeout=10)
+            client.close()
+
+        out = _LineBuffer(log, "stdout")
+        image_id = ""
+        errors: list[str] = []
+        failure: BaseException | None = None
+        deadline = time.monotonic() + timeout if timeout else None
+        next_cancel_check = 0.0
+        try:
+            while True:
+                try:
+                    kind, item = events.get(timeout=0.25)
+                except queue.Empty:
+                    kind, item = "idle", None
+                if kind == "end":
+                    break
+                if kind == "exception":
+                    failure = item
+                elif kind == "chunk":
+                    image_id = self._build_chunk(item, out, log, errors) or image_id
+                now = time.monotonic()
+                if deadline is not None and now > deadline:
+                    out.close()
+                    abort()
+                    raise BuildTimedOut(f"The build took longer than {timeout:g} seconds.")
+                if cancel is not None and now >= next_cancel_check:
+                    next_cancel_check = now + CANCEL_POLL_SECONDS
+                    if cancel():
+                        out.close()
+                        abort()
+                        raise BuildCancelled("The build was cancelled.")
+            out.close()
+        finally:
+            api._stream_helper = stream_helper
+
+        try:
+            if failure is not None:
+                raise self._build_failure(failure, log)
+            if errors:
+                raise BuildError(f"The Docker build failed: {errors[-1]}")
+            try:
+                image = client.images.get(tag)
+            except docker.errors.DockerException as exc:
+                raise BuildError(
+                    f"The build finished but {tag} is not on the engine: {exc}"
+                ) from exc
+            return BuiltImage(ref=tag, digest=image.id or image_id)
+        finally:
+            client.close()
+
+    @staticmethod
+    def _build_chunk(chunk: dict, out: _LineBuffer, log: LogFn, errors: list[str]) -> str:
+        if "stream" in chunk:
+            out.feed(str(chunk["stream"]))
+        if "error" in chunk or "errorDetail" in chunk:
+            out.close()
+            message = str(chunk.get("error") or chunk.get("errorDetail", {}).get("message", ""))
+            for line in message.strip().splitlines() or ["(the engine gave no message)"]:
+                log(line, "stderr")
+            errors.append(message.strip().splitlines()[-1] if message.strip() else "unknown error")
+        if "status" in chunk and not chunk.get("progressDetail"):
+            # Pull progress: one line per layer event, not a line per progress tick.
+            status = " ".join(str(chunk[k]) for k in ("id", "status") if chunk.get(k))
+            out.close()
+            log(status, "stdout")
+        aux = chunk.get("aux")
+        if isinstance(aux, dict) and str(aux.get("ID", "")).startswith("sha256:"):
+            return str(aux["ID"])
+        return ""
+
+    def _build_failure(self, exc: BaseException, log: LogFn) -> Exception:
+        if isinstance(exc, docker.errors.APIError):
+            message = str(exc.explanation or exc).strip()
+            for line in message.splitlines():
+                log(line, "stderr")
+            return BuildError(f"The Docker engine refused the build: {message}")
+        if isinstance(exc, docker.errors.DockerException | requests.RequestException | OSError):
+            return RuntimeUnavailable(
+                f"Lost the connection to the Docker engine at {self.where} during the build "
+                f"({_reason(exc, self.ping_timeout)})."
+            )
+        return BuildError(f"The build failed: {type(exc).__name__}: {exc}")

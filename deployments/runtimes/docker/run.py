@@ -1,0 +1,190 @@
+"""Docker runs: a task as a labelled, limited container, attached before it starts."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+import docker
+import docker.errors
+import requests
+
+from ..base import CancelFn, Limits, LogFn, RunResult, RuntimeUnavailable
+from .connection import API_TIMEOUT, CANCEL_POLL_SECONDS, MANAGED_LABEL, DockerConnection, _reason
+from .lines import _LineBuffer
+
+
+class DockerRun(DockerConnection):
+    """`run`: one container a task, removed afterwards."""
+
+    def run(
+        self,
+        *,
+        image: str,
+        env: Mapping[str, str],
+        limits: Limits,
+        timeout: float,
+        log: LogFn,
+        labels: Mapping[str, str] | None = None,
+        command: list[str] | None = None,
+        cancel: CancelFn | None = None,
+        on_start: Callable[[str], None] | None = None,
+    ) -> RunResult:
+        try:
+            client = self.client(timeout=None)
+        except RuntimeUnavailable as exc:
+            return RunResult(exit_code=None, error=str(exc))
+        api = client.api
+        try:
+            host_config = api.create_host_config(
+                mem_limit=f"{limits.memory_mb}m",
+                # Same as mem_limit: no swap on top of the memory limit.
+                memswap_limit=f"{limits.memory_mb}m",
+                nano_cpus=int(limits.cpus * 1_000_000_000),
+                pids_limit=limits.pids,
+                privileged=False,
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                network_mode=self.network or None,
+            )
+            container = api.create_container(
+                image=image,
+                command=command,
+                environment={str(k): str(v) for k, v in env.items()},
+                labels={
+                    MANAGED_LABEL: "true",
+                    **{str(k): str(v) for k, v in (labels or {}).items()},
+                },
+                host_config=host_config,
+                detach=True,
+                stdin_open=False,
+                tty=False,
+            )
+        except docker.errors.ImageNotFound:
+            client.close()
+            return RunResult(
+                exit_code=None,
+                error=f"Image {image} is not on the Docker engine at {self.where}; build it again.",
+            )
+        except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+            client.close()
+            return RunResult(exit_code=None, error=self._run_error("create the container", exc))
+        container_id = str(container["Id"])
+        try:
+            return self._run_container(
+                client, container_id, timeout=timeout, log=log, cancel=cancel, on_start=on_start
+            )
+        finally:
+            try:
+                api.remove_container(container_id, force=True)
+            except (docker.errors.DockerException, requests.RequestException, OSError):
+                pass  # the reconciler removes leftovers by label
+            client.close()
+
+    def _run_error(self, what: str, exc: BaseException) -> str:
+        if isinstance(exc, docker.errors.APIError):
+            return f"The Docker engine could not {what}: {exc.explanation or exc}"
+        return (
+            f"Lost the connection to the Docker engine at {self.where} "
+            f"({_reason(exc, self.ping_timeout)})."
+        )
+
+    def _run_container(
+        self,
+        client: docker.DockerClient,
+        container_id: str,
+        *,
+        timeout: float,
+        log: LogFn,
+        cancel: CancelFn | None,
+        on_start: Callable[[str], None] | None,
+    ) -> RunResult:
+        api = client.api
+        result = RunResult(exit_code=None, container_id=container_id)
+        events: queue.Queue = queue.Queue()
+        attached = threading.Event()
+
+        def read() -> None:
+            # Attached before the start (like `docker run`), so no early line is lost.
+            try:
+                stream = api.attach(
+                    container_id, stdout=True, stderr=True, stream=True, logs=True, demux=True
+                )
+                attached.set()
+                for out, err in stream:
+                    if out:
+                        events.put(("stdout", out))
+                    if err:
+                        events.put(("stderr", err))
+            except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+                events.put(("exception", exc))
+            finally:
+                attached.set()
+                events.put(("end", None))
+
+        reader = threading.Thread(target=read, name=f"docker-run {container_id[:12]}", daemon=True)
+        reader.start()
+        attached.wait(timeout=API_TIMEOUT)
+        try:
+            api.start(container_id)
+        except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+            result.error = self._run_error("start the container", exc)
+            return result
+        if on_start is not None:
+            on_start(container_id)
+
+        buffers = {"stdout": _LineBuffer(log, "stdout"), "stderr": _LineBuffer(log, "stderr")}
+        deadline = time.monotonic() + timeout
+        next_cancel_check = 0.0
+        killed = False
+        while True:
+            try:
+                kind, item = events.get(timeout=0.2)
+            except queue.Empty:
+                kind, item = "idle", None
+            if kind == "end":
+                break
+            if kind in buffers:
+                buffers[kind].feed(item)
+            elif kind == "exception":
+                # The stream broke (engine restarted?): fall through to wait() for the exit.
+                break
+            if killed:
+                continue
+            now = time.monotonic()
+            if now > deadline:
+                result.timed_out = killed = True
+                self._kill(api, container_id)
+            elif cancel is not None and now >= next_cancel_check:
+                next_cancel_check = now + CANCEL_POLL_SECONDS
+                if cancel():
+                    result.cancelled = killed = True
+                    self._kill(api, container_id)
+        for buffer in buffers.values():
+            buffer.close()
+
+        try:
+            remaining = max(deadline - time.monotonic(), 0) + 30
+            api.timeout = remaining
+            status = api.wait(container_id, timeout=remaining)
+            result.exit_code = int(status.get("StatusCode"))
+            error = (status.get("Error") or {}).get("Message")
+            if error and not result.error:
+                result.error = f"The Docker engine reported: {error}"
+        except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+            self._kill(api, container_id)
+            result.error = result.error or self._run_error("wait for the container", exc)
+        if not (result.timed_out or result.cancelled) and result.exit_code == 137:
+            oom = self._oom_killed(api, container_id)
+            if oom:
+                result.error = "The task ran out of memory (killed by the memory limit)."
+        return result
+
+    @staticmethod
+    def _oom_killed(api, container_id: str) -> bool:
+        try:
+            return bool(api.inspect_container(container_id)["State"].get("OOMKilled"))
+        except (docker.errors.DockerException, requests.RequestException, OSError, KeyError):
+            return False

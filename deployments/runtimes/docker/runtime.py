@@ -1,0 +1,21 @@
+"""The Docker runtime, put together from its parts (connection, build, run, containers)."""
+
+from __future__ import annotations
+
+from .build import DockerBuild
+from .containers import DockerContainers
+from .run import DockerRun
+
+
+class DockerRuntime(DockerBuild, DockerRun, DockerContainers):
+    kind = "docker"
+
+    @classmethod
+    def for_environment(cls, environment=None) -> DockerRuntime:
+        from django.conf import settings
+
+        host = (getattr(environment, "docker_host", "") or "") or settings.CHORUS_DOCKER_HOST
+        return cls(base_url=host, network=getattr(environment, "docker_network", "") or "")
+
+    def __repr__(self) -> str:
+        return f"DockerRuntime({self.where})"

@@ -1,0 +1,129 @@
+"""Local runs: the task as a subprocess in its own session, with rlimits and a fresh HOME."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from ..base import CancelFn, Limits, LogFn, RunResult
+from .build import PYTHON_RE
+from .core import LocalCore
+from .images import IMAGE_FILE
+from .processes import _kill_group, _proc_start_time, _process_count, _pump
+
+
+class LocalRun(LocalCore):
+    """`run`: the task as a subprocess, tracked by a pidfile while it runs."""
+
+    def run(
+        self,
+        *,
+        image: str,
+        env: Mapping[str, str],
+        limits: Limits,
+        timeout: float,
+        log: LogFn,
+        labels: Mapping[str, str] | None = None,
+        command: list[str] | None = None,
+        cancel: CancelFn | None = None,
+        on_start: Callable[[str], None] | None = None,
+    ) -> RunResult:
+        image_dir = Path(image)
+        try:
+            meta = json.loads((image_dir / IMAGE_FILE).read_text())
+        except (OSError, ValueError):
+            return RunResult(
+                exit_code=None,
+                error=f"The local image {image} does not exist on this machine; build it again.",
+            )
+        venv_bin = image_dir / "venv" / "bin"
+        argv = list(command or meta["command"])
+        if argv and PYTHON_RE.match(Path(argv[0]).name):
+            argv[0] = str(venv_bin / "python")
+        home = Path(tempfile.mkdtemp(prefix="chorus-run-"))
+        run_env = {
+            "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(home),
+            "TMPDIR": str(home),
+            "LANG": "C.UTF-8",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "VIRTUAL_ENV": str(image_dir / "venv"),
+            **{k: v for k, v in (meta.get("env") or {}).items() if k not in ("PATH", "HOME")},
+            **{str(k): str(v) for k, v in env.items()},
+        }
+        run_id = f"local-{uuid.uuid4().hex[:16]}"
+        nproc = limits.pids + _process_count(os.getuid())
+        cpu_seconds = int(timeout * max(limits.cpus, 1.0)) + 1
+
+        def apply_limits() -> None:  # runs in the child, between fork and exec
+            memory = limits.memory_mb * 1024 * 1024
+            for which, value in (
+                (resource.RLIMIT_AS, memory),
+                (resource.RLIMIT_CPU, cpu_seconds),
+                (resource.RLIMIT_NPROC, nproc),
+                (resource.RLIMIT_CORE, 0),
+            ):
+                with contextlib.suppress(ValueError, OSError):
+                    resource.setrlimit(which, (value, value))
+
+        result = RunResult(exit_code=None, container_id=run_id)
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=image_dir / meta.get("workdir", "app"),
+                env=run_env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                preexec_fn=apply_limits,  # noqa: PLW1509 - rlimits must be set in the child
+                close_fds=True,
+            )
+        except OSError as exc:
+            shutil.rmtree(home, ignore_errors=True)
+            result.error = f"The task could not start: {exc}"
+            return result
+        pidfile = self.runs_dir / f"{run_id}.json"
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        pidfile.write_text(
+            json.dumps(
+                {
+                    "pid": proc.pid,
+                    "start": _proc_start_time(proc.pid),
+                    "labels": dict(labels or {}),
+                    "image": str(image_dir),
+                    "home": str(home),
+                }
+            )
+        )
+        try:
+            if on_start is not None:
+                on_start(run_id)
+            deadline = time.monotonic() + timeout
+            outcome = _pump(
+                proc,
+                {"stdout": proc.stdout, "stderr": proc.stderr},
+                log,
+                cancel=cancel,
+                deadline=deadline,
+            )
+            result.timed_out = outcome == "timeout"
+            result.cancelled = outcome == "cancelled"
+            code = proc.returncode
+            # Like Docker: killed by signal N is exit 128+N.
+            result.exit_code = 128 - code if code is not None and code < 0 else code
+        finally:
+            _kill_group(proc.pid)
+            pidfile.unlink(missing_ok=True)
+            shutil.rmtree(home, ignore_errors=True)
+        return result

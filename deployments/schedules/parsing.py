@@ -1,0 +1,116 @@
+"""Parsing and validating what a user writes: cron, macros, `@every`; and its words."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from croniter import CroniterBadDateError, croniter
+from django.core.exceptions import ValidationError
+
+from .durations import parse_duration
+from .schedule import Schedule
+
+MACROS: dict[str, str] = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+_FIELD_NAMES = ("minute", "hour", "day of month", "month", "day of week")
+# Only the portable cron syntax: numbers, *, ranges, steps, lists, month and day names.
+# croniter's extensions (L, W, #, H, seconds, years) are refused: beat cannot express them.
+_FIELD_RE = (
+    re.compile(r"^[\d*/,-]+$"),
+    re.compile(r"^[\d*/,-]+$"),
+    re.compile(r"^[\d*/,-]+$"),
+    re.compile(r"^(?:[\d*/,-]|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)+$", re.I),
+    re.compile(r"^(?:[\d*/,-]|sun|mon|tue|wed|thu|fri|sat)+$", re.I),
+)
+_FIELD_RANGES = (
+    "0-59",
+    "0-23",
+    "1-31",
+    "1-12 or jan-dec",
+    "0-7 or sun-sat (Sunday is 0 or 7)",
+)
+
+
+def parse_schedule(expr: str) -> Schedule:
+    """Parse a schedule or raise ValidationError with a message a user can act on."""
+    text = " ".join((expr or "").split())
+    if not text:
+        raise ValidationError(
+            "Enter a schedule: a cron expression like */10 * * * *, a macro like @daily, "
+            "or an interval like @every 10m.",
+            code="schedule",
+        )
+    lowered = text.lower()
+    if lowered.startswith("@every"):
+        rest = text[len("@every") :].strip()
+        if not rest:
+            raise ValidationError(
+                "@every needs a duration, e.g. @every 10m or @every 1h30m.", code="schedule"
+            )
+        return Schedule(expr=text, kind="interval", interval_seconds=parse_duration(rest))
+    if lowered.startswith("@"):
+        if lowered not in MACROS:
+            raise ValidationError(
+                f'Unknown macro "{text}". Use one of {", ".join(MACROS)} or @every <duration>.',
+                code="schedule",
+            )
+        return Schedule(expr=text, kind="cron", cron=MACROS[lowered])
+    fields = text.split(" ")
+    if len(fields) != 5:
+        raise ValidationError(
+            f'"{text}" has {len(fields)} field{"s" if len(fields) != 1 else ""}; a cron expression '
+            "has 5: minute hour day-of-month month day-of-week (e.g. 0 2 * * *).",
+            code="schedule",
+        )
+    for name, value, pattern in zip(_FIELD_NAMES, fields, _FIELD_RE, strict=True):
+        if not pattern.match(value):
+            raise ValidationError(
+                f'Invalid {name} field "{value}" in "{text}": use numbers, *, ranges (1-5), '
+                "steps (*/15) and lists (1,15).",
+                code="schedule",
+            )
+    cron = " ".join(fields).lower()
+    # Check each field alone first so the message names the field that is wrong.
+    for i, (name, value) in enumerate(zip(_FIELD_NAMES, fields, strict=True)):
+        alone = ["*"] * 5
+        alone[i] = value.lower()
+        try:
+            croniter(" ".join(alone))
+        except (ValueError, KeyError):
+            raise ValidationError(
+                f'Invalid {name} field "{value}" in "{text}": allowed values are '
+                f"{_FIELD_RANGES[i]}.",
+                code="schedule",
+            ) from None
+    try:
+        it = croniter(cron, datetime(2026, 1, 1, tzinfo=UTC))
+    except (ValueError, KeyError) as exc:
+        raise ValidationError(
+            f'Invalid cron expression "{text}": {_croniter_reason(exc)}.', code="schedule"
+        ) from None
+    try:
+        it.get_next(datetime)
+    except CroniterBadDateError:
+        raise ValidationError(
+            f'"{text}" never fires (no calendar date matches it).', code="schedule"
+        ) from None
+    return Schedule(expr=text, kind="cron", cron=cron)
+
+
+def _croniter_reason(exc: Exception) -> str:
+    msg = str(exc).strip().rstrip(".")
+    # croniter prefixes its messages with the expression; keep only the reason.
+    return msg.split(": ", 1)[-1] if ": " in msg else (msg or "not a valid expression")
+
+
+def describe(expr: str) -> str:
+    """Human words for a schedule: 'Every 10 minutes', 'At 02:00'."""
+    return parse_schedule(expr).describe()
