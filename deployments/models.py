@@ -383,3 +383,22 @@ class ExecutionLogLine(LogLineBase):
         constraints = [
             models.UniqueConstraint(fields=["execution", "seq"], name="execlog_unique_seq")
         ]
+
+
+class ConfigSnapshot(models.Model):
+    """The configuration (variables and secrets) one config revision of a deployment ran with,
+    encrypted as a whole: a re-run uses it again (deployments/services/executions/snapshots.py)."""
+
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.CASCADE, related_name="config_snapshots"
+    )
+    revision = models.PositiveIntegerField()
+    data_encrypted = models.TextField()
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment", "revision"], name="configsnapshot_one_per_revision"
+            )
+        ]

@@ -30,6 +30,7 @@ from ..selectors.executions import (
 )
 from ..services.deploy import can_change
 from ..services.executions import execution_cancel, execution_rerun
+from ..services.executions.snapshots import config_snapshot_exists
 
 
 def _can_change(user, execution: Execution) -> bool:
@@ -198,6 +199,9 @@ def execution_rerun_view(request, project_slug: str, execution_id: int):
             "project": execution.deployment.component.project,
             "detail_url": detail,
             "config_changed": execution.config_revision != execution.deployment.config_revision,
+            "config_kept": config_snapshot_exists(
+                deployment_id=execution.deployment_id, revision=execution.config_revision
+            ),
         },
     )
 

@@ -8,6 +8,7 @@
 - actions.py    run now, cancel, re-run (people, the API, the CLI)
 - retention.py  history retention per deployment
 - dispatch.py   claiming INSERTs, publishing run messages, observability hooks
+- snapshots.py  the configuration each config revision ran with, for re-runs
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from django.utils import timezone
 from ...models import Deployment, Execution
 from .claims import S, T, end_pending
 from .dispatch import dispatch_on_commit, new_task_id
+from .snapshots import config_snapshot_exists
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 
@@ -50,7 +51,16 @@ def _clean_payload(payload):
     return payload
 
 
-def _start(*, deployment: Deployment, trigger: str, actor, build, payload, parent=None):
+def _start(
+    *,
+    deployment: Deployment,
+    trigger: str,
+    actor,
+    build,
+    payload,
+    parent=None,
+    config_revision=None,
+):
     if not (build and (build.image_ref or build.image_digest)):
         raise ValidationError("There is no built image to run; build and deploy first.")
     now = timezone.now()
@@ -68,7 +78,7 @@ def _start(*, deployment: Deployment, trigger: str, actor, build, payload, paren
             build=build,
             image_ref=build.image_ref,
             image_digest=build.image_digest,
-            config_revision=deployment.config_revision,
+            config_revision=config_revision or deployment.config_revision,
             payload=payload,
             triggered_by=_user(actor),
             parent=parent,
@@ -108,8 +118,8 @@ def execution_run_now(*, deployment: Deployment, actor, payload=None) -> Executi
 
 @transaction.atomic
 def execution_rerun(*, execution: Execution, actor) -> Execution:
-    """Run this exact image again (same build, same payload) with the deployment's current
-    config, as a new execution."""
+    """Run this exact image again (same build, same payload) as a new execution, with the
+    configuration that run had when it is stored (snapshots.py), else the current one."""
     deployment = Deployment.objects.select_related("build", "component", "environment").get(
         pk=execution.deployment_id
     )
@@ -131,6 +141,9 @@ def execution_rerun(*, execution: Execution, actor) -> Execution:
         build=build,
         payload=execution.payload,
         parent=execution,
+        config_revision=execution.config_revision
+        if config_snapshot_exists(deployment_id=deployment.pk, revision=execution.config_revision)
+        else None,
     )
     if execution.image_ref and rerun.image_ref != execution.image_ref:
         Execution.objects.filter(pk=rerun.pk).update(

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from ...models import ConcurrencyPolicy, ConfigVar, Deployment, Environment, Execution
 from .dispatch import finished_on_commit
+from .snapshots import config_snapshots_load
 
 logger = logging.getLogger(__name__)
 
@@ -271,14 +272,17 @@ def _claim(ids: list[int], *, worker: str) -> tuple[list[int], dict[int, str]]:
             ):
                 running.setdefault(deployment_id, []).append(pk)
         run, end, replace = _decide(rows, running, now)
+        qe = connection.ops.quote_name(Execution._meta.db_table)
         claimed: list[int] = []
         if run:
             # One statement for all: the config revision each run uses comes from its deployment.
             claimed = _update_pending(
                 run,
                 "status = %s, started_at = %s, heartbeat_at = %s, worker = %s, "
-                "config_revision = {d}.config_revision",
-                [S.RUNNING, now, now, (worker or "")[:200]],
+                # A re-run keeps the revision it asked for (snapshots.py); _prepare checks it.
+                f"config_revision = CASE WHEN {qe}.trigger = %s AND {qe}.config_revision > 0 "
+                f"THEN {qe}.config_revision ELSE {{d}}.config_revision END",
+                [S.RUNNING, now, now, (worker or "")[:200], T.RERUN],
             )
         ended: list[int] = []
         for (status, reason), pks in end.items():
@@ -329,12 +333,26 @@ def _prepare(claimed: list[int]) -> dict[int, Started]:
     for d in deployments.values():
         if (d.component_id, d.environment_id) in with_config:
             config[d.pk] = deployment_runtime_env(deployment=d)
+    # Re-runs of an older revision run with that revision's stored configuration.
+    older = {
+        (e.deployment_id, e.config_revision)
+        for e in executions
+        if e.trigger == T.RERUN and e.config_revision != e.deployment.config_revision
+    }
+    snapshots = config_snapshots_load(older)
+    current_instead = []
     in_batch = Counter(e.deployment_id for e in executions)
     out: dict[int, Started] = {}
     for e in executions:
         d = e.deployment
         stat = stats.get(d.pk, {})
         env, secrets = config.get(d.pk, ({}, []))
+        if (d.pk, e.config_revision) in older:
+            if (d.pk, e.config_revision) in snapshots:
+                env, secrets = snapshots[(d.pk, e.config_revision)]
+            else:  # not stored: the current one, and the execution says so
+                e.config_revision = d.config_revision
+                current_instead.append(e.pk)
         same_deployment_now = in_batch[d.pk]
         out[e.pk] = Started(
             execution=e,
@@ -344,6 +362,9 @@ def _prepare(claimed: list[int]) -> dict[int, Started]:
             executions_before=max(0, (stat.get("count") or 0) - same_deployment_now),
             last_success_at=stat.get("last"),
         )
+    for e in executions:
+        if e.pk in current_instead:
+            Execution.objects.filter(pk=e.pk).update(config_revision=e.config_revision)
     return out
 
 

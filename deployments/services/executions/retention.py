@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ...models import Deployment, Execution
+from .snapshots import config_snapshots_prune
 
 logger = logging.getLogger(__name__)
 
@@ -54,4 +55,5 @@ def executions_cleanup(*, deployment: Deployment | None = None, now=None) -> int
             n = _delete(sorted(ids))
             total += n
             logger.info("retention: deleted %d execution(s) of deployment %s", n, d.pk)
+        config_snapshots_prune(deployment=d)
     return total

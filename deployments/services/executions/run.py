@@ -32,6 +32,7 @@ from ...schedules import parse_schedule
 from .batch import start_when_due
 from .claims import RAN, SCHEDULED, Outcome, Started, end_pending
 from .finish import execution_finish
+from .snapshots import config_snapshot_save
 
 logger = logging.getLogger(__name__)
 
@@ -317,6 +318,16 @@ def _execute(started: Started) -> None:
     started.mark_started()
     if started.gate is not None:
         started.gate.wait(timeout=GATE_WAIT_SECONDS)
+    if plan.runtime is not None and not plan.error:
+        try:  # what this run used, for a re-run of it (snapshots.py)
+            config_snapshot_save(
+                deployment_id=execution.deployment_id,
+                revision=execution.config_revision,
+                env=started.config,
+                secrets=started.secrets,
+            )
+        except Exception:  # noqa: BLE001 - the run's own outcome matters more
+            logger.exception("execution %s: could not store its config snapshot", execution.pk)
     status, reason = _judge(execution, result, watch, timeout)
     if result.error and result.exit_code is not None:
         log(f"[chorus] {result.error}", "chorus")
