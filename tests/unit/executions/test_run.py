@@ -195,7 +195,7 @@ def test_cancel_a_pending_execution_ends_it_at_once(deploy, tick, run, bob, caro
         execution_cancel(execution=e, actor=bob)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_cancel_a_running_execution_stops_it_within_seconds(deploy, tick, run, bob):
     from django.db import connection
 
@@ -237,7 +237,7 @@ def test_context_count_ignores_skipped_and_missed(deploy, tick, run):
     assert e.scheduled_for > timezone.now() - timedelta(seconds=5)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_the_runs_of_one_instant_all_start_before_any_finishes(
     deploy, tick, make_component, monkeypatch
 ):
