@@ -10,20 +10,13 @@ import itertools
 
 from django.utils import timezone
 
+from tests.support.factories import sample_component
+
 _seq = itertools.count(1)
 
 
 def make_component(project, name: str = "nightly-report"):
-    from components.models import Component
-
-    return Component.objects.create(
-        project=project,
-        name=name,
-        source_kind=Component.SourceKind.SAMPLE,
-        sample_key="hello",
-        preset=Component.Preset.PYTHON,
-        entry_command="python3 main.py",
-    )
+    return sample_component(project, name)
 
 
 ENVIRONMENTS = {

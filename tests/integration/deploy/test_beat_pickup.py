@@ -16,6 +16,7 @@ from deployments.services.deploy import (
     deployment_suspend,
     deployment_undeploy,
 )
+from tests.support.factories import sample_component
 from tests.support.processes import flush_broker, start_beat
 
 pytestmark = [
@@ -46,16 +47,7 @@ def wait_for_sends(beat, deployment, at_least: int, timeout: float = 15) -> None
 
 @pytest.fixture
 def second_component(project, alice):
-    from components.models import Component
-
-    return Component.objects.create(
-        project=project,
-        name="second-task",
-        source_kind=Component.SourceKind.SAMPLE,
-        sample_key="hello",
-        preset=Component.Preset.PYTHON,
-        entry_command="python3 main.py",
-    )
+    return sample_component(project, "second-task")
 
 
 def test_beat_follows_deploys_without_restart(component, second_component, dev, make_build, bob):

@@ -16,6 +16,7 @@ from deployments.baseimages import ensure_busybox_image
 from deployments.models import Build, Deployment, Environment
 from deployments.services.images import images_prune
 from tests.support.builds import BUSYBOX_BASE, docker_client, remove_images
+from tests.support.factories import sample_component
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -36,17 +37,7 @@ def client():
 
 @pytest.fixture
 def component(project, alice):
-    from components.models import Component
-
-    return Component.objects.create(
-        project=project,
-        name=f"gc-{uuid.uuid4().hex[:8]}",
-        source_kind=Component.SourceKind.SAMPLE,
-        sample_key="hello",
-        preset=Component.Preset.PYTHON,
-        entry_command="python3 main.py",
-        created_by=alice,
-    )
+    return sample_component(project, f"gc-{uuid.uuid4().hex[:8]}", created_by=alice)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests.support.factories import sample_component
 from tests.support.processes import flush_broker, start_beat, start_worker
 
 from .live import PROCESS_ENV, Created, containers_of, snapshot, task_image, wait_until
@@ -28,17 +29,7 @@ SLEEP_SCRIPT = "echo sleeping; sleep 300"
 
 
 def _component(project, user, name):
-    from components.models import Component
-
-    return Component.objects.create(
-        project=project,
-        name=name,
-        source_kind=Component.SourceKind.SAMPLE,
-        sample_key="hello",
-        preset=Component.Preset.PYTHON,
-        entry_command="sh",
-        created_by=user,
-    )
+    return sample_component(project, name, created_by=user, entry_command="sh")
 
 
 def _build(component, image: str, n: int):

@@ -7,6 +7,8 @@ import itertools
 import pytest
 from django.utils import timezone
 
+from tests.support.factories import sample_component
+
 _seq = itertools.count(1)
 
 
@@ -26,17 +28,7 @@ def prod(db):
 
 @pytest.fixture
 def component(project, alice):
-    from components.models import Component
-
-    return Component.objects.create(
-        project=project,
-        name="nightly-report",
-        source_kind=Component.SourceKind.SAMPLE,
-        sample_key="hello",
-        preset=Component.Preset.PYTHON,
-        entry_command="python3 main.py",
-        created_by=alice,
-    )
+    return sample_component(project, "nightly-report", created_by=alice)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from deployments.runtimes import ImageInUse, ImageRemoveError, RuntimeUnavailabl
 from deployments.runtimes.local import LocalRuntime, _proc_start_time
 from deployments.runtimes.record import RecordRuntime
 from deployments.services.images import images_prune
+from tests.support.factories import sample_component
 
 pytestmark = pytest.mark.django_db
 _seq = itertools.count(1)
@@ -42,17 +43,7 @@ def removed(monkeypatch):
 
 @pytest.fixture
 def component(project, alice):
-    from components.models import Component
-
-    return Component.objects.create(
-        project=project,
-        name="nightly-report",
-        source_kind=Component.SourceKind.SAMPLE,
-        sample_key="hello",
-        preset=Component.Preset.PYTHON,
-        entry_command="python3 main.py",
-        created_by=alice,
-    )
+    return sample_component(project, "nightly-report", created_by=alice)
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ import itertools
 import pytest
 from django.utils import timezone
 
+from tests.support.factories import sample_component
+
 BUSYBOX = "chorus/busybox:latest"
 _seq = itertools.count(1)
 
@@ -34,33 +36,13 @@ def prod(db):
 
 @pytest.fixture
 def component(project, alice):
-    from components.models import Component
-
-    return Component.objects.create(
-        project=project,
-        name="nightly",
-        source_kind=Component.SourceKind.SAMPLE,
-        sample_key="hello",
-        preset=Component.Preset.PYTHON,
-        entry_command="python3 main.py",
-        created_by=alice,
-    )
+    return sample_component(project, "nightly", created_by=alice)
 
 
 @pytest.fixture
 def make_component(project, alice):
-    from components.models import Component
-
     def make(name: str):
-        return Component.objects.create(
-            project=project,
-            name=name,
-            source_kind=Component.SourceKind.SAMPLE,
-            sample_key="hello",
-            preset=Component.Preset.PYTHON,
-            entry_command="python3 main.py",
-            created_by=alice,
-        )
+        return sample_component(project, name, created_by=alice)
 
     return make
 
