@@ -321,7 +321,7 @@ def _execute(started: Started) -> None:
     if plan.runtime is not None and not plan.error:
         try:  # what this run used, for a re-run of it (snapshots.py)
             config_snapshot_save(
-                deployment_id=execution.deployment_id,
+                deployment=execution.deployment,
                 revision=execution.config_revision,
                 env=started.config,
                 secrets=started.secrets,

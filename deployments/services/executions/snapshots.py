@@ -24,14 +24,16 @@ from ...models import ConfigSnapshot, Deployment, Execution
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_stored: set[tuple[int, int]] = set()
+_stored: set[tuple] = set()
 
 
 def config_snapshot_save(
-    *, deployment_id: int, revision: int, env: dict[str, str], secrets: list[str]
+    *, deployment: Deployment, revision: int, env: dict[str, str], secrets: list[str]
 ) -> None:
     """Store what a run of this revision used, unless it is stored already."""
-    key = (deployment_id, revision)
+    deployment_id = deployment.pk
+    # created_at too: an id alone can come back (SQLite after a rollback), a creation time not.
+    key = (deployment_id, deployment.created_at, revision)
     if not revision:
         return
     with _lock:
