@@ -97,10 +97,16 @@ class ChorusScheduler(DatabaseScheduler):
         # Seconds per deployment to claim and publish a group (EWMA), for the lead; workers
         # need about as long again to receive the messages.
         self._per_item = 0.002
+        self._heartbeat = None
         super().__init__(*args, **kwargs)
         self.max_interval = min(self.max_interval or MAX_LOOP_INTERVAL, MAX_LOOP_INTERVAL)
 
     # --- the stock path, minus deployments -----------------------------------------------
+    def close(self):
+        if self._heartbeat is not None:
+            self._heartbeat.remove()  # a clean stop: gone at once, not stale in 30 s
+        super().close()
+
     def setup_schedule(self):
         super().setup_schedule()
         self.update_from_dict(CHORUS_BEAT_SCHEDULE)
@@ -115,6 +121,11 @@ class ChorusScheduler(DatabaseScheduler):
         return changed
 
     def tick(self, *args, **kwargs):
+        if self._heartbeat is None:
+            from observability.heartbeats import beat_heartbeat
+
+            self._heartbeat = beat_heartbeat()
+        self._heartbeat.touch()  # the portal warns when no beat checks in
         delay = super().tick(*args, **kwargs)
         try:
             chorus_delay = self._chorus_tick()

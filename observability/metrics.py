@@ -41,6 +41,7 @@ class ChorusCollector(Collector):
         yield from self._builds()
         yield from self._queues()
         yield from self._scheduler()
+        yield from self._processes()
 
     def _executions(self):
         total = CounterMetricFamily(
@@ -150,3 +151,16 @@ class ChorusCollector(Collector):
             "Unix time of the last tick the scheduler handled.",
             value=last.timestamp(),
         )
+
+    def _processes(self):
+        from .models import ProcessHeartbeat
+
+        g = GaugeMetricFamily(
+            "chorus_process_heartbeat_age_seconds",
+            "Seconds since each beat and worker process last checked in (a clean stop removes it).",
+            labels=["kind", "name"],
+        )
+        now = time.time()
+        for kind, name, seen in ProcessHeartbeat.objects.values_list("kind", "name", "last_seen"):
+            g.add_metric([kind, name], max(0.0, now - seen.timestamp()))
+        yield g

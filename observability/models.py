@@ -245,3 +245,25 @@ class AlertDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} via {self.channel}: {self.status}"
+
+
+class ProcessHeartbeat(models.Model):
+    """A beat or worker process checking in (observability/heartbeats.py): the overview says
+    so when the scheduler or the executions workers are gone, instead of runs silently not
+    happening."""
+
+    class Kind(models.TextChoices):
+        BEAT = "beat", "Scheduler (beat)"
+        WORKER = "worker", "Worker"
+
+    name = models.CharField(max_length=200, unique=True)  # beat@host:pid, or the worker's name
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    queues = models.CharField(max_length=300, blank=True)  # comma-separated, workers only
+    started_at = models.DateTimeField(default=now)
+    last_seen = models.DateTimeField(default=now)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "-last_seen"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.name}"

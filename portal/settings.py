@@ -249,6 +249,10 @@ CHORUS_BEAT_MAX_INTERVAL = env.float("CHORUS_BEAT_MAX_INTERVAL", default=0.5)
 CHORUS_EXECUTION_HEARTBEAT_SECONDS = env.float("CHORUS_EXECUTION_HEARTBEAT_SECONDS", default=2.0)
 CHORUS_EXECUTION_STALE_SECONDS = env.float("CHORUS_EXECUTION_STALE_SECONDS", default=20.0)
 CHORUS_RECONCILE_INTERVAL = env.float("CHORUS_RECONCILE_INTERVAL", default=10.0)
+# Beat and every worker check in every N s (observability/heartbeats.py); the overview warns
+# when no beat, or no worker of the executions queue, has checked in for M s.
+CHORUS_PROCESS_HEARTBEAT_SECONDS = env.float("CHORUS_PROCESS_HEARTBEAT_SECONDS", default=5.0)
+CHORUS_PROCESS_STALE_SECONDS = env.float("CHORUS_PROCESS_STALE_SECONDS", default=30.0)
 
 # Observability (docs/observability.md): raw executions and their logs are deleted after
 # CHORUS_RAW_RETENTION_DAYS, hourly rollups (the graphs) after CHORUS_ROLLUP_RETENTION_DAYS;

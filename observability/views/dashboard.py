@@ -11,6 +11,7 @@ from django.template.loader import select_template
 from components.selectors import component_get_for_user
 from portal.selectors import project_role
 
+from ..heartbeats import platform_health
 from ..selectors.dashboard import Dashboard, dashboard_for, parse_range
 from ..selectors.links import executions_url
 from ..selectors.overview import project_overview
@@ -32,6 +33,8 @@ def overview_context(*, project, components) -> dict:
     return {
         "overview_rows": rows,
         "undeployed": [c for c in components if c.pk not in deployed],
+        # Only worth saying where something is deployed: then nobody firing it matters.
+        "health": platform_health() if rows else None,
     }
 
 

@@ -124,3 +124,14 @@ def test_counters_match_the_executions(token, project):
     assert s[("chorus_queue_depth", (("queue", "chorus"),))] == 0
     age = s[("chorus_scheduler_last_tick_age_seconds", ())]
     assert 29 <= age < 120
+
+
+def test_process_heartbeat_ages_are_exported(token):
+    from observability.models import ProcessHeartbeat
+
+    ProcessHeartbeat.objects.create(
+        name="beat@host:1", kind="beat", last_seen=timezone.now() - dt.timedelta(seconds=42)
+    )
+    s = samples(scrape())
+    age = s[("chorus_process_heartbeat_age_seconds", (("kind", "beat"), ("name", "beat@host:1")))]
+    assert 42 <= age < 60
