@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
 import docker.errors
+
+from ..locks import file_lock
 
 BUSYBOX_TAG = "chorus/busybox:latest"
 PYTHON_TAG = "chorus/python:3-debian"
@@ -82,11 +83,4 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(path)
 
 
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+locked = file_lock

@@ -49,6 +49,17 @@ def _next_url(request, default: str) -> str:
     return default
 
 
+def _live_table(request, component, rows, poll_url: str):
+    """The builds table alone, for its own refresh (templates/deployments/builds/_live_table)."""
+    context = {
+        "project": component.project,
+        "component": component,
+        "rows": list(rows),
+        "poll_url": poll_url,
+    }
+    return render(request, "deployments/builds/_live_table.html", context)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def build_list_view(request, project_slug: str, name: str):
@@ -59,31 +70,14 @@ def build_list_view(request, project_slug: str, name: str):
     base = reverse("build_list", args=[component.project.slug, component.name])
     if request.htmx and request.GET.get("fragment") == "recent":
         # The Deploy view's table of the newest builds, refreshing itself.
-        return render(
-            request,
-            "deployments/builds/_live_table.html",
-            {
-                "project": component.project,
-                "component": component,
-                "rows": list(builds_for_component(component=component)[:RECENT_BUILDS]),
-                "poll_url": f"{base}?fragment=recent",
-            },
-        )
+        rows = builds_for_component(component=component)[:RECENT_BUILDS]
+        return _live_table(request, component, rows, f"{base}?fragment=recent")
     page = Paginator(builds_for_component(component=component), BUILDS_PER_PAGE).get_page(
         request.GET.get("page")
     )
     poll_url = f"{base}?page={page.number}&fragment=page"
     if request.htmx and request.GET.get("fragment") == "page":
-        return render(
-            request,
-            "deployments/builds/_live_table.html",
-            {
-                "project": component.project,
-                "component": component,
-                "rows": list(page.object_list),
-                "poll_url": poll_url,
-            },
-        )
+        return _live_table(request, component, page.object_list, poll_url)
     return render(
         request,
         "deployments/builds/list.html",

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
+
+from ...locks import file_lock
 
 IMAGE_FILE = "image.json"
 SKIP_NAMES = {".git", "__pycache__", ".venv", "venv", ".mypy_cache", ".pytest_cache"}
@@ -22,15 +21,7 @@ def _default_images_dir() -> Path:
     return Path(settings.CHORUS_LOCAL_IMAGES_DIR)
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+_locked = file_lock  # the name the local runtime's modules use
 
 
 def _tree_files(root: Path) -> list[Path]:
