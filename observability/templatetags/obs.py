@@ -37,6 +37,21 @@ def obs_secs(value) -> str:
 
 
 @register.filter
+def obs_until(when) -> str:
+    """How long until `when`: "in 4 s" under a minute (timeuntil would say "0 minutes"), else
+    Django's "in 3 hours, 5 minutes"."""
+    from django.utils import timezone
+    from django.utils.timesince import timeuntil
+
+    seconds = (when - timezone.now()).total_seconds()
+    if seconds < 1:
+        return "now"
+    if seconds < 60:
+        return f"in {int(seconds)} s"
+    return f"in {timeuntil(when)}"
+
+
+@register.filter
 def obs_dq(bucket, q):
     return bucket.duration_q(float(q))
 

@@ -244,3 +244,18 @@ def test_overview_leaves_out_undeployed_tasks(setup, project, alice, client_for)
     dash = client_for(alice).get(f"/p/{project.slug}/c/{component.name}/dashboard/")
     assert "Production (undeployed)" in dash.content.decode()
     assert _table_totals(dash.content.decode())["succeeded"] == 4
+
+
+def test_next_run_reads_in_seconds_under_a_minute():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from observability.templatetags.obs import obs_until
+
+    now = timezone.now()
+    assert obs_until(now + timedelta(seconds=42.5)) in ("in 42 s", "in 41 s")
+    assert obs_until(now - timedelta(seconds=1)) == "now"
+    assert (
+        obs_until(now + timedelta(hours=3, minutes=5, seconds=30)) == "in 3\xa0hours, 5\xa0minutes"
+    )
