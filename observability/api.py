@@ -27,7 +27,8 @@ from portal.api.base import (
 from portal.roles import Role
 from portal.selectors import project_get_for_user
 
-from .models import AlertChannel, AlertDelivery, AlertRule
+from .heartbeats import platform_health, stale_seconds
+from .models import AlertChannel, AlertDelivery, AlertRule, ProcessHeartbeat
 from .services import alert_config
 
 
@@ -222,3 +223,46 @@ class RuleDeleteApi(ApiView):
         rule = get_object_or_404(AlertRule, component=c, pk=rule_id)
         alert_config.alert_rule_delete(rule=rule, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- platform health (everyone signed in) --------------------------------------------------
+class ProcessOut(serializers.Serializer):
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=ProcessHeartbeat.Kind.choices)
+    queues = serializers.ListField(child=serializers.CharField())
+    started_at = serializers.DateTimeField()
+    last_seen = serializers.DateTimeField()
+    fresh = serializers.BooleanField(help_text="Checked in within CHORUS_PROCESS_STALE_SECONDS.")
+
+
+class HealthOut(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="A beat and a worker of the executions queue are up.")
+    problems = serializers.ListField(
+        child=serializers.CharField(), help_text="What is wrong, in words (empty when ok)."
+    )
+    processes = ProcessOut(many=True)
+
+
+class HealthApi(ApiView):
+    """Is anybody firing and running the ticks? The beat and worker processes that checked in."""
+
+    @extend_schema(operation_id="health", responses=responses(HealthOut))
+    def get(self, request):
+        from django.utils import timezone
+
+        health = platform_health()
+        fresh_after = timezone.now() - timezone.timedelta(seconds=stale_seconds())
+        processes = [
+            {
+                "name": p.name,
+                "kind": p.kind,
+                "queues": [q for q in p.queues.split(",") if q],
+                "started_at": p.started_at,
+                "last_seen": p.last_seen,
+                "fresh": p.last_seen >= fresh_after,
+            }
+            for p in ProcessHeartbeat.objects.order_by("kind", "name")
+        ]
+        return Response(
+            HealthOut({"ok": health.ok, "problems": health.problems, "processes": processes}).data
+        )

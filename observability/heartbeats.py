@@ -33,7 +33,7 @@ def _interval() -> float:
     return float(getattr(settings, "CHORUS_PROCESS_HEARTBEAT_SECONDS", 5.0))
 
 
-def _stale() -> float:
+def stale_seconds() -> float:
     return float(getattr(settings, "CHORUS_PROCESS_STALE_SECONDS", 30.0))
 
 
@@ -153,7 +153,7 @@ def _ago(then: datetime, now: datetime) -> str:
 def platform_health(*, now: datetime | None = None) -> Health:
     """Whether a beat and a worker of the executions queue checked in recently, in words."""
     now = now or timezone.now()
-    fresh_after = now - timedelta(seconds=_stale())
+    fresh_after = now - timedelta(seconds=stale_seconds())
     rows = list(ProcessHeartbeat.objects.values_list("kind", "queues", "last_seen"))
     beats = [seen for kind, _, seen in rows if kind == ProcessHeartbeat.Kind.BEAT]
     workers = [

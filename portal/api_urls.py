@@ -90,6 +90,7 @@ v1 += [
     # Environments, deployments, the deploy log
     path("environments/", environments.EnvironmentListApi.as_view(), name="environments"),
     path("schedules/preview/", environments.SchedulePreviewApi.as_view(), name="schedule_preview"),
+    path("health/", alerts.HealthApi.as_view(), name="health"),
     path(C + "deployments/", deploy.DeploymentListApi.as_view(), name="deployments"),
     path(C + "events/", events.DeploymentEventListApi.as_view(), name="events"),
 ]

@@ -57,6 +57,29 @@ def cmd_tokens_revoke(args):
     print(f"Revoked token {token['name']} (id {token['id']}).")
 
 
+def cmd_status(args):
+    """Is anybody firing and running the ticks? Exit 1 when not (for monitoring scripts)."""
+    health = client_for(args).get("health/")
+    if args.json:
+        output.emit_json(health)
+        return 0 if health["ok"] else 1
+    print("Scheduler and workers: OK" if health["ok"] else "Scheduler and workers: PROBLEM")
+    for problem in health["problems"]:
+        print(f"  ! {problem}")
+    output.table(
+        health["processes"],
+        [
+            ("kind", "kind"),
+            ("name", "name"),
+            ("queues", lambda r: ",".join(r["queues"])),
+            ("last seen", lambda r: output.when(r["last_seen"])),
+            ("fresh", "fresh"),
+        ],
+        empty="(no beat or worker has checked in)",
+    )
+    return 0 if health["ok"] else 1
+
+
 # --- projects ------------------------------------------------------------------------------
 def cmd_projects_list(args):
     rows = client_for(args).get_all("projects/")

@@ -10,6 +10,7 @@ from .cmd_account import (
     cmd_projects_create,
     cmd_projects_list,
     cmd_schedule,
+    cmd_status,
     cmd_tokens_create,
     cmd_tokens_list,
     cmd_tokens_revoke,
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(sub, "login", cmd_login, "check a token and save URL + token to the config file")
     p.add_argument("--project", help="default project for commands that need one")
+
+    command(sub, "status", cmd_status, "is a scheduler (beat) and an executions worker up?")
 
     g = group("tokens", "your API tokens")
     command(g, "list", cmd_tokens_list, "list your tokens (never their secrets)")

@@ -140,3 +140,38 @@ def test_schedule_preview(chorus, tokens, project):
     assert len(out) == 4 and "T02:30:00+0" in out[2]
     r = chorus("schedule", "61 * * * *", token=tokens["viewer"])
     assert r.code == 1 and r.err.startswith("chorus: error: schedule:")
+
+
+def test_status_says_whether_beat_and_an_executions_worker_are_up(chorus, tokens, project):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from observability.models import ProcessHeartbeat
+
+    r = chorus("status", token=tokens["viewer"])
+    assert r.code == 1  # nobody checked in: a monitoring script sees the failure
+    assert r.out.splitlines()[0] == "Scheduler and workers: PROBLEM"
+    assert "! No scheduler (beat) has checked in" in r.out
+    assert "(no beat or worker has checked in)" in r.out
+
+    now = timezone.now()
+    ProcessHeartbeat.objects.create(name="beat@host:1", kind="beat", last_seen=now)
+    ProcessHeartbeat.objects.create(
+        name="exec@host", kind="worker", queues="chorus,executions", last_seen=now
+    )
+    ProcessHeartbeat.objects.create(
+        name="old@host", kind="worker", queues="builds", last_seen=now - timedelta(hours=1)
+    )
+    r = chorus("status", token=tokens["viewer"])
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert lines[0] == "Scheduler and workers: OK"
+    assert lines[1].split() == ["KIND", "NAME", "QUEUES", "LAST", "SEEN", "FRESH"]
+    rows = {line.split()[1]: line.split() for line in lines[2:]}
+    assert rows["exec@host"][2] == "chorus,executions" and rows["exec@host"][-1] == "yes"
+    assert rows["old@host"][-1] == "no"
+    r = chorus("status", "--json", token=tokens["viewer"])
+    body = r.json()
+    assert body["ok"] is True and body["problems"] == []
+    assert {p["name"] for p in body["processes"]} == {"beat@host:1", "exec@host", "old@host"}

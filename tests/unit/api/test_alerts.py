@@ -131,3 +131,25 @@ def test_deliveries_list_matrix(apis, channel, role, status):
         r = apis[role].get(P + "alerts/deliveries/", {"status": "failed"})
         assert [d["subject"] for d in r.json()["results"]] == ["[Chorus] nightly failed"]
         assert "very-secret-path" not in body_text(r)
+
+
+def test_health_is_for_everyone_signed_in_and_says_what_is_missing(apis):
+    from django.utils import timezone
+
+    from observability.models import ProcessHeartbeat
+
+    from .conftest import Api
+
+    assert Api().get("health/").status_code == 401
+    body = apis["outsider"].get("health/").json()
+    assert body["ok"] is False and len(body["problems"]) == 2 and body["processes"] == []
+    ProcessHeartbeat.objects.create(name="beat@h:1", kind="beat", last_seen=timezone.now())
+    ProcessHeartbeat.objects.create(
+        name="w@h", kind="worker", queues="executions", last_seen=timezone.now()
+    )
+    body = apis["viewer"].get("health/").json()
+    assert body["ok"] is True and body["problems"] == []
+    assert [(p["kind"], p["queues"], p["fresh"]) for p in body["processes"]] == [
+        ("beat", [], True),
+        ("worker", ["executions"], True),
+    ]

@@ -132,6 +132,8 @@ def test_every_operation_answers_as_the_schema_says(apis, project, component, bu
 
     # Environments and deployments
     viewer.get("environments/")
+    viewer.get("health/")
+    anon.get("health/")
     viewer.get("schedules/preview/", {"schedule": "0 2 * * *", "timezone": "Europe/Berlin"})
     viewer.get("schedules/preview/", {"schedule": "0 2 * *"})
     D, PR = C + "deployments/dev/", C + "deployments/prod/"
