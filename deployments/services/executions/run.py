@@ -118,6 +118,24 @@ class _Watch:
         self.next_beat = time.monotonic() + HEARTBEAT_SECONDS
         self.stop = False
         self.start_unsaved = False
+        self.snapshot_unsaved = started is not None
+
+    def save_snapshot(self) -> None:
+        """Keep the configuration this run started with, for a re-run (snapshots.py): with the
+        first heartbeat (a long run is re-runnable while it runs, and after its worker died),
+        or at the end of a short one. Never in the batch leader's start loop."""
+        if not self.snapshot_unsaved:
+            return
+        self.snapshot_unsaved = False
+        try:
+            config_snapshot_save(
+                deployment=self.execution.deployment,
+                revision=self.execution.config_revision,
+                env=self.started.config,
+                secrets=self.started.secrets,
+            )
+        except Exception:  # noqa: BLE001 - the run's own outcome matters more
+            logger.exception("execution %s: could not store its config snapshot", self.execution.pk)
 
     def on_start(self, container_id: str) -> None:
         e = self.execution
@@ -150,6 +168,7 @@ class _Watch:
                 pk=self.execution.pk, status=S.RUNNING, cancel_requested=False
             ).update(heartbeat_at=timezone.now(), **self.start_fields())
             self.start_unsaved = False
+            self.save_snapshot()
             # A quiet task's last lines would wait in the buffer: show them now.
             if self.log is not None and self.log.has_pending():
                 self.log.flush()
@@ -318,16 +337,8 @@ def _execute(started: Started) -> None:
     started.mark_started()
     if started.gate is not None:
         started.gate.wait(timeout=GATE_WAIT_SECONDS)
-    if plan.runtime is not None and not plan.error:
-        try:  # what this run used, for a re-run of it (snapshots.py)
-            config_snapshot_save(
-                deployment=execution.deployment,
-                revision=execution.config_revision,
-                env=started.config,
-                secrets=started.secrets,
-            )
-        except Exception:  # noqa: BLE001 - the run's own outcome matters more
-            logger.exception("execution %s: could not store its config snapshot", execution.pk)
+    if plan.runtime is not None and not plan.error and plan.start_error is None:
+        watch.save_snapshot()
     status, reason = _judge(execution, result, watch, timeout)
     if result.error and result.exit_code is not None:
         log(f"[chorus] {result.error}", "chorus")

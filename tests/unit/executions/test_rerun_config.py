@@ -89,3 +89,26 @@ def test_retention_drops_snapshots_no_execution_uses(deploy, tick, run, bob):
     assert list(ConfigSnapshot.objects.filter(deployment=d).values_list("revision", flat=True)) == [
         d.config_revision
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_run_keeps_its_config_while_it_runs(deploy, tick, run):
+    """Stored with the first heartbeat: re-runnable with its config even if its worker dies."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    d = deploy(config={"RECORD_SLEEP": "8", "REGION": "eu"})
+    e = tick(d)
+    worker = threading.Thread(target=lambda: (run(e), connection.close()))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 7
+        while not ConfigSnapshot.objects.filter(deployment=d).exists():
+            assert time.monotonic() < deadline, "no snapshot while the run was going"
+            time.sleep(0.2)
+        assert Execution.objects.get(pk=e.pk).status == "running"
+    finally:
+        worker.join(timeout=20)
+    assert Execution.objects.get(pk=e.pk).status == "succeeded"
