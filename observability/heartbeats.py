@@ -33,7 +33,7 @@ def _interval() -> float:
     return float(getattr(settings, "CHORUS_PROCESS_HEARTBEAT_SECONDS", 5.0))
 
 
-def stale_seconds() -> float:
+def _stale() -> float:
     return float(getattr(settings, "CHORUS_PROCESS_STALE_SECONDS", 30.0))
 
 
@@ -131,10 +131,23 @@ def worker_stopping(sender=None, **kwargs) -> None:
 
 # --- reading -------------------------------------------------------------------------------------
 @dataclass
+class Process:
+    """One checked-in process as the overview, the API and the CLI show it."""
+
+    name: str
+    kind: str
+    queues: list[str]
+    started_at: datetime
+    last_seen: datetime
+    fresh: bool  # checked in within CHORUS_PROCESS_STALE_SECONDS
+
+
+@dataclass
 class Health:
     beat_seen: datetime | None = None
     executions_worker_seen: datetime | None = None
     problems: list[str] = field(default_factory=list)
+    processes: list[Process] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -153,16 +166,28 @@ def _ago(then: datetime, now: datetime) -> str:
 def platform_health(*, now: datetime | None = None) -> Health:
     """Whether a beat and a worker of the executions queue checked in recently, in words."""
     now = now or timezone.now()
-    fresh_after = now - timedelta(seconds=stale_seconds())
-    rows = list(ProcessHeartbeat.objects.values_list("kind", "queues", "last_seen"))
-    beats = [seen for kind, _, seen in rows if kind == ProcessHeartbeat.Kind.BEAT]
+    fresh_after = now - timedelta(seconds=_stale())
+    processes = [
+        Process(
+            name=row.name,
+            kind=row.kind,
+            queues=[q for q in row.queues.split(",") if q],
+            started_at=row.started_at,
+            last_seen=row.last_seen,
+            fresh=row.last_seen >= fresh_after,
+        )
+        for row in ProcessHeartbeat.objects.order_by("kind", "name")
+    ]
+    beats = [p.last_seen for p in processes if p.kind == ProcessHeartbeat.Kind.BEAT]
     workers = [
-        seen
-        for kind, queues, seen in rows
-        if kind == ProcessHeartbeat.Kind.WORKER and EXECUTIONS_QUEUE in queues.split(",")
+        p.last_seen
+        for p in processes
+        if p.kind == ProcessHeartbeat.Kind.WORKER and EXECUTIONS_QUEUE in p.queues
     ]
     health = Health(
-        beat_seen=max(beats, default=None), executions_worker_seen=max(workers, default=None)
+        beat_seen=max(beats, default=None),
+        executions_worker_seen=max(workers, default=None),
+        processes=processes,
     )
     if health.beat_seen is None:
         health.problems.append(
