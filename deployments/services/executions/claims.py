@@ -198,27 +198,31 @@ def _decide(rows: list[_Row], running: dict[int, list[int]], now) -> tuple[list,
     return run, end, replace
 
 
-def _ids(ids: list[int]):
-    """`ids` for a `pk__in` filter. On PostgreSQL one array parameter: thousands of
-    placeholders cost more to build and parse than the query takes to run."""
+def _id_list(ids: list[int]) -> tuple[str, list]:
+    """SQL for "one of `ids`" (after IN) and its parameters. On PostgreSQL one array
+    parameter: thousands of placeholders cost more to build and parse than the query takes."""
     if connection.vendor == "postgresql":
-        return RawSQL("SELECT unnest(%s::bigint[])", (list(ids),))
-    return ids
+        return "SELECT unnest(%s::bigint[])", [list(ids)]
+    return ", ".join(["%s"] * len(ids)), list(ids)
+
+
+def _ids(ids: list[int]):
+    """`ids` for a `pk__in` filter (see _id_list)."""
+    sql, params = _id_list(ids)
+    return RawSQL(sql, params) if connection.vendor == "postgresql" else params
 
 
 def _update_pending(ids: list[int], assignments: str, params: list) -> list[int]:
-    """UPDATE the still-pending executions among `ids`; returns those it changed."""
+    """UPDATE the still-pending executions among `ids`; returns those it changed.
+    `assignments` may name the two tables as {e} (executions) and {d} (deployments)."""
     qn = connection.ops.quote_name
     e, d = qn(Execution._meta.db_table), qn(Deployment._meta.db_table)
-    if connection.vendor == "postgresql":
-        among, values = f"{e}.id = ANY(%s::bigint[])", [list(ids)]
-    else:
-        among, values = f"{e}.id IN ({', '.join(['%s'] * len(ids))})", list(ids)
+    among, values = _id_list(ids)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {e} SET {assignments.format(d=d)} FROM {d} "
+            f"UPDATE {e} SET {assignments.format(d=d, e=e)} FROM {d} "
             f"WHERE {d}.id = {e}.deployment_id AND {e}.status = %s "
-            f"AND {among} RETURNING {e}.id",
+            f"AND {e}.id IN ({among}) RETURNING {e}.id",
             [*params, S.PENDING, *values],
         )
         return [row[0] for row in cursor.fetchall()]
@@ -272,7 +276,6 @@ def _claim(ids: list[int], *, worker: str) -> tuple[list[int], dict[int, str]]:
             ):
                 running.setdefault(deployment_id, []).append(pk)
         run, end, replace = _decide(rows, running, now)
-        qe = connection.ops.quote_name(Execution._meta.db_table)
         claimed: list[int] = []
         if run:
             # One statement for all: the config revision each run uses comes from its deployment.
@@ -280,8 +283,8 @@ def _claim(ids: list[int], *, worker: str) -> tuple[list[int], dict[int, str]]:
                 run,
                 "status = %s, started_at = %s, heartbeat_at = %s, worker = %s, "
                 # A re-run keeps the revision it asked for (snapshots.py); _prepare checks it.
-                f"config_revision = CASE WHEN {qe}.trigger = %s AND {qe}.config_revision > 0 "
-                f"THEN {qe}.config_revision ELSE {{d}}.config_revision END",
+                "config_revision = CASE WHEN {e}.trigger = %s AND {e}.config_revision > 0 "
+                "THEN {e}.config_revision ELSE {d}.config_revision END",
                 [S.RUNNING, now, now, (worker or "")[:200], T.RERUN],
             )
         ended: list[int] = []
@@ -340,7 +343,6 @@ def _prepare(claimed: list[int]) -> dict[int, Started]:
         if e.trigger == T.RERUN and e.config_revision != e.deployment.config_revision
     }
     snapshots = config_snapshots_load(older)
-    current_instead = []
     in_batch = Counter(e.deployment_id for e in executions)
     out: dict[int, Started] = {}
     for e in executions:
@@ -352,7 +354,7 @@ def _prepare(claimed: list[int]) -> dict[int, Started]:
                 env, secrets = snapshots[(d.pk, e.config_revision)]
             else:  # not stored: the current one, and the execution says so
                 e.config_revision = d.config_revision
-                current_instead.append(e.pk)
+                Execution.objects.filter(pk=e.pk).update(config_revision=e.config_revision)
         same_deployment_now = in_batch[d.pk]
         out[e.pk] = Started(
             execution=e,
@@ -362,9 +364,6 @@ def _prepare(claimed: list[int]) -> dict[int, Started]:
             executions_before=max(0, (stat.get("count") or 0) - same_deployment_now),
             last_success_at=stat.get("last"),
         )
-    for e in executions:
-        if e.pk in current_instead:
-            Execution.objects.filter(pk=e.pk).update(config_revision=e.config_revision)
     return out
 
 

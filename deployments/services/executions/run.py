@@ -1,8 +1,8 @@
 """The worker side: start a pending execution when it is due, run it, finish it honestly.
 
 `execution_run` waits for the execution's due time (messages arrive ahead of the tick), claims
-it together with everything else due at that instant in this process (batch.py, claims.py), starts the
-runtime at once, and records the end. While it runs the worker writes a heartbeat every few
+it together with everything else due at that instant in this process (batch.py, claims.py),
+starts the runtime at once, and records the end. While it runs the worker writes a heartbeat every few
 seconds (the same query notices a cancel request); the reconciler (deployments/reconcile.py)
 finishes executions whose heartbeat stopped. Every way a run ends leaves a final status, a
 reason and a last log line — never "running".
