@@ -76,6 +76,11 @@ def _default_environments(request):
     migration = importlib.import_module("deployments.migrations.0002_default_environments")
     with blocker.unblock():
         migration.create_defaults(apps, None)
+    # A rolled-back test's environment change sends no signal: forget what workers cached.
+    from deployments.services.executions import claims
+
+    with claims._env_lock:
+        claims._env_cache.clear()
 
 
 @pytest.fixture

@@ -27,6 +27,8 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.db.models import Count, Max, Q
 from django.db.models.expressions import RawSQL
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
 from ...models import ConcurrencyPolicy, ConfigVar, Deployment, Environment, Execution
@@ -127,6 +129,14 @@ def environment(pk: int) -> Environment:
     with _env_lock:
         _env_cache[pk] = (now, env)
     return env
+
+
+@receiver([post_save, post_delete], sender=Environment, dispatch_uid="chorus-env-cache")
+def _forget_environment(sender, instance, **kwargs) -> None:
+    """A change saved in this process is seen at once (other processes: within
+    ENVIRONMENT_CACHE_SECONDS)."""
+    with _env_lock:
+        _env_cache.pop(instance.pk, None)
 
 
 # --- the claim ----------------------------------------------------------------------------------
