@@ -1,6 +1,8 @@
-"""Rows many tests need, made one way: a component built from the `hello` sample."""
+"""Rows many tests need, made one way: a component from the `hello` sample, and its builds."""
 
 from __future__ import annotations
+
+import itertools
 
 
 def sample_component(
@@ -21,4 +23,28 @@ def sample_component(
         preset=Component.Preset.PYTHON,
         entry_command=entry_command,
         created_by=created_by,
+    )
+
+
+_builds = itertools.count(1)
+
+
+def succeeded_build(component, *, status: str = "succeeded", image_ref: str = "", **extra):
+    """A finished build with a commit and digest of its own (no image is really built); its
+    image is `image_ref`, else a tag named after the commit."""
+    from django.utils import timezone
+
+    from deployments.models import Build
+
+    n = next(_builds)
+    sha = f"{n:02x}" * 20
+    return Build.objects.create(
+        component=component,
+        commit_sha=sha,
+        status=status,
+        preset="python",
+        image_ref=image_ref or f"chorus/payments/nightly-report:{sha[:12]}",
+        image_digest=f"sha256:{n:064x}",
+        finished_at=timezone.now(),
+        **extra,
     )

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from django.utils import timezone
 
-from tests.support.factories import sample_component
-
-_seq = itertools.count(1)
+from tests.support.factories import sample_component, succeeded_build
 
 
 @pytest.fixture
@@ -33,21 +29,8 @@ def component(project, alice):
 
 @pytest.fixture
 def make_build(component):
-    from deployments.models import Build
-
     def make(status: str = "succeeded", **extra):
-        n = next(_seq)
-        sha = f"{n:02x}" * 20
-        return Build.objects.create(
-            component=extra.pop("component", component),
-            commit_sha=sha,
-            status=status,
-            preset="python",
-            image_ref=f"chorus/payments/nightly-report:{sha[:12]}",
-            image_digest=f"sha256:{n:064x}",
-            finished_at=timezone.now(),
-            **extra,
-        )
+        return succeeded_build(extra.pop("component", component), status=status, **extra)
 
     return make
 

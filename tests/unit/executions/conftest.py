@@ -3,15 +3,12 @@ service (so each has its real PeriodicTask), and the record runtime for fast, ex
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from django.utils import timezone
 
-from tests.support.factories import sample_component
+from tests.support.factories import sample_component, succeeded_build
 
 BUSYBOX = "chorus/busybox:latest"
-_seq = itertools.count(1)
 
 
 @pytest.fixture
@@ -49,21 +46,8 @@ def make_component(project, alice):
 
 @pytest.fixture
 def make_build(component):
-    from deployments.models import Build
-
     def make(image_ref: str = BUSYBOX, **extra):
-        n = next(_seq)
-        sha = f"{n:02x}" * 20
-        return Build.objects.create(
-            component=extra.pop("component", component),
-            commit_sha=sha,
-            status=Build.Status.SUCCEEDED,
-            preset="python",
-            image_ref=image_ref,
-            image_digest=f"sha256:{n:064x}",
-            finished_at=timezone.now(),
-            **extra,
-        )
+        return succeeded_build(extra.pop("component", component), image_ref=image_ref, **extra)
 
     return make
 
