@@ -133,19 +133,23 @@ def execution_log_view(request, project_slug: str, execution_id: int):
     return response
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def execution_cancel_view(request, project_slug: str, execution_id: int):
-    """GET: confirm. POST: cancel (developers; owners in production)."""
+def _execution_to_change(request, project_slug: str, execution_id: int, what: str):
+    """The execution (404 for outsiders) and its page's URL, if this user may act on it (403)."""
     execution = execution_get_for_user(
         user=request.user, project_slug=project_slug, execution_id=execution_id
     )
     if not _can_change(request.user, execution):
         raise PermissionDenied(
-            f"Only people who can deploy to {execution.deployment.environment.name} can cancel "
-            "its runs."
+            f"Only people who can deploy to {execution.deployment.environment.name} can {what}."
         )
-    detail = reverse("execution_detail", args=[project_slug, execution.pk])
+    return execution, reverse("execution_detail", args=[project_slug, execution.pk])
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def execution_cancel_view(request, project_slug: str, execution_id: int):
+    """GET: confirm. POST: cancel (developers; owners in production)."""
+    execution, detail = _execution_to_change(request, project_slug, execution_id, "cancel its runs")
     if request.method == "POST":
         try:
             execution = execution_cancel(execution=execution, actor=request.user)
@@ -173,15 +177,9 @@ def execution_cancel_view(request, project_slug: str, execution_id: int):
 @require_http_methods(["GET", "POST"])
 def execution_rerun_view(request, project_slug: str, execution_id: int):
     """GET: confirm. POST: run this exact image again as a new execution."""
-    execution = execution_get_for_user(
-        user=request.user, project_slug=project_slug, execution_id=execution_id
+    execution, detail = _execution_to_change(
+        request, project_slug, execution_id, "re-run its tasks"
     )
-    if not _can_change(request.user, execution):
-        raise PermissionDenied(
-            f"Only people who can deploy to {execution.deployment.environment.name} can re-run "
-            "its tasks."
-        )
-    detail = reverse("execution_detail", args=[project_slug, execution.pk])
     if request.method == "POST":
         try:
             rerun = execution_rerun(execution=execution, actor=request.user)
