@@ -1,7 +1,9 @@
 # The Chorus portal image: web, worker and beat all run from it (see docker-compose.yml).
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 CHORUS_VAR_DIR=/var/lib/chorus
+# Static files live in the image (not under the data volume), so an upgraded image serves its own.
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 CHORUS_VAR_DIR=/var/lib/chorus \
+    STATIC_ROOT=/app/staticfiles
 RUN apt-get update \
  && apt-get install -y --no-install-recommends git ca-certificates \
  && rm -rf /var/lib/apt/lists/*
@@ -14,7 +16,11 @@ COPY observability ./observability
 COPY templates ./templates
 COPY static ./static
 COPY manage.py Procfile ./
-RUN pip install . && python manage.py collectstatic --noinput
+# Hashed, compressed static files for WhiteNoise; the throwaway var dir keeps the development
+# secrets that settings generate out of the image.
+RUN pip install . \
+ && CHORUS_VAR_DIR=/tmp/chorus-build python manage.py collectstatic --noinput \
+ && rm -rf /tmp/chorus-build
 RUN useradd --system --create-home chorus && mkdir -p /var/lib/chorus && chown chorus /var/lib/chorus
 USER chorus
 EXPOSE 8000

@@ -1,5 +1,6 @@
 # Chorus: two commands on a fresh machine.
-#   make run   install, migrate, create the first user, start web, both workers and beat
+#   make run   install, migrate, collect static files, create the first user, start web (gunicorn),
+#              both workers and beat
 #   make test  install (incl. system services on Debian as root), start services, run the suite
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -25,6 +26,7 @@ install: $(STAMP)
 run: install
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py bootstrap --url http://127.0.0.1:$(PORT)
 	@echo "Starting web, worker, executions worker and beat (Ctrl-C stops them all)…"
 	PORT=$(PORT) PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/honcho start

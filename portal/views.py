@@ -48,7 +48,12 @@ def project_detail(request, project_slug: str):
     from observability.views.dashboard import overview_context
 
     components = list(project.components.all())
-    context = {"project": project, "role": role, "components": components}
+    context = {
+        "project": project,
+        "role": role,
+        "components": components,
+        "can_edit": bool(role and role.at_least("developer")),
+    }
     context |= overview_context(project=project, components=components)
     if request.htmx and request.htmx.target == "project-overview":
         return render(request, "observability/_overview.html", context)

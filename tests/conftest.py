@@ -31,6 +31,12 @@ def pytest_configure(config):
 
     # Hashing passwords the production way costs ~0.3 s a user; tests need no such strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The live server serves static files from their folders by their plain names; the hashed,
+    # compressed copies of production need `collectstatic`, which the `make run` tests exercise.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 def pytest_sessionstart(session):

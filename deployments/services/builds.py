@@ -345,14 +345,17 @@ def _execute(build: Build, log: LogWriter) -> None:
             log(f"Base image: {settings.CHORUS_PYTHON_BASE_IMAGE} (build-arg BASE_IMAGE)", "chorus")
         tag = image_tag(build)
         remaining = max(deadline - time.monotonic(), 1.0)
-        image = runtime.build(
-            source_dir=source_dir,
-            tag=tag,
-            log=log,
-            build_args=build_args,
-            cancel=cancelled,
-            timeout=remaining,
-        )
+        try:
+            image = runtime.build(
+                source_dir=source_dir,
+                tag=tag,
+                log=log,
+                build_args=build_args,
+                cancel=cancelled,
+                timeout=remaining,
+            )
+        except BuildError as exc:
+            raise _explain_missing_base(exc, runtime, build_args.get("BASE_IMAGE")) from exc
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     _finish(
@@ -361,6 +364,32 @@ def _execute(build: Build, log: LogWriter) -> None:
         status=Build.Status.SUCCEEDED,
         image_ref=image.ref,
         image_digest=image.digest,
+    )
+
+
+def _explain_missing_base(exc: BuildError, runtime: Runtime, base: str | None) -> BuildError:
+    """A failed build whose BASE_IMAGE the engine still lacks could not pull it: say so in
+    words and name the two ways out, instead of only the engine's registry error."""
+    if not base or getattr(runtime, "kind", "") != "docker":
+        return exc
+    import docker.errors
+
+    try:
+        client = runtime.client()
+        try:
+            client.images.get(base)
+            return exc  # the base is there: the build failed for another reason
+        finally:
+            client.close()
+    except docker.errors.ImageNotFound:
+        pass
+    except docker.errors.DockerException:
+        return exc  # the engine cannot tell: keep its own message
+    return BuildError(
+        f"The base image {base} is not on this Docker engine and could not be pulled ({exc}). "
+        f"Set CHORUS_PYTHON_BASE_IMAGE to an image the engine has or can pull, or build the "
+        f"offline base images with `python manage.py build_base_images` and set "
+        f"CHORUS_PYTHON_BASE_IMAGE=chorus/python:3-debian."
     )
 
 

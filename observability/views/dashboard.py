@@ -9,6 +9,7 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import select_template
 
 from components.selectors import component_get_for_user
+from deployments.models import Execution
 from portal.selectors import project_role
 
 from ..heartbeats import platform_health
@@ -83,11 +84,16 @@ def component_dashboard(request, project_slug: str, name: str):
     by_env = {d.environment.slug: d for d in deployments}
     env_slug = request.GET.get("env") or ""
     if env_slug not in by_env and deployments:
-        # Production first (the one people worry about), and a live deployment over an
-        # undeployed one whose history is all that is left.
+        # Where there is something to see: an environment with runs, then a live deployment,
+        # then whatever history is left; in environment order, so Development comes first.
+        ran = set(
+            Execution.objects.filter(deployment__in=deployments)
+            .values_list("deployment_id", flat=True)
+            .distinct()
+        )
+        with_runs = [d for d in deployments if d.pk in ran]
         live = [d for d in deployments if d.status != d.Status.UNDEPLOYED]
-        prod = [d for d in live if d.environment.is_production]
-        env_slug = (prod or live or deployments)[0].environment.slug
+        env_slug = (with_runs or live or deployments)[0].environment.slug
     deployment = by_env.get(env_slug)
 
     error = ""

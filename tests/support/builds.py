@@ -58,3 +58,27 @@ def remove_images(refs) -> None:
                     pass
     finally:
         client.close()
+
+
+def host_address_for_containers(client) -> str:
+    """The host's address on the engine's default bridge: where a container reaches the host.
+
+    A fresh engine's `bridge` network may list only a Subnet (no Gateway) in its IPAM config,
+    so the address is read from the bridge interface itself (named in the network's options).
+    """
+    import fcntl
+    import socket
+    import struct
+
+    network = client.networks.get("bridge")
+    iface = network.attrs.get("Options", {}).get("com.docker.network.bridge.name", "docker0")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            packed = fcntl.ioctl(
+                s.fileno(),
+                0x8915,
+                struct.pack("256s", iface.encode()[:15]),  # SIOCGIFADDR
+            )
+        except OSError as exc:
+            raise AssertionError(f"bridge interface {iface} has no IPv4 address: {exc}") from exc
+    return socket.inet_ntoa(packed[20:24])

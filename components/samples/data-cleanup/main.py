@@ -8,16 +8,23 @@ a row is never both archived and kept, nor deleted without being archived. The c
 measured from the tick Chorus scheduled (CHORUS_SCHEDULED_AT), so a retry cleans exactly
 what the on-time run would have, and a second run finds nothing left to do.
 
+With neither DATABASE_URL nor CLEANUP_TABLE set, the run cleans a demo SQLite database it
+creates for itself (a few old and recent rows in a table `events`) and its log says so: a first
+deploy with no configuration runs successfully and shows what a cleanup looks like.
+
 Exit codes: 0 done (including "nothing to clean up"), 1 database error,
 2 missing or invalid settings.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
 import sqlite3
 import sys
+import tempfile
 import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -418,10 +425,45 @@ def clean(settings: Settings) -> None:
         target.close()
 
 
+def demo_database(env: dict[str, str]) -> dict[str, str]:
+    """A throwaway SQLite database with old and recent rows; settings that clean it."""
+    raw_reference = env.get("CHORUS_SCHEDULED_AT", "").strip()
+    try:
+        reference = parse_timestamp(raw_reference) if raw_reference else datetime.now(UTC)
+    except ValueError:
+        reference = datetime.now(UTC)  # read_settings names the bad value
+    folder = tempfile.mkdtemp(prefix="chorus-demo-")
+    atexit.register(shutil.rmtree, folder, True)
+    path = os.path.join(folder, "demo.db")
+    ages = [400, 120, 45, 31, 10, 1]  # days before the tick: the first four are past 30 days
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY, payload TEXT NOT NULL, created_at TEXT)"
+        )
+        connection.executemany(
+            "INSERT INTO events VALUES (?, ?, ?)",
+            [
+                (n, f"demo event {n}", (reference - timedelta(days=age)).isoformat())
+                for n, age in enumerate(ages, start=1)
+            ],
+        )
+    connection.close()
+    log(
+        "DATABASE_URL and CLEANUP_TABLE are not set: cleaning a demo SQLite database made for "
+        f"this run ({count(len(ages), 'row')} in table events). Set DATABASE_URL and "
+        "CLEANUP_TABLE to clean your own table."
+    )
+    return {**env, "DATABASE_URL": f"sqlite:///{path}", "CLEANUP_TABLE": "events"}
+
+
 def main() -> int:
     announce_start()
+    env = dict(os.environ)
+    if not env.get("DATABASE_URL", "").strip() and not env.get("CLEANUP_TABLE", "").strip():
+        env = demo_database(env)
     try:
-        settings = read_settings(dict(os.environ))
+        settings = read_settings(env)
     except SettingsError as error:
         print(f"Error: {error}", file=sys.stderr, flush=True)
         return 2

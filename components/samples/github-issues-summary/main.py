@@ -4,7 +4,11 @@ Counts come from the GitHub search API (`total_count` of `repo:X type:issue stat
 `state:closed`): two requests whatever the repository's size, and pull requests are left
 out by `type:issue`. The summary goes to a Slack-compatible webhook as `{"text": "..."}`.
 
-Exit codes: 0 posted, 1 GitHub or the webhook failed, 2 missing or invalid settings.
+With neither GITHUB_REPOSITORY nor CHAT_WEBHOOK_URL set, the run summarises the bundled demo
+counts (demo-counts.json, beside this file) and writes the summary to its log instead of
+posting it, and the log says so: a first deploy with no configuration runs successfully.
+
+Exit codes: 0 posted (or, in the demo, logged), 1 GitHub or the webhook failed, 2 missing or invalid settings.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import urllib.request
 SAMPLE = "github-issues-summary"
 USER_AGENT = "chorus-sample-github-issues-summary/1.0"
 REQUEST_TIMEOUT = 30
+DEMO_UNLESS_SET = ("GITHUB_REPOSITORY", "CHAT_WEBHOOK_URL")
+DEMO_COUNTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo-counts.json")
 REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 
 
@@ -153,8 +159,26 @@ def post_to_chat(webhook_url: str, text: str) -> None:
         ) from None
 
 
+def demo() -> int:
+    with open(DEMO_COUNTS, encoding="utf-8") as handle:
+        counts = json.load(handle)
+    log(
+        "GITHUB_REPOSITORY and CHAT_WEBHOOK_URL are not set: summarising the bundled demo "
+        "counts (demo-counts.json) and writing the summary to this log instead of posting it. "
+        "Set both to summarise a real repository in your chat."
+    )
+    open_count, closed_count = counts["open"], counts["closed"]
+    log(
+        f"Issues in {counts['repository']}: {open_count} open, {closed_count} closed "
+        f"({open_count + closed_count} total)"
+    )
+    return 0
+
+
 def main() -> int:
     announce_start()
+    if not any(os.environ.get(name, "").strip() for name in DEMO_UNLESS_SET):
+        return demo()
     try:
         settings = read_settings(dict(os.environ))
     except SettingsError as error:

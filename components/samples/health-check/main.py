@@ -1,15 +1,19 @@
 """Chorus sample: call an HTTP endpoint and report whether it is healthy.
 
-Settings come from environment variables (see README.md). Exit codes:
+Settings come from environment variables (see README.md). Without HEALTHCHECK_URL the run
+checks a demo endpoint it serves itself on 127.0.0.1, and its log says so: a first deploy with
+no configuration runs successfully and shows what a check looks like. Exit codes:
 0 healthy, 1 unhealthy, 2 missing or invalid settings.
 """
 
 from __future__ import annotations
 
 import http.client
+import http.server
 import os
 import socket
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -100,10 +104,38 @@ def describe_failure(error: BaseException, timeout: float) -> str:
     return f"cannot reach the endpoint ({reason})"
 
 
+class DemoHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        body = b'{"status": "ok"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def demo_endpoint() -> str:
+    """Serve a tiny healthy endpoint on loopback for this run; return its URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), DemoHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/health"
+    log(
+        f"HEALTHCHECK_URL is not set: checking a demo endpoint this task serves itself ({url}). "
+        "Set HEALTHCHECK_URL to the http(s) URL of your service to check it."
+    )
+    return url
+
+
 def main() -> int:
     announce_start()
+    env = dict(os.environ)
+    if not env.get("HEALTHCHECK_URL", "").strip():
+        env["HEALTHCHECK_URL"] = demo_endpoint()
     try:
-        url, timeout, expect_status = read_settings(dict(os.environ))
+        url, timeout, expect_status = read_settings(env)
     except SettingsError as error:
         print(f"Error: {error}", file=sys.stderr, flush=True)
         return 2

@@ -1,7 +1,9 @@
 """Chorus sample: log every session that has been idle longer than the timeout.
 
 Sessions are a JSON list of {"id", "user", "last_seen"} read from SESSIONS_URL (an http(s)
-URL, a file:// URL or a plain file path). Idle time is measured against the tick Chorus
+URL, a file:// URL or a plain file path). Without SESSIONS_URL the bundled demo list
+(demo-sessions.json, beside this file) is checked, and the log says so: a first deploy with
+no configuration runs successfully. Idle time is measured against the tick Chorus
 scheduled (CHORUS_SCHEDULED_AT), so a retried or late run reports exactly what the
 on-time run would have; without it, against the current time.
 
@@ -26,6 +28,7 @@ REQUEST_TIMEOUT = 30
 # A session list bigger than this is almost certainly the wrong URL; refuse rather than
 # exhaust the task's memory limit.
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+DEMO_SESSIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo-sessions.json")
 
 
 class SettingsError(Exception):
@@ -61,9 +64,12 @@ def parse_timestamp(value: str) -> datetime:
 def read_settings(env: dict[str, str]) -> tuple[str, int, datetime]:
     source = env.get("SESSIONS_URL", "").strip()
     if not source:
-        raise SettingsError(
-            "SESSIONS_URL is not set; set it to an http(s) URL or a file path of a JSON session list"
+        log(
+            "SESSIONS_URL is not set: checking the bundled demo session list "
+            "(demo-sessions.json). Set SESSIONS_URL to an http(s) URL or a file path of a JSON "
+            "session list to check your own sessions."
         )
+        source = DEMO_SESSIONS
 
     raw_timeout = env.get("SESSION_TIMEOUT_MINUTES", "").strip() or "30"
     try:

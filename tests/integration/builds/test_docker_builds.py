@@ -12,7 +12,7 @@ import pytest
 from deployments.models import Build, Environment
 from deployments.runtimes import Limits, get_runtime
 from deployments.runtimes.docker import DockerRuntime
-from tests.support.builds import docker_client, sample_files
+from tests.support.builds import docker_client, host_address_for_containers, sample_files
 
 from .conftest import log_lines
 
@@ -34,7 +34,7 @@ class Collect:
 
 @pytest.fixture
 def http_endpoint():
-    """An HTTP server on the host, reachable from containers through the bridge gateway."""
+    """An HTTP server on the host, reachable from containers at the host's bridge address."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server's naming
@@ -48,9 +48,9 @@ def http_endpoint():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     client = docker_client()
-    gateway = client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    host = host_address_for_containers(client)
     client.close()
-    yield f"http://{gateway}:{server.server_address[1]}/health"
+    yield f"http://{host}:{server.server_address[1]}/health"
     server.shutdown()
 
 
@@ -244,4 +244,51 @@ def test_built_in_sample_builds_with_docker(base_images, build_settings, project
         log=out,
     )
     assert "Starting data-cleanup (execution 7" in out.text()
-    assert result.exit_code == 2 and "DATABASE_URL" in out.text("stderr")
+    # No configuration: the sample cleans its own demo database and says so.
+    assert result.exit_code == 0, out.lines
+    assert "DATABASE_URL and CLEANUP_TABLE are not set" in out.text()
+    assert "Deleted 4 rows from events in 1 batch" in out.text()
+
+
+def test_unpullable_base_image_is_explained_with_the_two_ways_out(
+    base_images, build_settings, project, alice, run_build
+):
+    from components.models import Component
+
+    # A registry that cannot be resolved: the engine's pull fails like on an offline machine.
+    missing = "registry.invalid/chorus/python:3-missing"
+    build_settings.CHORUS_PYTHON_BASE_IMAGE = missing
+    component = Component.objects.create(
+        project=project,
+        name="sessions",
+        source_kind=Component.SourceKind.SAMPLE,
+        sample_key="session-timeout-logger",
+        preset=Component.Preset.PYTHON,
+        created_by=alice,
+    )
+
+    build = run_build(component)
+
+    assert build.status == Build.Status.FAILED
+    assert build.error.startswith(
+        f"The base image {missing} is not on this Docker engine and could not be pulled ("
+    )
+    assert "registry.invalid" in build.error.split("could not be pulled", 1)[1]  # engine's words
+    assert "Set CHORUS_PYTHON_BASE_IMAGE to an image the engine has or can pull" in build.error
+    assert "`python manage.py build_base_images`" in build.error
+    assert log_lines(build)[-1] == f"Build failed: {build.error}"
+
+
+def test_a_failing_step_on_a_present_base_image_keeps_the_engine_error(
+    base_images, build_settings, repo, make_component, run_build
+):
+    repo.commit(
+        {
+            "Dockerfile": "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN exit 4\n",
+        }
+    )
+    build = run_build(make_component(repo, "broken", preset="dockerfile"))
+
+    assert build.status == Build.Status.FAILED
+    assert "returned a non-zero code: 4" in build.error
+    assert "CHORUS_PYTHON_BASE_IMAGE" not in build.error

@@ -108,6 +108,8 @@ def test_overview_lists_deployed_tasks_with_rate_strip_and_schedule(
 def test_overview_empty_state(project, alice, client_for):
     html = client_for(alice).get(f"/p/{project.slug}/").content.decode()
     assert "No components yet" in html
+    create = f'href="/p/{project.slug}/components/new/">Create a component</a>'
+    assert create in html
     make_component(project, "lonely")
     html = client_for(alice).get(f"/p/{project.slug}/").content.decode()
     assert "Nothing deployed yet" in html and "lonely" in html
@@ -173,6 +175,38 @@ def test_dashboard_custom_range_and_bad_dates(setup, project, bob, client_for):
     assert 'hx-trigger="every 10s"' not in html  # a fixed range does not poll
     html = client_for(bob).get(url, {"range": "custom", "from": "yesterday"}).content.decode()
     assert "is not a date" in html
+
+
+@pytest.mark.parametrize(("role", "offered"), [("developer", True), ("viewer", False)])
+def test_empty_overview_offers_create_a_component_to_those_who_can(
+    project, users_by_role, client_for, role, offered
+):
+    html = client_for(users_by_role[role]).get(f"/p/{project.slug}/").content.decode()
+    assert ("Create a component</a>" in html) is offered
+    assert ("Developers and owners of the project can create components." in html) is not offered
+
+
+def _selected_env(html: str) -> str:
+    return re.search(r'<option value="(\w+)" selected>', html).group(1)
+
+
+def test_dashboard_opens_on_the_environment_that_has_runs(project, bob, client_for):
+    component = make_component(project, "both")
+    dev = make_deployment(component, env="dev", schedule="*/5 * * * *")
+    prod = make_deployment(component, env="prod", schedule="*/5 * * * *")
+    url = f"/p/{project.slug}/c/{component.name}/dashboard/"
+
+    # Nothing ran anywhere yet: Development, the first environment.
+    assert _selected_env(client_for(bob).get(url).content.decode()) == "dev"
+
+    # Only Production has runs: it opens there.
+    make_execution(prod, "succeeded", scheduled_for=timezone.now() - dt.timedelta(minutes=5))
+    assert _selected_env(client_for(bob).get(url).content.decode()) == "prod"
+
+    # Both have runs: Development first; an explicit ?env= still wins.
+    make_execution(dev, "failed", scheduled_for=timezone.now() - dt.timedelta(minutes=5))
+    assert _selected_env(client_for(bob).get(url).content.decode()) == "dev"
+    assert _selected_env(client_for(bob).get(url, {"env": "prod"}).content.decode()) == "prod"
 
 
 def test_dashboard_of_an_undeployed_component(project, bob, client_for):
