@@ -1,5 +1,8 @@
 # The Chorus portal image: web, worker and beat all run from it (see docker-compose.yml).
-FROM python:3.11-slim
+# Any Debian-based image with Python 3.11+ and pip works, e.g. the offline base made by
+# `python manage.py build_base_images` (--build-arg BASE_IMAGE=chorus/python:3-debian).
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
 
 # Static files live in the image (not under the data volume), so an upgraded image serves its own.
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 CHORUS_VAR_DIR=/var/lib/chorus \
