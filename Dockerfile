@@ -4,6 +4,13 @@
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 
+# pip may be pointed elsewhere for the build only, e.g. a mirror or a local wheel directory:
+#   --build-arg PIP_INDEX_URL=https://pypi.example.com/simple
+#   --build-arg PIP_NO_INDEX=1 --build-arg PIP_FIND_LINKS=http://host:port/wheels/
+ARG PIP_INDEX_URL
+ARG PIP_FIND_LINKS
+ARG PIP_NO_INDEX
+ARG PIP_TRUSTED_HOST
 # Static files live in the image (not under the data volume), so an upgraded image serves its own.
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 CHORUS_VAR_DIR=/var/lib/chorus \
     STATIC_ROOT=/app/staticfiles

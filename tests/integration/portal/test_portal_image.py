@@ -4,33 +4,89 @@ gunicorn), every stylesheet and script of the login page answers 200 with its co
 
 from __future__ import annotations
 
+import functools
+import http.server
 import re
 import subprocess
+import sys
+import threading
 import time
 import uuid
 
 import pytest
 import requests
+from cryptography.fernet import Fernet
 
-from tests.support.builds import PYTHON_BASE, docker_client, ensure_base_images
+from tests.support.builds import (
+    PYTHON_BASE,
+    docker_client,
+    ensure_base_images,
+    host_address_for_containers,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 CONTENT_TYPES = {"css": "text/css", "js": "text/javascript"}
 
 
-def test_portal_image_serves_hashed_static_files_with_debug_off(tmp_path):
+@pytest.fixture
+def wheelhouse(tmp_path):
+    """The clone's dependencies as wheels (made here, with this machine's pip cache and trust),
+    served over HTTP to the image build: the build needs no route to an index of its own."""
+
+    def serve(clone):
+        wheels = tmp_path / "wheels"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "-q",
+                "-w",
+                str(wheels),
+                "setuptools>=68",
+                "wheel",
+                str(clone),
+            ],
+            check=True,
+        )
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(wheels))
+        handler.log_message = lambda *args: None
+        server = http.server.ThreadingHTTPServer(("0.0.0.0", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server.server_address[1]
+
+    servers: list = []
+    yield serve
+    for server in servers:
+        server.shutdown()
+
+
+def test_portal_image_serves_hashed_static_files_with_debug_off(tmp_path, wheelhouse):
     from tests.support.makerun import ROOT
 
     ensure_base_images()
     clone = tmp_path / "chorus"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    port = wheelhouse(clone)
     tag = f"chorus/portal-test:{uuid.uuid4().hex[:12]}"
     client = docker_client()
+    host = host_address_for_containers(client)
     container = None
     try:
         client.images.build(
-            path=str(clone), tag=tag, buildargs={"BASE_IMAGE": PYTHON_BASE}, rm=True, pull=False
+            path=str(clone),
+            tag=tag,
+            buildargs={
+                "BASE_IMAGE": PYTHON_BASE,
+                "PIP_NO_INDEX": "1",
+                "PIP_FIND_LINKS": f"http://{host}:{port}/",
+                "PIP_TRUSTED_HOST": host,
+            },
+            rm=True,
+            pull=False,
         )
         container = client.containers.run(
             tag,
@@ -44,7 +100,7 @@ def test_portal_image_serves_hashed_static_files_with_debug_off(tmp_path):
             environment={
                 "CHORUS_ENV": "production",
                 "SECRET_KEY": "image-test-secret-key-" + uuid.uuid4().hex,
-                "CHORUS_ENCRYPTION_KEY": "mGCZa5kgI4Gx0dT6y7YkLqCqzJbqv8ZB3LxWkYxQ0qk=",
+                "CHORUS_ENCRYPTION_KEY": Fernet.generate_key().decode(),
                 "ALLOWED_HOSTS": "*",
             },
             labels={"org.chorus.test": "portal-image"},
