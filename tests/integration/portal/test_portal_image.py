@@ -29,6 +29,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 CONTENT_TYPES = {"css": "text/css", "js": "text/javascript"}
 
 
+class QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
 @pytest.fixture
 def wheelhouse(tmp_path):
     """The clone's dependencies as wheels (made here, with this machine's pip cache and trust),
@@ -36,23 +41,14 @@ def wheelhouse(tmp_path):
 
     def serve(clone):
         wheels = tmp_path / "wheels"
+        # Debian's Python in the base may be older than the suite's: redis then also needs
+        # async-timeout (a dependency only below Python 3.11.3), so it is made too.
         subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "-q",
-                "-w",
-                str(wheels),
-                "setuptools>=68",
-                "wheel",
-                str(clone),
-            ],
+            [sys.executable, "-m", "pip", "wheel", "-q", "-w", str(wheels)]
+            + ["setuptools>=68", "wheel", "async-timeout>=4.0.3", str(clone)],
             check=True,
         )
-        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(wheels))
-        handler.log_message = lambda *args: None
+        handler = functools.partial(QuietFiles, directory=str(wheels))
         server = http.server.ThreadingHTTPServer(("0.0.0.0", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
@@ -76,7 +72,8 @@ def test_portal_image_serves_hashed_static_files_with_debug_off(tmp_path, wheelh
     host = host_address_for_containers(client)
     container = None
     try:
-        client.images.build(
+        output: list[str] = []
+        for chunk in client.api.build(
             path=str(clone),
             tag=tag,
             buildargs={
@@ -87,7 +84,10 @@ def test_portal_image_serves_hashed_static_files_with_debug_off(tmp_path, wheelh
             },
             rm=True,
             pull=False,
-        )
+            decode=True,
+        ):
+            output.append(str(chunk.get("stream") or chunk.get("error") or ""))
+            assert "error" not in chunk, "".join(output)[-4000:]
         container = client.containers.run(
             tag,
             # docker-compose's web service, on SQLite instead of its PostgreSQL service.
