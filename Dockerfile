@@ -14,9 +14,11 @@ ARG PIP_TRUSTED_HOST
 # Static files live in the image (not under the data volume), so an upgraded image serves its own.
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 CHORUS_VAR_DIR=/var/lib/chorus \
     STATIC_ROOT=/app/staticfiles
-RUN apt-get update \
- && apt-get install -y --no-install-recommends git ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+# git and CA certificates (the offline base already has both: no package index needed then).
+RUN command -v git >/dev/null && test -e /etc/ssl/certs/ca-certificates.crt \
+ || { apt-get update \
+      && apt-get install -y --no-install-recommends git ca-certificates \
+      && rm -rf /var/lib/apt/lists/*; }
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY portal ./portal
