@@ -14,7 +14,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from deployments.api.common import component_for, environment_get
+from deployments.api_common import component_for, environment_get
 from portal.api.base import (
     NO_CONTENT,
     ApiListView,

@@ -214,12 +214,15 @@ CELERY_DB_REUSE_MAX = None if CHORUS_DB_POOL_SIZE else env.int("CELERY_DB_REUSE_
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "chorus"
+# Autodiscovery finds `<app>.tasks` of each installed app; the deployments app keeps its task
+# modules in its feature folders, so they are named here and every worker registers them.
+CELERY_IMPORTS = ("deployments.builds.tasks", "deployments.executions.tasks")
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
-# ChorusScheduler (deployments/scheduler.py) is django-celery-beat's DatabaseScheduler with a
+# ChorusScheduler (deployments/executions/scheduler.py) is django-celery-beat's DatabaseScheduler with a
 # bulk, tick-exact path for deployments; other PeriodicTasks run through the stock path.
 CELERY_BEAT_SCHEDULER = env.str(
-    "CELERY_BEAT_SCHEDULER", default="deployments.scheduler:ChorusScheduler"
+    "CELERY_BEAT_SCHEDULER", default="deployments.executions.scheduler:ChorusScheduler"
 )
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -240,7 +243,7 @@ CHORUS_LOG_MAX_BYTES = env.int("CHORUS_LOG_MAX_BYTES", default=1_000_000)
 CHORUS_METRICS_TOKEN = _from_env_or_file("CHORUS_METRICS_TOKEN") or ""
 CHORUS_BUILD_DIR = VAR_DIR / "builds"
 CHORUS_LOCAL_IMAGES_DIR = VAR_DIR / "local-images"
-# Executions (deployments/scheduler.py, deployments/reconcile.py): beat publishes runs this long
+# Executions (deployments/executions/scheduler.py, deployments/executions/reconcile.py): beat publishes runs this long
 # before their tick and looks for schedule changes at least this often; a running execution
 # writes a heartbeat every N s and one silent for M s has lost its worker; the reconciler's
 # period.
@@ -272,7 +275,7 @@ from observability.beat import BEAT_SCHEDULE as _OBSERVABILITY_BEAT  # noqa: E40
 
 CELERY_BEAT_SCHEDULE = {**globals().get("CELERY_BEAT_SCHEDULE", {}), **_OBSERVABILITY_BEAT}
 
-# Image clean-up (deployments/services/images.py, docs/builds.md): a succeeded build's image is
+# Image clean-up (deployments/builds/images.py, docs/builds.md): a succeeded build's image is
 # removed once no live deployment runs it, it is not among the last N builds of its component,
 # and it finished more than D days ago. Daily, at 03:17 UTC.
 CHORUS_IMAGE_KEEP_BUILDS = env.int("CHORUS_IMAGE_KEEP_BUILDS", default=5)

@@ -77,7 +77,7 @@ def _default_environments(request):
     with blocker.unblock():
         migration.create_defaults(apps, None)
     # A rolled-back test's environment change sends no signal: forget what workers cached.
-    from deployments.services.executions import claims
+    from deployments.executions import claims
 
     with claims._env_lock:
         claims._env_cache.clear()

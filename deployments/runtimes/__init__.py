@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import (
+from deployments.runtimes.base import (
     BuildCancelled,
     BuildError,
     BuildTimedOut,
@@ -63,12 +63,12 @@ def get_runtime(environment=None) -> Runtime:
     machine without Docker still builds and runs Python tasks. An explicit "docker" never
     falls back: a build then fails with the engine's "not reachable" message.
     """
-    from .docker import DockerRuntime
-    from .local import LocalRuntime
+    from deployments.runtimes.docker import DockerRuntime
+    from deployments.runtimes.local import LocalRuntime
 
     kind = runtime_kind_for(environment)
     if kind == "record":
-        from .record import RecordRuntime
+        from deployments.runtimes.record import RecordRuntime
 
         return RecordRuntime()
     if kind == "local":
@@ -86,8 +86,8 @@ def runtime_for_build(build, environment=None) -> Runtime:
     on the local runtime even when Docker answers now; a Docker build runs on the
     environment's engine (no fallback, so a down engine is reported, not papered over).
     """
-    from .docker import DockerRuntime
-    from .local import LocalRuntime
+    from deployments.runtimes.docker import DockerRuntime
+    from deployments.runtimes.local import LocalRuntime
 
     if build.runtime_kind == "local":
         return LocalRuntime()

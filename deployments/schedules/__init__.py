@@ -20,30 +20,30 @@ not depend on when it was deployed.
 
 from __future__ import annotations
 
-from .beat import _beat_field as _beat_field
-from .beat import to_beat_schedule
-from .durations import _DURATION_RE as _DURATION_RE
-from .durations import _UNIT_SECONDS as _UNIT_SECONDS
-from .durations import (
+from deployments.schedules.beat import _beat_field as _beat_field
+from deployments.schedules.beat import to_beat_schedule
+from deployments.schedules.durations import _DURATION_RE as _DURATION_RE
+from deployments.schedules.durations import _UNIT_SECONDS as _UNIT_SECONDS
+from deployments.schedules.durations import (
     MAX_INTERVAL_SECONDS,
     MIN_INTERVAL_SECONDS,
     format_duration,
     parse_duration,
 )
-from .durations import _compact_duration as _compact_duration
-from .parsing import _FIELD_NAMES as _FIELD_NAMES
-from .parsing import _FIELD_RANGES as _FIELD_RANGES
-from .parsing import _FIELD_RE as _FIELD_RE
-from .parsing import MACROS, describe, parse_schedule
-from .parsing import _croniter_reason as _croniter_reason
-from .preview import NextRun, next_runs
-from .preview import _dst_note as _dst_note
-from .preview import _fmt_offset as _fmt_offset
-from .schedule import Schedule
-from .schedule import _require_aware as _require_aware
-from .timezones import _available_timezones as _available_timezones
-from .timezones import _timezones_by_lower as _timezones_by_lower
-from .timezones import get_zone, validate_timezone
+from deployments.schedules.durations import _compact_duration as _compact_duration
+from deployments.schedules.parsing import _FIELD_NAMES as _FIELD_NAMES
+from deployments.schedules.parsing import _FIELD_RANGES as _FIELD_RANGES
+from deployments.schedules.parsing import _FIELD_RE as _FIELD_RE
+from deployments.schedules.parsing import MACROS, describe, parse_schedule
+from deployments.schedules.parsing import _croniter_reason as _croniter_reason
+from deployments.schedules.preview import NextRun, next_runs
+from deployments.schedules.preview import _dst_note as _dst_note
+from deployments.schedules.preview import _fmt_offset as _fmt_offset
+from deployments.schedules.schedule import Schedule
+from deployments.schedules.schedule import _require_aware as _require_aware
+from deployments.schedules.timezones import _available_timezones as _available_timezones
+from deployments.schedules.timezones import _timezones_by_lower as _timezones_by_lower
+from deployments.schedules.timezones import get_zone, validate_timezone
 
 # `_now` (the clock next_runs reads) is deliberately not re-exported: patch it where it is
 # looked up, deployments.schedules.preview._now.

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from croniter import croniter
 from django.utils.timezone import now as _now
 
-from .parsing import parse_schedule
-from .schedule import Schedule, _require_aware
-from .timezones import get_zone
+from deployments.schedules.parsing import parse_schedule
+from deployments.schedules.schedule import Schedule, _require_aware
+from deployments.schedules.timezones import get_zone
 
 
 @dataclass(frozen=True)

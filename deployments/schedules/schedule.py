@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from cron_descriptor import ExpressionDescriptor, Options
 from croniter import croniter
 
-from .durations import _compact_duration, format_duration
-from .timezones import get_zone
+from deployments.schedules.durations import _compact_duration, format_duration
+from deployments.schedules.timezones import get_zone
 
 
 @dataclass(frozen=True)

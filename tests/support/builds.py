@@ -30,7 +30,7 @@ def docker_client():
 
 def ensure_base_images() -> None:
     """Build the offline bases if this engine lacks them (the python one takes ~1 min once)."""
-    from deployments.baseimages import ensure_busybox_image, ensure_python_image
+    from deployments.builds.baseimages import ensure_busybox_image, ensure_python_image
 
     client = docker_client()
     try:

@@ -13,7 +13,7 @@ import docker.errors
 import requests
 from docker.types.daemon import CancellableStream
 
-from ..base import (
+from deployments.runtimes.base import (
     BuildCancelled,
     BuildError,
     BuildTimedOut,
@@ -22,8 +22,13 @@ from ..base import (
     LogFn,
     RuntimeUnavailable,
 )
-from .connection import CANCEL_POLL_SECONDS, MANAGED_LABEL, DockerConnection, _reason
-from .lines import _LineBuffer
+from deployments.runtimes.docker.connection import (
+    CANCEL_POLL_SECONDS,
+    MANAGED_LABEL,
+    DockerConnection,
+    _reason,
+)
+from deployments.runtimes.docker.lines import _LineBuffer
 
 
 class DockerBuild(DockerConnection):

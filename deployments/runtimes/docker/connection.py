@@ -10,7 +10,7 @@ import docker
 import docker.errors
 import requests
 
-from ..base import Runtime, RuntimeUnavailable
+from deployments.runtimes.base import Runtime, RuntimeUnavailable
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 PING_TIMEOUT = 2.0

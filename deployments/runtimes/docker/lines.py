@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..base import LogFn
+from deployments.runtimes.base import LogFn
 
 
 class _LineBuffer:

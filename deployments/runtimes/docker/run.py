@@ -11,9 +11,15 @@ import docker
 import docker.errors
 import requests
 
-from ..base import CancelFn, Limits, LogFn, RunResult, RuntimeUnavailable
-from .connection import API_TIMEOUT, CANCEL_POLL_SECONDS, MANAGED_LABEL, DockerConnection, _reason
-from .lines import _LineBuffer
+from deployments.runtimes.base import CancelFn, Limits, LogFn, RunResult, RuntimeUnavailable
+from deployments.runtimes.docker.connection import (
+    API_TIMEOUT,
+    CANCEL_POLL_SECONDS,
+    MANAGED_LABEL,
+    DockerConnection,
+    _reason,
+)
+from deployments.runtimes.docker.lines import _LineBuffer
 
 
 class DockerRun(DockerConnection):

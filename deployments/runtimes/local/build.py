@@ -12,10 +12,17 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..base import BuildCancelled, BuildError, BuildTimedOut, BuiltImage, CancelFn, LogFn
-from .core import LocalCore
-from .images import IMAGE_FILE, SKIP_NAMES, _locked, tree_digest
-from .processes import _pump
+from deployments.runtimes.base import (
+    BuildCancelled,
+    BuildError,
+    BuildTimedOut,
+    BuiltImage,
+    CancelFn,
+    LogFn,
+)
+from deployments.runtimes.local.core import LocalCore
+from deployments.runtimes.local.images import IMAGE_FILE, SKIP_NAMES, _locked, tree_digest
+from deployments.runtimes.local.processes import _pump
 
 PYTHON_RE = re.compile(r"^python(3(\.\d+)?)?$")
 SHELL_META = set("|&;<>()$`\\\"'*?[]#~=%\n")

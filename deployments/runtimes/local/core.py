@@ -8,9 +8,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..base import Runtime
-from .images import _default_images_dir
-from .processes import _proc_start_time
+from deployments.runtimes.base import Runtime
+from deployments.runtimes.local.images import _default_images_dir
+from deployments.runtimes.local.processes import _proc_start_time
 
 
 class LocalCore(Runtime):

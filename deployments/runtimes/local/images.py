@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from ...locks import file_lock
+from deployments.locks import file_lock
 
 IMAGE_FILE = "image.json"
 SKIP_NAMES = {".git", "__pycache__", ".venv", "venv", ".mypy_cache", ".pytest_cache"}

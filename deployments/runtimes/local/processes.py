@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..base import CancelFn, LogFn
+from deployments.runtimes.base import CancelFn, LogFn
 
 CANCEL_POLL_SECONDS = 1.0
 

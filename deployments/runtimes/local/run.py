@@ -14,11 +14,16 @@ import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ..base import CancelFn, Limits, LogFn, RunResult
-from .build import PYTHON_RE
-from .core import LocalCore
-from .images import IMAGE_FILE
-from .processes import _kill_group, _proc_start_time, _process_count, _pump
+from deployments.runtimes.base import CancelFn, Limits, LogFn, RunResult
+from deployments.runtimes.local.build import PYTHON_RE
+from deployments.runtimes.local.core import LocalCore
+from deployments.runtimes.local.images import IMAGE_FILE
+from deployments.runtimes.local.processes import (
+    _kill_group,
+    _proc_start_time,
+    _process_count,
+    _pump,
+)
 
 
 class LocalRun(LocalCore):

@@ -9,10 +9,10 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..base import ImageInUse, ImageRemoveError, RunningTask
-from .core import LocalCore
-from .images import IMAGE_DIR_RE, _locked
-from .processes import _kill_group
+from deployments.runtimes.base import ImageInUse, ImageRemoveError, RunningTask
+from deployments.runtimes.local.core import LocalCore
+from deployments.runtimes.local.images import IMAGE_DIR_RE, _locked
+from deployments.runtimes.local.processes import _kill_group
 
 
 class LocalRuns(LocalCore):

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from deployments.services.deploy import (
+from deployments.deploy.services import (
     deployment_deploy,
     deployment_suspend,
     deployment_undeploy,

@@ -37,7 +37,7 @@ def docker_client():
 
 def task_image(script: str) -> str:
     """An image FROM the offline busybox base whose command is `sh -c <script>`."""
-    from deployments.baseimages import ensure_busybox_image
+    from deployments.builds.baseimages import ensure_busybox_image
 
     client = docker_client()
     try:

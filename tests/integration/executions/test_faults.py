@@ -38,9 +38,9 @@ def _project(created: Created, username: str, name: str):
 def beats(django_db_setup, django_db_blocker):
     from django.utils import timezone
 
+    from deployments.deploy.services import deployment_deploy
+    from deployments.deploy.services.config import config_set
     from deployments.models import Environment
-    from deployments.services.config import config_set
-    from deployments.services.deploy import deployment_deploy
 
     with django_db_blocker.unblock():
         created = Created()
@@ -136,7 +136,7 @@ def test_no_tick_ran_twice_with_two_beats(beats):
 def _outage(rows, beats):
     """Ticks that passed while no beat ran: after those the killed beats had already sent
     (they publish runs up to CHORUS_BEAT_LEAD_SECONDS ahead), before the new beat started."""
-    from deployments.scheduler import LEAD_SECONDS
+    from deployments.executions.scheduler import LEAD_SECONDS
 
     start = beats["killed_at"] + timedelta(seconds=LEAD_SECONDS + 1)
     return [e for e in rows if start < e["scheduled_for"] < beats["back_at"]]
@@ -172,9 +172,9 @@ def test_missed_ticks_follow_the_catchup_policy_all(beats):
 def worker_lost(django_db_setup, django_db_blocker):
     from django.utils import timezone
 
+    from deployments.deploy.services import deployment_deploy
+    from deployments.executions import execution_run_now
     from deployments.models import Environment, Execution
-    from deployments.services.deploy import deployment_deploy
-    from deployments.services.executions import execution_run_now
 
     image = task_image("echo started; sleep 300")
     with django_db_blocker.unblock():

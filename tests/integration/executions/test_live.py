@@ -53,10 +53,10 @@ def live(django_db_setup, django_db_blocker):
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
+    from deployments.deploy.services import deployment_deploy
+    from deployments.deploy.services.config import config_set
+    from deployments.executions import execution_run_now
     from deployments.models import Environment, Execution
-    from deployments.services.config import config_set
-    from deployments.services.deploy import deployment_deploy
-    from deployments.services.executions import execution_run_now
     from portal.services import project_create
 
     cron_image = task_image(CRON_SCRIPT)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from django.template.loader import render_to_string
 
-from deployments.services.deploy import deployment_deploy, deployment_suspend
+from deployments.deploy.services import deployment_deploy, deployment_suspend
 
 pytestmark = pytest.mark.django_db
 

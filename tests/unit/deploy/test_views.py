@@ -7,9 +7,9 @@ import re
 import pytest
 from django_celery_beat.models import PeriodicTask
 
+from deployments.deploy.services import deployment_deploy
+from deployments.deploy.services.config import config_set
 from deployments.models import ConfigVar, Deployment, DeploymentEvent
-from deployments.services.config import config_set
-from deployments.services.deploy import deployment_deploy
 
 pytestmark = pytest.mark.django_db
 
@@ -226,7 +226,7 @@ def test_run_now_without_executions_service_gives_a_message(
     import sys
 
     # Simulate a Chorus without the executions service (whether or not it exists yet).
-    monkeypatch.setitem(sys.modules, "deployments.services.executions", None)
+    monkeypatch.setitem(sys.modules, "deployments.executions", None)
     r = client_for(bob).post(url(component, "env/dev/run/"), {"payload": '{"a": 1}'})
     assert r.status_code == 400
     assert "Run now is not available yet" in text(r)

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def beat():
-    from deployments.scheduler import ChorusScheduler
+    from deployments.executions.scheduler import ChorusScheduler
     from portal.celery import app
 
     return ChorusScheduler(app=app, lazy=True)
@@ -132,7 +132,7 @@ def test_a_long_outage_is_summarised_not_listed_forever(deploy, beat):
 
 
 def test_the_plan_follows_schedule_changes(deploy, beat, component, dev):
-    from deployments.services.deploy import deployment_deploy
+    from deployments.deploy.services import deployment_deploy
 
     d = deploy("@every 2s")
     beat._chorus_tick()

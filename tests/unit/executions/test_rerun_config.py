@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from deployments.models import ConfigSnapshot, Execution
-from deployments.services.config import config_set
-from deployments.services.executions import (
+from deployments.deploy.services.config import config_set
+from deployments.executions import (
     execution_rerun,
     execution_run_now,
 )
-from deployments.services.executions.retention import executions_cleanup
+from deployments.executions.retention import executions_cleanup
+from deployments.models import ConfigSnapshot, Execution
 
 from .conftest import log_text
 from .test_run import env_of
