@@ -9,7 +9,8 @@ from rest_framework import serializers
 from components.models import Component
 from components.selectors import component_get_for_user
 from deployments.models import Environment
-from deployments.schedules import parse_schedule, validate_timezone
+from deployments.schedules.parsing import parse_schedule
+from deployments.schedules.timezones import validate_timezone
 from portal.roles import Role
 
 MASK = "••••"

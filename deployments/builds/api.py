@@ -10,8 +10,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from deployments.api_common import LogPageOut, LogQueryIn, component_for, log_page, member_of
-from deployments.builds import services as build_services
 from deployments.builds.selectors import builds_for_component
+from deployments.builds.services import build_cancel, build_queue
 from deployments.models import Build
 from portal.api.base import ApiListView, ApiView, errors, list_responses, responses
 from portal.roles import Role
@@ -107,9 +107,7 @@ class BuildQueueApi(ApiView):
     )
     def post(self, request, project, component):
         c = component_for(request, project, component, Role.DEVELOPER)
-        build = build_services.build_queue(
-            component=c, actor=request.user, trigger=Build.Trigger.API
-        )
+        build = build_queue(component=c, actor=request.user, trigger=Build.Trigger.API)
         reused = bool(getattr(build, "reused", False))
         build = Build.objects.select_related("component__project", "triggered_by").get(pk=build.pk)
         body = BuildOut(build).data
@@ -147,5 +145,5 @@ class BuildCancelApi(ApiView):
     )
     def post(self, request, build_id):
         build = _build(request, build_id, Role.DEVELOPER)
-        build = build_services.build_cancel(build=build, actor=request.user)
+        build = build_cancel(build=build, actor=request.user)
         return Response(BuildOut(_build(request, build.pk)).data)

@@ -27,7 +27,8 @@ from django.utils import timezone
 
 from deployments.builds.services import build_environment
 from deployments.models import Build, Deployment, Execution
-from deployments.runtimes import ImageRemoveError, Runtime, RuntimeUnavailable, runtime_for_build
+from deployments.runtimes import runtime_for_build
+from deployments.runtimes.base import ImageRemoveError, Runtime, RuntimeUnavailable
 
 __all__ = ["ImageOutcome", "PruneSummary", "images_prune", "prunable_builds"]
 

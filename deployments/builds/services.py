@@ -35,13 +35,13 @@ from components.sources import SourceError, source_fetch, source_resolve
 from deployments.builds.dockerfiles import declares_arg, render_dockerfile
 from deployments.logs import LogWriter
 from deployments.models import Build, BuildLogLine, Environment
-from deployments.runtimes import (
+from deployments.runtimes import get_runtime
+from deployments.runtimes.base import (
     BuildCancelled,
     BuildError,
     BuildTimedOut,
     Runtime,
     RuntimeUnavailable,
-    get_runtime,
 )
 from portal.roles import Role
 from portal.selectors import require_role

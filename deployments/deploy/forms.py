@@ -7,10 +7,11 @@ import json
 from django import forms
 from django.core.exceptions import ValidationError
 
-from deployments.deploy.services import POLICY_FIELDS, POLICY_LABELS, POLICY_RULES
 from deployments.deploy.services.config import MAX_VALUE_BYTES, validate_key
+from deployments.deploy.services.rules import POLICY_FIELDS, POLICY_LABELS, POLICY_RULES
 from deployments.models import Build, CatchupPolicy, ConcurrencyPolicy, Deployment
-from deployments.schedules import parse_schedule, validate_timezone
+from deployments.schedules.parsing import parse_schedule
+from deployments.schedules.timezones import validate_timezone
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 SCHEDULE_HELP = (

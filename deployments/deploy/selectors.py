@@ -14,9 +14,10 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from components.models import Component
-from deployments.deploy.services import POLICY_FIELDS, POLICY_LABELS, build_ran_in, can_change
+from deployments.deploy.services.rules import POLICY_FIELDS, POLICY_LABELS, build_ran_in, can_change
 from deployments.models import Build, ConfigVar, Deployment, DeploymentEvent, Environment
-from deployments.schedules import NextRun, next_runs, parse_schedule
+from deployments.schedules.parsing import parse_schedule
+from deployments.schedules.preview import NextRun, next_runs
 
 EVENTS_ON_PAGE = 50
 

@@ -12,38 +12,3 @@
 """
 
 from __future__ import annotations
-
-from deployments.executions.actions import (
-    execution_cancel,
-    execution_rerun,
-    execution_run_now,
-)
-from deployments.executions.claims import Outcome, claim_and_prepare, end_pending
-from deployments.executions.dispatch import publish_runs
-from deployments.executions.retention import executions_cleanup
-from deployments.executions.run import (
-    context_env,
-    execution_finish,
-    execution_run,
-    labels_for,
-)
-from deployments.executions.ticks import TickTarget, catch_up, execution_tick, fire_tick
-
-__all__ = [
-    "Outcome",
-    "TickTarget",
-    "catch_up",
-    "claim_and_prepare",
-    "end_pending",
-    "context_env",
-    "execution_cancel",
-    "execution_finish",
-    "execution_rerun",
-    "execution_run",
-    "execution_run_now",
-    "execution_tick",
-    "executions_cleanup",
-    "fire_tick",
-    "labels_for",
-    "publish_runs",
-]

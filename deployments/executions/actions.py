@@ -18,7 +18,7 @@ MAX_PAYLOAD_BYTES = 64 * 1024
 
 
 def _check(*, actor, deployment: Deployment, action: str) -> None:
-    from deployments.deploy.services import check_environment_role
+    from deployments.deploy.services.rules import check_environment_role
 
     check_environment_role(
         actor=actor,

@@ -12,7 +12,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from deployments import executions as execution_services
 from deployments.api_common import (
     LogPageOut,
     LogQueryIn,
@@ -22,7 +21,8 @@ from deployments.api_common import (
     member_of,
 )
 from deployments.deploy.api.deployments import _deployment_for
-from deployments.deploy.services import check_environment_role
+from deployments.deploy.services.rules import check_environment_role
+from deployments.executions.actions import execution_cancel, execution_rerun, execution_run_now
 from deployments.models import Execution
 from portal.api.base import ApiListView, ApiView, InputSerializer, list_responses, responses
 from portal.roles import Role
@@ -149,7 +149,7 @@ class ExecutionRunNowApi(ApiView):
         if isinstance(payload, str):
             # The service reads a str as JSON text (form input); here it already is JSON.
             payload = json.dumps(payload)
-        execution = execution_services.execution_run_now(
+        execution = execution_run_now(
             deployment=_deployment_for(c, environment), actor=request.user, payload=payload
         )
         return Response(_out(execution), status=status.HTTP_201_CREATED)
@@ -190,7 +190,7 @@ class ExecutionCancelApi(ApiView):
     def post(self, request, execution_id):
         execution = _execution(request, execution_id)
         _check_env(request, execution, "cancel runs")
-        execution = execution_services.execution_cancel(execution=execution, actor=request.user)
+        execution = execution_cancel(execution=execution, actor=request.user)
         return Response(_out(execution))
 
 
@@ -205,5 +205,5 @@ class ExecutionRerunApi(ApiView):
     def post(self, request, execution_id):
         execution = _execution(request, execution_id)
         _check_env(request, execution, "re-run tasks")
-        rerun = execution_services.execution_rerun(execution=execution, actor=request.user)
+        rerun = execution_rerun(execution=execution, actor=request.user)
         return Response(_out(rerun), status=status.HTTP_201_CREATED)

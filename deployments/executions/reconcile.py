@@ -26,7 +26,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from deployments.models import Environment, Execution
-from deployments.runtimes import Runtime, RuntimeUnavailable, get_runtime
+from deployments.runtimes import get_runtime
+from deployments.runtimes.base import Runtime, RuntimeUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def _stop(runtime: Runtime | None, container_id: str) -> None:
 
 def reconcile_execution(execution: Execution, *, cancelled: bool = False) -> bool:
     """Finish one running execution whose worker is gone, from its container's state."""
-    from deployments.executions.run import execution_finish
+    from deployments.executions.finish import execution_finish
 
     execution = (
         Execution.objects.select_related("deployment__environment").filter(pk=execution.pk).first()

@@ -26,13 +26,14 @@ from django.db import connection
 from django.utils import timezone
 
 from deployments.executions.batch import start_when_due
-from deployments.executions.claims import RAN, SCHEDULED, Outcome, Started, end_pending
+from deployments.executions.claims import Outcome, Started
 from deployments.executions.finish import execution_finish
 from deployments.executions.snapshots import config_snapshot_save
 from deployments.logs import LogWriter
 from deployments.models import Execution, ExecutionLogLine
-from deployments.runtimes import Limits, RunHandle, RunResult, get_runtime
-from deployments.schedules import parse_schedule
+from deployments.runtimes import get_runtime
+from deployments.runtimes.base import Limits, RunHandle, RunResult
+from deployments.schedules.parsing import parse_schedule
 
 logger = logging.getLogger(__name__)
 
@@ -45,16 +46,7 @@ HEARTBEAT_SECONDS = float(getattr(settings, "CHORUS_EXECUTION_HEARTBEAT_SECONDS"
 EARLY_WAIT_MAX = 60.0
 GATE_WAIT_SECONDS = 10.0
 
-__all__ = [
-    "RAN",
-    "SCHEDULED",
-    "Outcome",
-    "context_env",
-    "end_pending",
-    "execution_finish",
-    "execution_run",
-    "labels_for",
-]
+__all__ = ["context_env", "execution_run", "labels_for"]
 
 
 def _pooled() -> bool:

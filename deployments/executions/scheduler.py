@@ -77,7 +77,7 @@ class _Entry:
 
 
 def _parse(expr: str):
-    from deployments.schedules import parse_schedule
+    from deployments.schedules.parsing import parse_schedule
 
     return parse_schedule(expr)
 
@@ -170,7 +170,7 @@ class ChorusScheduler(DatabaseScheduler):
     def _load_plan(self) -> None:
         from django_celery_beat.models import PeriodicTask
 
-        from deployments.executions import TickTarget
+        from deployments.executions.ticks import TickTarget
         from deployments.models import Deployment
 
         now = timezone.now()
@@ -279,7 +279,7 @@ class ChorusScheduler(DatabaseScheduler):
         return self.max_interval
 
     def _fire(self, ts: float, group: list[_Entry]) -> None:
-        from deployments.executions import catch_up, fire_tick
+        from deployments.executions.ticks import catch_up, fire_tick
 
         tick = datetime.fromtimestamp(ts, UTC)
         now = timezone.now()

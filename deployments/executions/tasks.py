@@ -28,7 +28,7 @@ DB_RETRIES = 8
 def execution_tick_task(deployment_id: int, scheduled_for: str | None = None) -> int | None:
     """One tick of one deployment (what a stock scheduler sends; ChorusScheduler claims ticks
     in bulk itself). `scheduled_for` is the tick's ISO time; without it, the latest tick."""
-    from deployments.executions import execution_tick
+    from deployments.executions.ticks import execution_tick
 
     execution = execution_tick(deployment_id=deployment_id, scheduled_for=scheduled_for)
     return execution.pk if execution else None
@@ -48,7 +48,8 @@ def execution_run_task(self, execution_id: int, due: float | None = None) -> str
     """Run one execution; `due` (Unix time) is when it should start (it may arrive early)."""
     from django.db import InterfaceError, OperationalError
 
-    from deployments.executions import Outcome, execution_run
+    from deployments.executions.claims import Outcome
+    from deployments.executions.run import execution_run
     from deployments.models import Execution
 
     try:
@@ -96,7 +97,7 @@ def reconcile_task() -> dict:
     ignore_result=True,
 )
 def executions_cleanup_task() -> int:
-    from deployments.executions import executions_cleanup
+    from deployments.executions.retention import executions_cleanup
 
     return executions_cleanup()
 

@@ -32,7 +32,8 @@ from deployments.executions.dispatch import (
     new_task_id,
 )
 from deployments.models import CatchupPolicy, Deployment, Execution
-from deployments.schedules import Schedule, parse_schedule
+from deployments.schedules.parsing import parse_schedule
+from deployments.schedules.schedule import Schedule
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
 from components.selectors import component_get_for_user
-from deployments.deploy.services import can_change
-from deployments.executions import execution_cancel, execution_rerun
+from deployments.deploy.services.rules import can_change
+from deployments.executions.actions import execution_cancel, execution_rerun
 from deployments.executions.selectors import (
     LOG_PAGE_LINES,
     execution_family,

@@ -12,7 +12,9 @@ from functools import cache
 from django import template
 from django.core.exceptions import ValidationError
 
-from deployments.schedules import _available_timezones, describe, next_runs
+from deployments.schedules.parsing import describe
+from deployments.schedules.preview import next_runs
+from deployments.schedules.timezones import _available_timezones
 
 register = template.Library()
 

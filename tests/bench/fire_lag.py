@@ -239,8 +239,9 @@ def main() -> None:
     setup_django(db_url, redis_url)
 
     if args.containers:
-        from deployments.builds.baseimages import BUSYBOX_TAG, ensure_busybox_image
-        from deployments.runtimes.docker import DockerRuntime
+        from deployments.builds.baseimages.busybox import ensure_busybox_image
+        from deployments.builds.baseimages.common import BUSYBOX_TAG
+        from deployments.runtimes.docker.runtime import DockerRuntime
 
         client = DockerRuntime().client(timeout=600)
         ensure_busybox_image(client, tag=BUSYBOX_TAG, log=lambda line: None)

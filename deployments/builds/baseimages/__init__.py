@@ -18,30 +18,3 @@ importable without Django settings, since ``scripts/`` and CI call it directly:
 """
 
 from __future__ import annotations
-
-from deployments.builds.baseimages.busybox import BUSYBOX_PATH, ensure_busybox_image
-from deployments.builds.baseimages.common import (
-    BUSYBOX_TAG,
-    DEFAULT_CACHE_DIR,
-    PYTHON_TAG,
-    BaseImageError,
-)
-from deployments.builds.baseimages.python import (
-    DEFAULT_DEBIAN_MIRROR,
-    PYTHON_PACKAGES,
-    debian_mirror,
-    ensure_python_image,
-)
-
-__all__ = [
-    "BUSYBOX_PATH",
-    "BUSYBOX_TAG",
-    "DEFAULT_CACHE_DIR",
-    "DEFAULT_DEBIAN_MIRROR",
-    "PYTHON_PACKAGES",
-    "PYTHON_TAG",
-    "BaseImageError",
-    "debian_mirror",
-    "ensure_busybox_image",
-    "ensure_python_image",
-]

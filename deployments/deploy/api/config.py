@@ -10,8 +10,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from deployments.api_common import MASK, component_for, environment_get
-from deployments.deploy.services import check_environment_role
-from deployments.deploy.services import config as config_services
+from deployments.deploy.services.config import config_delete, config_set
+from deployments.deploy.services.rules import check_environment_role
 from deployments.models import ConfigVar
 from portal.api.base import NO_CONTENT, ApiListView, ApiView, InputSerializer, errors, responses
 
@@ -80,7 +80,7 @@ class ConfigSetApi(_ConfigWrite):
     def post(self, request, project, component, env):
         c, environment = self.target(request, project, component, env)
         data = self.input(ConfigSetIn)
-        var = config_services.config_set(
+        var = config_set(
             component=c,
             environment=environment,
             key=data["key"],
@@ -100,7 +100,5 @@ class ConfigUnsetApi(_ConfigWrite):
     def post(self, request, project, component, env):
         c, environment = self.target(request, project, component, env)
         data = self.input(ConfigUnsetIn)
-        config_services.config_delete(
-            component=c, environment=environment, key=data["key"], actor=request.user
-        )
+        config_delete(component=c, environment=environment, key=data["key"], actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

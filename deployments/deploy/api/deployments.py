@@ -11,9 +11,21 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from deployments.api_common import ScheduleFields, component_for, environment_get
-from deployments.deploy import services as deploy_services
+from deployments.deploy.services.lifecycle import (
+    deployment_deploy,
+    deployment_promote,
+    deployment_rollback,
+)
+from deployments.deploy.services.rules import POLICY_FIELDS, check_environment_role
+from deployments.deploy.services.state import (
+    deployment_resume,
+    deployment_suspend,
+    deployment_undeploy,
+    deployment_update_policies,
+)
 from deployments.models import Build, CatchupPolicy, ConcurrencyPolicy, Deployment, Environment
-from deployments.schedules import describe, next_runs
+from deployments.schedules.parsing import describe
+from deployments.schedules.preview import next_runs
 from portal.api.base import (
     ApiListView,
     ApiView,
@@ -80,7 +92,7 @@ class DeploymentOut(serializers.Serializer):
 
     @staticmethod
     def _policies(d) -> dict:
-        return {f: getattr(d, f) for f in deploy_services.POLICY_FIELDS}
+        return {f: getattr(d, f) for f in POLICY_FIELDS}
 
     @extend_schema_field(PoliciesOut)
     def get_policies(self, d) -> dict:
@@ -181,7 +193,7 @@ class _EnvWrite(ApiView):
     def target(self, request, project, component, env):
         c = component_for(request, project, component)
         environment = environment_get(env)
-        deploy_services.check_environment_role(
+        check_environment_role(
             actor=request.user, component=c, environment=environment, action=self.action
         )
         return c, environment
@@ -224,7 +236,7 @@ class DeploymentDeployApi(_EnvWrite):
         c, environment = self.target(request, project, component, env)
         data = self.input(DeployIn)
         build = _build_of(c, data["build"]) if "build" in data else _latest_succeeded(c)
-        d = deploy_services.deployment_deploy(
+        d = deployment_deploy(
             component=c,
             environment=environment,
             build=build,
@@ -257,7 +269,7 @@ class DeploymentPromoteApi(_EnvWrite):
                 raise ValidationError(
                     {"source_env": f"{target.name} is the first environment: nothing before it."}
                 )
-        d = deploy_services.deployment_promote(
+        d = deployment_promote(
             component=c,
             source_env=source,
             target_env=target,
@@ -283,9 +295,7 @@ class DeploymentRollbackApi(_EnvWrite):
         c, environment = self.target(request, project, component, env)
         data = self.input(RollbackIn)
         d = _deployment_for(c, environment)
-        d = deploy_services.deployment_rollback(
-            deployment=d, build=_build_of(c, data["build"]), actor=request.user
-        )
+        d = deployment_rollback(deployment=d, build=_build_of(c, data["build"]), actor=request.user)
         return Response(_out(d))
 
 
@@ -302,7 +312,7 @@ class DeploymentPoliciesApi(_EnvWrite):
     def post(self, request, project, component, env):
         c, environment = self.target(request, project, component, env)
         data = self.input(PoliciesUpdateIn)
-        d = deploy_services.deployment_update_policies(
+        d = deployment_update_policies(
             deployment=_deployment_for(c, environment), actor=request.user, policies=data
         )
         return Response(_out(d))
@@ -328,13 +338,11 @@ def _status_view(name: str, service, doc: str):
 
 
 DeploymentSuspendApi = _status_view(
-    "suspend", deploy_services.deployment_suspend, "Suspend: ticks are recorded as skipped"
+    "suspend", deployment_suspend, "Suspend: ticks are recorded as skipped"
 )
-DeploymentResumeApi = _status_view(
-    "resume", deploy_services.deployment_resume, "Resume a suspended deployment"
-)
+DeploymentResumeApi = _status_view("resume", deployment_resume, "Resume a suspended deployment")
 DeploymentUndeployApi = _status_view(
     "undeploy",
-    deploy_services.deployment_undeploy,
+    deployment_undeploy,
     "Undeploy: remove the schedule, keep executions and history",
 )

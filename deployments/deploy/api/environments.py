@@ -8,7 +8,8 @@ from rest_framework.response import Response
 
 from deployments.api_common import ScheduleFields
 from deployments.models import Environment
-from deployments.schedules import describe, next_runs
+from deployments.schedules.parsing import describe
+from deployments.schedules.preview import next_runs
 from portal.api.base import ApiView, responses
 
 

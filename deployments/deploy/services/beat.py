@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from deployments.models import Deployment
-from deployments.schedules import Schedule, to_beat_schedule
+from deployments.schedules.beat import to_beat_schedule
+from deployments.schedules.schedule import Schedule
 
 TICK_TASK = "chorus.execution.tick"
 TICK_QUEUE = "executions"

@@ -20,7 +20,9 @@ from deployments.deploy.services.rules import (
     policies_clean,
 )
 from deployments.models import Build, Deployment, DeploymentEvent, Environment
-from deployments.schedules import Schedule, parse_schedule, validate_timezone
+from deployments.schedules.parsing import parse_schedule
+from deployments.schedules.schedule import Schedule
+from deployments.schedules.timezones import validate_timezone
 
 
 def _describe_deploy(build: Build, schedule: Schedule, tz: str) -> str:

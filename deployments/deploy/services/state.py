@@ -9,7 +9,7 @@ from deployments.deploy.services.beat import delete_periodic_task, sync_periodic
 from deployments.deploy.services.events import recorded
 from deployments.deploy.services.rules import POLICY_LABELS, check_environment_role, policies_clean
 from deployments.models import Deployment, DeploymentEvent
-from deployments.schedules import parse_schedule
+from deployments.schedules.parsing import parse_schedule
 
 
 def _set_status(*, deployment: Deployment, actor, kind: str, to: str, action: str) -> Deployment:

@@ -10,14 +10,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from deployments.deploy.forms import PolicyFields, RollbackForm, RunNowForm
 from deployments.deploy.selectors import live_deployment, succeeded_builds
-from deployments.deploy.services import (
+from deployments.deploy.services.lifecycle import deployment_rollback
+from deployments.deploy.services.state import (
     deployment_resume,
-    deployment_rollback,
     deployment_suspend,
     deployment_undeploy,
     deployment_update_policies,
 )
 from deployments.deploy.views.common import add_errors, back, errors_text, load
+from deployments.executions.actions import execution_run_now
 
 
 # --- suspend / resume / undeploy / rollback ---------------------------------------------------
@@ -126,31 +127,22 @@ def run_now_view(request, project_slug: str, name: str, env_slug: str):
     form = RunNowForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            # The executions team writes this service; import late so this page works before.
-            from deployments.executions import execution_run_now
-        except ImportError:
-            form.add_error(
-                None,
-                "Run now is not available yet: this Chorus has no executions service installed.",
+            execution = execution_run_now(
+                deployment=deployment, actor=request.user, payload=form.cleaned_data["payload"]
             )
+        except ValidationError as exc:
+            form.add_error(None, f"Could not start the run: {errors_text(exc)}")
+        except PermissionDenied:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user gets a message, not a 500
+            form.add_error(None, f"Could not start the run: {exc.__class__.__name__}: {exc}")
         else:
-            try:
-                execution = execution_run_now(
-                    deployment=deployment, actor=request.user, payload=form.cleaned_data["payload"]
-                )
-            except ValidationError as exc:
-                form.add_error(None, f"Could not start the run: {errors_text(exc)}")
-            except PermissionDenied:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the user gets a message, not a 500
-                form.add_error(None, f"Could not start the run: {exc.__class__.__name__}: {exc}")
-            else:
-                messages.success(
-                    request,
-                    f"Run #{execution.pk} started in {environment.name} with build "
-                    f"#{deployment.build_id}.",
-                )
-                return redirect(f"/p/{component.project.slug}/executions/{execution.pk}/")
+            messages.success(
+                request,
+                f"Run #{execution.pk} started in {environment.name} with build "
+                f"#{deployment.build_id}.",
+            )
+            return redirect(f"/p/{component.project.slug}/executions/{execution.pk}/")
     return render(
         request,
         "deployments/deploy/run_now.html",

@@ -5,26 +5,14 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.urls import reverse
 
 from components.selectors import component_get_for_user
 from deployments.deploy.forms import DeployForm
 from deployments.deploy.selectors import environment_get, succeeded_builds
-from deployments.deploy.services import check_environment_role
+from deployments.deploy.services.rules import check_environment_role
 
 BUILDS_ON_PAGE = 10
-FALLBACK_BUILDS_TEMPLATE = "deployments/deploy/_builds_fallback.html"
-
-
-def builds_template() -> str:
-    # The builds team owns deployments/_builds.html; fall back while it does not exist.
-    try:
-        get_template("deployments/_builds.html")
-        return "deployments/_builds.html"
-    except TemplateDoesNotExist:
-        return FALLBACK_BUILDS_TEMPLATE
 
 
 def load(request, project_slug: str, name: str, env_slug: str | None = None, *, change=None):

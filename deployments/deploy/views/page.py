@@ -16,16 +16,15 @@ from deployments.deploy.selectors import (
     schedule_preview,
     succeeded_builds,
 )
-from deployments.deploy.services import deployment_deploy
+from deployments.deploy.services.lifecycle import deployment_deploy
 from deployments.deploy.views.common import (
     BUILDS_ON_PAGE,
     add_errors,
     back,
-    builds_template,
     deploy_form,
     load,
 )
-from deployments.schedules import describe
+from deployments.schedules.parsing import describe
 
 
 # --- the page ---------------------------------------------------------------------------------
@@ -56,7 +55,6 @@ def deploy_view(request, project_slug: str, name: str):
             "tab": "deploy",
             "rows": rows,
             "builds": list(builds_for_component(component=component)[:BUILDS_ON_PAGE]),
-            "builds_template": builds_template(),
             "can_build": any(r.can_change for r in rows),
             "events_page": events_page,
             "events": events_page.object_list,

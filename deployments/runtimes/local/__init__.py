@@ -17,23 +17,3 @@ find/stop; it is removed once the exit code and the output are collected.
 """
 
 from __future__ import annotations
-
-from deployments.runtimes.base import RuntimeUnavailable
-from deployments.runtimes.local.build import PYTHON_RE as PYTHON_RE
-from deployments.runtimes.local.build import SHELL_META as SHELL_META
-from deployments.runtimes.local.images import IMAGE_DIR_RE as IMAGE_DIR_RE
-from deployments.runtimes.local.images import IMAGE_FILE as IMAGE_FILE
-from deployments.runtimes.local.images import SKIP_NAMES as SKIP_NAMES
-from deployments.runtimes.local.images import _default_images_dir as _default_images_dir
-from deployments.runtimes.local.images import _locked as _locked
-from deployments.runtimes.local.images import _tree_files as _tree_files
-from deployments.runtimes.local.images import tree_digest
-from deployments.runtimes.local.processes import CANCEL_POLL_SECONDS as CANCEL_POLL_SECONDS
-from deployments.runtimes.local.processes import _drain_after_exit as _drain_after_exit
-from deployments.runtimes.local.processes import _kill_group as _kill_group
-from deployments.runtimes.local.processes import _proc_start_time as _proc_start_time
-from deployments.runtimes.local.processes import _process_count as _process_count
-from deployments.runtimes.local.processes import _pump as _pump
-from deployments.runtimes.local.runtime import LocalRuntime
-
-__all__ = ["LocalRuntime", "RuntimeUnavailable", "tree_digest"]

@@ -10,12 +10,9 @@ from pathlib import Path
 import docker
 import pytest
 
-from deployments.builds.baseimages import (
-    BUSYBOX_TAG,
-    PYTHON_TAG,
-    ensure_busybox_image,
-    ensure_python_image,
-)
+from deployments.builds.baseimages.busybox import ensure_busybox_image
+from deployments.builds.baseimages.common import BUSYBOX_TAG, PYTHON_TAG
+from deployments.builds.baseimages.python import ensure_python_image
 
 pytestmark = pytest.mark.integration
 

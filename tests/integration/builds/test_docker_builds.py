@@ -10,8 +10,9 @@ import time
 import pytest
 
 from deployments.models import Build, Environment
-from deployments.runtimes import Limits, get_runtime
-from deployments.runtimes.docker import DockerRuntime
+from deployments.runtimes import get_runtime
+from deployments.runtimes.base import Limits
+from deployments.runtimes.docker.runtime import DockerRuntime
 from tests.support.builds import docker_client, sample_files
 
 from .conftest import log_lines

@@ -12,7 +12,7 @@ import docker.errors
 import pytest
 from django.utils import timezone
 
-from deployments.builds.baseimages import ensure_busybox_image
+from deployments.builds.baseimages.busybox import ensure_busybox_image
 from deployments.builds.images import images_prune
 from deployments.models import Build, Deployment, Environment
 from tests.support.builds import BUSYBOX_BASE, docker_client, remove_images

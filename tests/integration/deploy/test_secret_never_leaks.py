@@ -15,8 +15,8 @@ from django.apps import apps
 from django.db import models
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from deployments.deploy.services import deployment_deploy
 from deployments.deploy.services.config import config_set
+from deployments.deploy.services.lifecycle import deployment_deploy
 from deployments.models import Execution
 from tests.support.gitrepos import BareRepo
 
@@ -124,7 +124,8 @@ def test_secret_never_leaks(
     client_for,
     django_capture_on_commit_callbacks,
 ):
-    from deployments.executions import execution_run, execution_run_now
+    from deployments.executions.actions import execution_run_now
+    from deployments.executions.run import execution_run
 
     component = leaky_component
     build = _build(component, alice, django_capture_on_commit_callbacks)

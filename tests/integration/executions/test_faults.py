@@ -38,8 +38,8 @@ def _project(created: Created, username: str, name: str):
 def beats(django_db_setup, django_db_blocker):
     from django.utils import timezone
 
-    from deployments.deploy.services import deployment_deploy
     from deployments.deploy.services.config import config_set
+    from deployments.deploy.services.lifecycle import deployment_deploy
     from deployments.models import Environment
 
     with django_db_blocker.unblock():
@@ -103,7 +103,7 @@ def beats(django_db_setup, django_db_blocker):
 
 
 def _assert_every_tick_once(rows):
-    from deployments.schedules import parse_schedule
+    from deployments.schedules.parsing import parse_schedule
 
     ticks = [e["scheduled_for"] for e in rows if e["attempt"] == 1]
     assert len(ticks) == len(set(ticks)), "a tick has two executions"
@@ -172,8 +172,8 @@ def test_missed_ticks_follow_the_catchup_policy_all(beats):
 def worker_lost(django_db_setup, django_db_blocker):
     from django.utils import timezone
 
-    from deployments.deploy.services import deployment_deploy
-    from deployments.executions import execution_run_now
+    from deployments.deploy.services.lifecycle import deployment_deploy
+    from deployments.executions.actions import execution_run_now
     from deployments.models import Environment, Execution
 
     image = task_image("echo started; sleep 300")

@@ -53,9 +53,9 @@ def live(django_db_setup, django_db_blocker):
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from deployments.deploy.services import deployment_deploy
     from deployments.deploy.services.config import config_set
-    from deployments.executions import execution_run_now
+    from deployments.deploy.services.lifecycle import deployment_deploy
+    from deployments.executions.actions import execution_run_now
     from deployments.models import Environment, Execution
     from portal.services import project_create
 

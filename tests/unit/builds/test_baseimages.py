@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deployments.builds.baseimages import DEFAULT_DEBIAN_MIRROR, debian_mirror
+from deployments.builds.baseimages.python import DEFAULT_DEBIAN_MIRROR, debian_mirror
 
 
 def test_mirror_comes_from_the_bookworm_stanza_of_deb822_sources(tmp_path, monkeypatch):

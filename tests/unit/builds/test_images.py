@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from deployments.builds.images import images_prune
 from deployments.models import Build, Deployment, DeploymentEvent, Environment, Execution
-from deployments.runtimes import ImageInUse, ImageRemoveError, RuntimeUnavailable
-from deployments.runtimes.local import LocalRuntime, _proc_start_time
+from deployments.runtimes.base import ImageInUse, ImageRemoveError, RuntimeUnavailable
+from deployments.runtimes.local.processes import _proc_start_time
+from deployments.runtimes.local.runtime import LocalRuntime
 from deployments.runtimes.record import RecordRuntime
 from tests.support.factories import sample_component
 
@@ -255,7 +256,7 @@ def expected_message(build: Build) -> str:
 
 
 def test_deploying_a_pruned_build_says_why(pruned, alice):
-    from deployments.deploy.services import deployment_deploy
+    from deployments.deploy.services.lifecycle import deployment_deploy
 
     with pytest.raises(ValidationError) as exc:
         deployment_deploy(
@@ -273,7 +274,7 @@ def test_deploying_a_pruned_build_says_why(pruned, alice):
 
 
 def test_a_stale_build_object_is_still_refused(pruned, alice):
-    from deployments.deploy.services import deployment_deploy
+    from deployments.deploy.services.lifecycle import deployment_deploy
 
     stale = Build.objects.get(pk=pruned.pk)
     stale.image_removed_at = None  # loaded before the clean-up marked it
@@ -289,7 +290,7 @@ def test_a_stale_build_object_is_still_refused(pruned, alice):
 
 
 def test_rolling_back_to_a_pruned_build_says_why(pruned, alice, component):
-    from deployments.deploy.services import deployment_deploy, deployment_rollback
+    from deployments.deploy.services.lifecycle import deployment_deploy, deployment_rollback
 
     current = Build.objects.filter(image_removed_at__isnull=True).first()
     deployment = deployment_deploy(
@@ -307,7 +308,7 @@ def test_rolling_back_to_a_pruned_build_says_why(pruned, alice, component):
 
 
 def test_re_running_an_execution_of_a_pruned_build_says_why(pruned, alice, component):
-    from deployments.executions import execution_rerun
+    from deployments.executions.actions import execution_rerun
 
     current = Build.objects.filter(image_removed_at__isnull=True).first()
     deployment = deploy_row(current, "dev")

@@ -6,12 +6,12 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 
-from deployments.deploy.services import deployment_deploy
 from deployments.deploy.services.config import (
     config_delete,
     config_set,
     deployment_runtime_env,
 )
+from deployments.deploy.services.lifecycle import deployment_deploy
 from deployments.models import ConfigVar, DeploymentEvent
 
 pytestmark = pytest.mark.django_db

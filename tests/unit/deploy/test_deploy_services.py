@@ -9,11 +9,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
 
-from deployments.deploy.services import (
+from deployments.deploy.services.lifecycle import (
     deployment_deploy,
     deployment_promote,
-    deployment_resume,
     deployment_rollback,
+)
+from deployments.deploy.services.state import (
+    deployment_resume,
     deployment_suspend,
     deployment_undeploy,
     deployment_update_policies,

@@ -7,8 +7,8 @@ import re
 import pytest
 from django_celery_beat.models import PeriodicTask
 
-from deployments.deploy.services import deployment_deploy
 from deployments.deploy.services.config import config_set
+from deployments.deploy.services.lifecycle import deployment_deploy
 from deployments.models import ConfigVar, Deployment, DeploymentEvent
 
 pytestmark = pytest.mark.django_db
@@ -218,18 +218,6 @@ def test_rollback_through_the_page(client_for, bob, component, deployed, make_bu
     r = client_for(bob).post(url(component, "env/dev/rollback/"), {"build": older.pk}, follow=True)
     assert f"Development now runs build #{older.pk}." in text(r)
     assert Deployment.objects.get().build == older
-
-
-def test_run_now_without_executions_service_gives_a_message(
-    client_for, bob, component, deployed, monkeypatch
-):
-    import sys
-
-    # Simulate a Chorus without the executions service (whether or not it exists yet).
-    monkeypatch.setitem(sys.modules, "deployments.executions", None)
-    r = client_for(bob).post(url(component, "env/dev/run/"), {"payload": '{"a": 1}'})
-    assert r.status_code == 400
-    assert "Run now is not available yet" in text(r)
 
 
 def test_run_now_rejects_bad_json(client_for, bob, component, deployed):

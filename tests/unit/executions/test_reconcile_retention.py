@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from deployments.executions import executions_cleanup
 from deployments.executions.reconcile import reconcile
+from deployments.executions.retention import executions_cleanup
 from deployments.models import Execution
 
 from .conftest import log_text

@@ -6,10 +6,7 @@ from __future__ import annotations
 import pytest
 
 from deployments.deploy.services.config import config_set
-from deployments.executions import (
-    execution_rerun,
-    execution_run_now,
-)
+from deployments.executions.actions import execution_rerun, execution_run_now
 from deployments.executions.retention import executions_cleanup
 from deployments.models import ConfigSnapshot, Execution
 
