@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.http import Http404
 from rest_framework import serializers
 
 from components.models import Component
 from components.selectors import component_get_for_user
-from deployments.models import Environment
 from deployments.schedules.parsing import parse_schedule
 from deployments.schedules.timezones import validate_timezone
 from portal.roles import Role
@@ -20,13 +18,6 @@ def component_for(request, project: str, component: str, min_role=Role.VIEWER) -
     return component_get_for_user(
         user=request.user, project_slug=project, name=component, min_role=min_role
     )
-
-
-def environment_get(slug: str) -> Environment:
-    try:
-        return Environment.objects.get(slug=slug)
-    except Environment.DoesNotExist:
-        raise Http404(f"No environment “{slug}”.") from None
 
 
 def member_of(request, component: Component, min_role=Role.VIEWER) -> None:

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
-from django.http import Http404
 
 from components.models import Component
 from deployments.deploy.services.rules import POLICY_FIELDS, POLICY_LABELS, build_ran_in, can_change
+from deployments.environments import promotion_source
 from deployments.models import Build, ConfigVar, Deployment, DeploymentEvent, Environment
 from deployments.schedules.parsing import parse_schedule
 from deployments.schedules.preview import NextRun, next_runs
@@ -81,18 +81,6 @@ class EnvironmentRow:
     source_deployment: Deployment | None
     source_ran: bool
     rollback_builds: list[Build]
-
-
-def environment_get(*, slug: str) -> Environment:
-    try:
-        return Environment.objects.get(slug=slug)
-    except Environment.DoesNotExist:
-        raise Http404("No such environment") from None
-
-
-def promotion_source(*, environment: Environment) -> Environment | None:
-    """The environment right before `environment` on the promotion path."""
-    return Environment.objects.filter(order__lt=environment.order).order_by("-order").first()
 
 
 def succeeded_builds(*, component: Component) -> QuerySet[Build]:

@@ -16,12 +16,12 @@ from deployments.api_common import (
     LogPageOut,
     LogQueryIn,
     component_for,
-    environment_get,
     log_page,
     member_of,
 )
-from deployments.deploy.api.deployments import _deployment_for
+from deployments.deploy.api.deployments import deployment_for
 from deployments.deploy.services.rules import check_environment_role
+from deployments.environments import environment_get
 from deployments.executions.actions import execution_cancel, execution_rerun, execution_run_now
 from deployments.models import Execution
 from portal.api.base import ApiListView, ApiView, InputSerializer, list_responses, responses
@@ -140,7 +140,7 @@ class ExecutionRunNowApi(ApiView):
     )
     def post(self, request, project, component, env):
         c = component_for(request, project, component)
-        environment = environment_get(env)
+        environment = environment_get(slug=env)
         check_environment_role(
             actor=request.user, component=c, environment=environment, action="run tasks"
         )
@@ -150,7 +150,7 @@ class ExecutionRunNowApi(ApiView):
             # The service reads a str as JSON text (form input); here it already is JSON.
             payload = json.dumps(payload)
         execution = execution_run_now(
-            deployment=_deployment_for(c, environment), actor=request.user, payload=payload
+            deployment=deployment_for(c, environment), actor=request.user, payload=payload
         )
         return Response(_out(execution), status=status.HTTP_201_CREATED)
 

@@ -49,20 +49,6 @@ LEAD_SECONDS = float(getattr(settings, "CHORUS_BEAT_LEAD_SECONDS", 3.0))
 MAX_LEAD_SECONDS = 30.0
 REFRESH_SECONDS = 60.0
 
-# Chorus's own periodic jobs, installed into the database when beat starts.
-CHORUS_BEAT_SCHEDULE = {
-    "chorus.reconcile": {
-        "task": "chorus.reconcile",
-        "schedule": float(getattr(settings, "CHORUS_RECONCILE_INTERVAL", 10.0)),
-        "options": {"queue": "chorus", "expire_seconds": 60},
-    },
-    "chorus.execution.cleanup": {
-        "task": "chorus.execution.cleanup",
-        "schedule": 3600.0,
-        "options": {"queue": "chorus", "expire_seconds": 3000},
-    },
-}
-
 
 @dataclass(eq=False)
 class _Entry:
@@ -106,10 +92,6 @@ class ChorusScheduler(DatabaseScheduler):
         if self._heartbeat is not None:
             self._heartbeat.remove()  # a clean stop: gone at once, not stale in 30 s
         super().close()
-
-    def setup_schedule(self):
-        super().setup_schedule()
-        self.update_from_dict(CHORUS_BEAT_SCHEDULE)
 
     def enabled_models_qs(self):
         return super().enabled_models_qs().exclude(task=TICK_TASK)

@@ -1,8 +1,9 @@
 """Reads of executions for the HTML views (permission-checked through the project).
 
-The per-component list is paged by its last row, (scheduled_for, id), never by OFFSET: the
+Execution lists (this per-component list and observability's project-wide explorer) are paged
+by `keyset_page`: by the last row seen, (scheduled_for, id), never by OFFSET, so the
 thousandth page costs what the first does and rows arriving meanwhile do not shift pages. The
-order matches the index on (deployment, -scheduled_for).
+order matches the indexes on (deployment, -scheduled_for) and (-scheduled_for, -id).
 """
 
 from __future__ import annotations
@@ -130,30 +131,13 @@ class Page:
     first: bool  # the newest page (auto-refreshes)
 
 
-def _filtered(component: Component, f: Filters) -> QuerySet[Execution]:
-    qs = Execution.objects.filter(deployment__component=component)
-    if f.env:
-        qs = qs.filter(deployment__environment__slug=f.env)
-    if f.status:
-        qs = qs.filter(status__in=Execution.FAILURES if f.status == "failed" else [f.status])
-    if f.trigger:
-        qs = qs.filter(trigger=f.trigger)
-    if f.date:
-        start = dt.datetime.combine(f.date, dt.time(), tzinfo=dt.UTC)
-        qs = qs.filter(scheduled_for__gte=start, scheduled_for__lt=start + dt.timedelta(days=1))
-    return qs.select_related("deployment__environment", "triggered_by")
-
-
-def executions_page(
-    *,
-    component: Component,
-    filters: Filters,
-    after: str | None = None,
-    before: str | None = None,
-    limit: int = PAGE_SIZE,
+def keyset_page(
+    qs: QuerySet[Execution], *, after: str | None, before: str | None, limit: int
 ) -> Page:
-    """One page of the component's executions, newest first. Callers check membership."""
-    qs = _filtered(component, filters)
+    """One page of `qs`, newest first: older than `after`, or the page just newer than `before`.
+
+    A cursor that does not decode (tampered, or a naive time) reads as none: the newest page.
+    """
     back = decode_cursor(before)
     forward = decode_cursor(after)
     if back:
@@ -180,3 +164,29 @@ def executions_page(
     older = encode_cursor(rows[-1].scheduled_for, rows[-1].pk) if rows and more else None
     newer = encode_cursor(rows[0].scheduled_for, rows[0].pk) if rows and forward else None
     return Page(rows, older, newer, first=forward is None)
+
+
+def _filtered(component: Component, f: Filters) -> QuerySet[Execution]:
+    qs = Execution.objects.filter(deployment__component=component)
+    if f.env:
+        qs = qs.filter(deployment__environment__slug=f.env)
+    if f.status:
+        qs = qs.filter(status__in=Execution.FAILURES if f.status == "failed" else [f.status])
+    if f.trigger:
+        qs = qs.filter(trigger=f.trigger)
+    if f.date:
+        start = dt.datetime.combine(f.date, dt.time(), tzinfo=dt.UTC)
+        qs = qs.filter(scheduled_for__gte=start, scheduled_for__lt=start + dt.timedelta(days=1))
+    return qs.select_related("deployment__environment", "triggered_by")
+
+
+def executions_page(
+    *,
+    component: Component,
+    filters: Filters,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> Page:
+    """One page of the component's executions, newest first. Callers check membership."""
+    return keyset_page(_filtered(component, filters), after=after, before=before, limit=limit)

@@ -9,9 +9,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from deployments.api_common import MASK, component_for, environment_get
+from deployments.api_common import MASK, component_for
 from deployments.deploy.services.config import config_delete, config_set
 from deployments.deploy.services.rules import check_environment_role
+from deployments.environments import environment_get
 from deployments.models import ConfigVar
 from portal.api.base import NO_CONTENT, ApiListView, ApiView, InputSerializer, errors, responses
 
@@ -42,7 +43,7 @@ class ConfigListApi(ApiListView):
 
     def get_queryset(self):
         c = component_for(self.request, self.kwargs["project"], self.kwargs["component"])
-        environment = environment_get(self.kwargs["env"])
+        environment = environment_get(slug=self.kwargs["env"])
         return (
             ConfigVar.objects.filter(component=c, environment=environment)
             .defer("value_encrypted")
@@ -62,7 +63,7 @@ class ConfigListApi(ApiListView):
 class _ConfigWrite(ApiView):
     def target(self, request, project, component, env):
         c = component_for(request, project, component)
-        environment = environment_get(env)
+        environment = environment_get(slug=env)
         check_environment_role(
             actor=request.user, component=c, environment=environment, action="change config"
         )

@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from deployments.api_common import ScheduleFields, component_for, environment_get
+from deployments.api_common import ScheduleFields, component_for
 from deployments.deploy.services.lifecycle import (
     deployment_deploy,
     deployment_promote,
@@ -23,7 +23,8 @@ from deployments.deploy.services.state import (
     deployment_undeploy,
     deployment_update_policies,
 )
-from deployments.models import Build, CatchupPolicy, ConcurrencyPolicy, Deployment, Environment
+from deployments.environments import environment_get, promotion_source
+from deployments.models import Build, CatchupPolicy, ConcurrencyPolicy, Deployment
 from deployments.schedules.parsing import describe
 from deployments.schedules.preview import next_runs
 from portal.api.base import (
@@ -153,7 +154,7 @@ def _deployments():
     )
 
 
-def _deployment_for(component, environment) -> Deployment:
+def deployment_for(component, environment) -> Deployment:
     try:
         return _deployments().get(component=component, environment=environment)
     except Deployment.DoesNotExist:
@@ -192,7 +193,7 @@ class _EnvWrite(ApiView):
 
     def target(self, request, project, component, env):
         c = component_for(request, project, component)
-        environment = environment_get(env)
+        environment = environment_get(slug=env)
         check_environment_role(
             actor=request.user, component=c, environment=environment, action=self.action
         )
@@ -220,7 +221,7 @@ class DeploymentDetailApi(ApiView):
     @extend_schema(operation_id="deployments_retrieve", responses=responses(DeploymentOut, 404))
     def get(self, request, project, component, env):
         c = component_for(request, project, component)
-        return Response(DeploymentOut(_deployment_for(c, environment_get(env))).data)
+        return Response(DeploymentOut(deployment_for(c, environment_get(slug=env))).data)
 
 
 class DeploymentDeployApi(_EnvWrite):
@@ -262,9 +263,9 @@ class DeploymentPromoteApi(_EnvWrite):
         c, target = self.target(request, project, component, env)
         data = self.input(PromoteIn)
         if "source_env" in data:
-            source = environment_get(data["source_env"])
+            source = environment_get(slug=data["source_env"])
         else:
-            source = Environment.objects.filter(order__lt=target.order).order_by("-order").first()
+            source = promotion_source(environment=target)
             if source is None:
                 raise ValidationError(
                     {"source_env": f"{target.name} is the first environment: nothing before it."}
@@ -294,7 +295,7 @@ class DeploymentRollbackApi(_EnvWrite):
     def post(self, request, project, component, env):
         c, environment = self.target(request, project, component, env)
         data = self.input(RollbackIn)
-        d = _deployment_for(c, environment)
+        d = deployment_for(c, environment)
         d = deployment_rollback(deployment=d, build=_build_of(c, data["build"]), actor=request.user)
         return Response(_out(d))
 
@@ -313,7 +314,7 @@ class DeploymentPoliciesApi(_EnvWrite):
         c, environment = self.target(request, project, component, env)
         data = self.input(PoliciesUpdateIn)
         d = deployment_update_policies(
-            deployment=_deployment_for(c, environment), actor=request.user, policies=data
+            deployment=deployment_for(c, environment), actor=request.user, policies=data
         )
         return Response(_out(d))
 
@@ -330,7 +331,7 @@ def _status_view(name: str, service, doc: str):
         )
         def post(self, request, project, component, env):
             c, environment = self.target(request, project, component, env)
-            d = service(deployment=_deployment_for(c, environment), actor=request.user)
+            d = service(deployment=deployment_for(c, environment), actor=request.user)
             return Response(_out(d))
 
     View.__name__ = View.__qualname__ = f"Deployment{name.capitalize()}Api"

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 
 from components.models import Component
+from deployments.environments import promotion_source
 from deployments.models import (
     Build,
     CatchupPolicy,
@@ -204,7 +205,7 @@ def check_production_gate(*, component: Component, build: Build, environment: En
     if not environment.is_production:
         return
     if not build_cleared_for(component=component, build=build, environment=environment):
-        lower = Environment.objects.filter(order__lt=environment.order).order_by("-order").first()
+        lower = promotion_source(environment=environment)
         where = lower.name if lower else "a lower environment"
         raise ValidationError(
             f"Build #{build.pk} ({image_label(build)}) has never run successfully in {where}. "

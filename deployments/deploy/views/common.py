@@ -9,8 +9,9 @@ from django.urls import reverse
 
 from components.selectors import component_get_for_user
 from deployments.deploy.forms import DeployForm
-from deployments.deploy.selectors import environment_get, succeeded_builds
+from deployments.deploy.selectors import succeeded_builds
 from deployments.deploy.services.rules import check_environment_role
+from deployments.environments import environment_get
 
 BUILDS_ON_PAGE = 10
 

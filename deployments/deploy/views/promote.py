@@ -9,10 +9,11 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from deployments.deploy.forms import PromoteForm
-from deployments.deploy.selectors import live_deployment, promotion_source, schedule_preview
+from deployments.deploy.selectors import live_deployment, schedule_preview
 from deployments.deploy.services.lifecycle import deployment_promote
 from deployments.deploy.services.rules import build_ran_in
 from deployments.deploy.views.common import add_errors, back, load
+from deployments.environments import promotion_source
 from deployments.schedules.parsing import describe
 
 
