@@ -108,12 +108,6 @@ class Build(models.Model):
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
 
-    @property
-    def duration(self):
-        if self.started_at and self.finished_at:
-            return self.finished_at - self.started_at
-        return None
-
 
 class LogLineBase(models.Model):
     seq = models.PositiveIntegerField()

@@ -109,7 +109,7 @@ def env_vars(text: str) -> dict[str, str]:
 
 
 # --- the Python preset --------------------------------------------------------------------
-def _has_requirements(path: Path) -> bool:
+def has_requirements(path: Path) -> bool:
     """True when requirements.txt names at least one thing to install (not only comments)."""
     try:
         lines = path.read_text(errors="replace").splitlines()
@@ -118,7 +118,7 @@ def _has_requirements(path: Path) -> bool:
     return any(line.strip() and not line.strip().startswith("#") for line in lines)
 
 
-def _pyproject_dependencies(path: Path) -> list[str]:
+def pyproject_dependencies(path: Path) -> list[str]:
     try:
         data = tomllib.loads(path.read_text(errors="replace"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -162,10 +162,10 @@ def render_dockerfile(component, source_dir: Path | None = None) -> str:
     pyproject_run = ""
     if source_dir is not None:
         source_dir = Path(source_dir)
-        if _has_requirements(source_dir / "requirements.txt"):
+        if has_requirements(source_dir / "requirements.txt"):
             requirements_file = "requirements.txt"
         elif (source_dir / "pyproject.toml").is_file():
-            deps = _pyproject_dependencies(source_dir / "pyproject.toml")
+            deps = pyproject_dependencies(source_dir / "pyproject.toml")
             if deps:
                 pyproject_run = json.dumps(["python3", "-m", "pip", "install", "--no-input", *deps])
     engine = Engine(debug=False)

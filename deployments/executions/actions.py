@@ -9,12 +9,15 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from deployments.executions.claims import S, T, end_pending
+from deployments.executions.claims import end_pending
 from deployments.executions.dispatch import dispatch_on_commit, new_task_id
 from deployments.executions.snapshots import config_snapshot_exists
 from deployments.models import Deployment, Execution
 
 MAX_PAYLOAD_BYTES = 64 * 1024
+
+Status = Execution.Status
+Trigger = Execution.Trigger
 
 
 def _check(*, actor, deployment: Deployment, action: str) -> None:
@@ -74,7 +77,7 @@ def _start(
             queued_at=now,
             attempt=1,
             trigger=trigger,
-            status=S.PENDING,
+            status=Status.PENDING,
             build=build,
             image_ref=build.image_ref,
             image_digest=build.image_digest,
@@ -109,7 +112,7 @@ def execution_run_now(*, deployment: Deployment, actor, payload=None) -> Executi
         raise ValidationError("This deployment is undeployed; deploy a build before running it.")
     return _start(
         deployment=deployment,
-        trigger=T.MANUAL,
+        trigger=Trigger.MANUAL,
         actor=actor,
         build=deployment.build,
         payload=_clean_payload(payload),
@@ -136,7 +139,7 @@ def execution_rerun(*, execution: Execution, actor) -> Execution:
     check_image_present(build=build)
     rerun = _start(
         deployment=deployment,
-        trigger=T.RERUN,
+        trigger=Trigger.RERUN,
         actor=actor,
         build=build,
         payload=execution.payload,
@@ -165,23 +168,23 @@ def execution_cancel(*, execution: Execution, actor) -> Execution:
     _check(actor=actor, deployment=deployment, action="cancel runs")
     who = getattr(_user(actor), "username", "") or "Chorus"
     execution.refresh_from_db()
-    if execution.status == S.PENDING:
+    if execution.status == Status.PENDING:
         if end_pending(
-            execution, status=S.CANCELLED, reason=f"cancelled by {who} before it started"
+            execution, status=Status.CANCELLED, reason=f"cancelled by {who} before it started"
         ):
             return execution
         execution.refresh_from_db()
-    if execution.status != S.RUNNING:
+    if execution.status != Status.RUNNING:
         raise ValidationError(
             f"Execution #{execution.pk} is already {execution.get_status_display().lower()}."
         )
-    Execution.objects.filter(pk=execution.pk, status=S.RUNNING).update(
+    Execution.objects.filter(pk=execution.pk, status=Status.RUNNING).update(
         cancel_requested=True, reason=f"cancelled by {who}"
     )
     from deployments.executions.reconcile import reconcile_execution, worker_gone
 
     execution.refresh_from_db()
-    if execution.status == S.RUNNING and worker_gone(execution):
+    if execution.status == Status.RUNNING and worker_gone(execution):
         reconcile_execution(execution, cancelled=True)
         execution.refresh_from_db()
     return execution

@@ -27,8 +27,6 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.db.models import Count, Max, Q
 from django.db.models.expressions import RawSQL
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.utils import timezone
 
 from deployments.executions.dispatch import finished_on_commit
@@ -37,13 +35,13 @@ from deployments.models import ConcurrencyPolicy, ConfigVar, Deployment, Environ
 
 logger = logging.getLogger(__name__)
 
-S = Execution.Status
-T = Execution.Trigger
+Status = Execution.Status
+Trigger = Execution.Trigger
 
 # Statuses of executions that really started (CHORUS_EXECUTION_COUNT counts them).
-RAN = (S.RUNNING, S.SUCCEEDED, S.FAILED, S.TIMED_OUT, S.CANCELLED)
+RAN = (Status.RUNNING, Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELLED)
 # Triggers bound to a tick: a suspended deployment skips them; only they retry automatically.
-SCHEDULED = (T.SCHEDULE, T.CATCHUP, T.RETRY)
+SCHEDULED = (Trigger.SCHEDULE, Trigger.CATCHUP, Trigger.RETRY)
 ENVIRONMENT_CACHE_SECONDS = 5.0
 
 
@@ -102,7 +100,7 @@ def end_pending(execution: Execution, *, status: str, reason: str) -> bool:
     now = timezone.now()
     with transaction.atomic():
         done = (
-            Execution.objects.filter(pk=execution.pk, status=S.PENDING).update(
+            Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(
                 status=status, reason=reason[:300], finished_at=now
             )
             == 1
@@ -131,12 +129,18 @@ def environment(pk: int) -> Environment:
     return env
 
 
-@receiver([post_save, post_delete], sender=Environment, dispatch_uid="chorus-env-cache")
-def _forget_environment(sender, instance, **kwargs) -> None:
-    """A change saved in this process is seen at once (other processes: within
+def environment_forget(sender, instance, **kwargs) -> None:
+    """post_save/post_delete of an Environment (connected in DeploymentsConfig.ready()): a
+    change saved in this process is seen at once (other processes: within
     ENVIRONMENT_CACHE_SECONDS)."""
     with _env_lock:
         _env_cache.pop(instance.pk, None)
+
+
+def environment_cache_clear() -> None:
+    """Forget every cached environment (a rolled-back change sends no signal)."""
+    with _env_lock:
+        _env_cache.clear()
 
 
 # --- the claim ----------------------------------------------------------------------------------
@@ -160,25 +164,25 @@ def _decide(rows: list[_Row], running: dict[int, list[int]], now) -> tuple[list,
     replace: dict[int, int] = {}
     pending_catchups: dict[int, list[_Row]] = defaultdict(list)
     for r in rows:
-        if r.trigger == T.CATCHUP:
+        if r.trigger == Trigger.CATCHUP:
             pending_catchups[r.deployment_id].append(r)
     for r in sorted(rows, key=lambda r: (r.scheduled_for, r.pk)):
         if r.trigger in SCHEDULED and r.status != Deployment.Status.ACTIVE:
             reason = "suspended" if r.status == Deployment.Status.SUSPENDED else "undeployed"
-            end[(S.SKIPPED, reason)].append(r.pk)
+            end[(Status.SKIPPED, reason)].append(r.pk)
             continue
         late = (now - (r.due_at or r.scheduled_for)).total_seconds()
-        if r.trigger == T.SCHEDULE and late > r.deadline:
+        if r.trigger == Trigger.SCHEDULE and late > r.deadline:
             end[
                 (
-                    S.MISSED,
+                    Status.MISSED,
                     f"starting deadline passed: no worker could start it within {r.deadline} s "
                     f"(it was {late:.0f} s late)",
                 )
             ].append(r.pk)
             continue
         busy = running.get(r.deployment_id, [])
-        if r.trigger == T.CATCHUP and r.policy != ConcurrencyPolicy.ALLOW:
+        if r.trigger == Trigger.CATCHUP and r.policy != ConcurrencyPolicy.ALLOW:
             older = any(
                 o.scheduled_for < r.scheduled_for and o.pk not in run
                 for o in pending_catchups[r.deployment_id]
@@ -188,7 +192,7 @@ def _decide(rows: list[_Row], running: dict[int, list[int]], now) -> tuple[list,
                 if (now - r.scheduled_for).total_seconds() > r.window:
                     end[
                         (
-                            S.MISSED,
+                            Status.MISSED,
                             "scheduler down: the catch-up window passed while earlier runs "
                             "were still going",
                         )
@@ -197,7 +201,9 @@ def _decide(rows: list[_Row], running: dict[int, list[int]], now) -> tuple[list,
                     end[(Outcome.WAIT, "")].append(r.pk)
                 continue
         if busy and r.policy == ConcurrencyPolicy.FORBID:
-            end[(S.SKIPPED, f"overlap forbidden (execution #{busy[0]} still running)")].append(r.pk)
+            end[(Status.SKIPPED, f"overlap forbidden (execution #{busy[0]} still running)")].append(
+                r.pk
+            )
             continue
         if busy and r.policy == ConcurrencyPolicy.REPLACE:
             for other in busy:
@@ -233,7 +239,7 @@ def _update_pending(ids: list[int], assignments: str, params: list) -> list[int]
             f"UPDATE {e} SET {assignments.format(d=d, e=e)} FROM {d} "
             f"WHERE {d}.id = {e}.deployment_id AND {e}.status = %s "
             f"AND {e}.id IN ({among}) RETURNING {e}.id",
-            [*params, S.PENDING, *values],
+            [*params, Status.PENDING, *values],
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -245,7 +251,9 @@ def _claim(ids: list[int], *, worker: str) -> tuple[list[int], dict[int, str]]:
     with transaction.atomic():
         rows = [
             _Row(*values)
-            for values in Execution.objects.filter(pk__in=_ids(ids), status=S.PENDING).values_list(
+            for values in Execution.objects.filter(
+                pk__in=_ids(ids), status=Status.PENDING
+            ).values_list(
                 "pk",
                 "deployment_id",
                 "trigger",
@@ -261,7 +269,7 @@ def _claim(ids: list[int], *, worker: str) -> tuple[list[int], dict[int, str]]:
             {
                 r.deployment_id
                 for r in rows
-                if r.policy != ConcurrencyPolicy.ALLOW or r.trigger == T.CATCHUP
+                if r.policy != ConcurrencyPolicy.ALLOW or r.trigger == Trigger.CATCHUP
             }
         )
         running: dict[int, list[int]] = {}
@@ -279,7 +287,7 @@ def _claim(ids: list[int], *, worker: str) -> tuple[list[int], dict[int, str]]:
                 if r.deployment_id in fresh:
                     r.status, r.policy = fresh[r.deployment_id]
             for deployment_id, pk in (
-                Execution.objects.filter(deployment_id__in=exclusive, status=S.RUNNING)
+                Execution.objects.filter(deployment_id__in=exclusive, status=Status.RUNNING)
                 .exclude(pk__in=_ids(ids))
                 .order_by("started_at", "pk")
                 .values_list("deployment_id", "pk")
@@ -295,7 +303,7 @@ def _claim(ids: list[int], *, worker: str) -> tuple[list[int], dict[int, str]]:
                 # A re-run keeps the revision it asked for (snapshots.py); _prepare checks it.
                 "config_revision = CASE WHEN {e}.trigger = %s AND {e}.config_revision > 0 "
                 "THEN {e}.config_revision ELSE {d}.config_revision END",
-                [S.RUNNING, now, now, (worker or "")[:200], T.RERUN],
+                [Status.RUNNING, now, now, (worker or "")[:200], Trigger.RERUN],
             )
         ended: list[int] = []
         for (status, reason), pks in end.items():
@@ -306,13 +314,13 @@ def _claim(ids: list[int], *, worker: str) -> tuple[list[int], dict[int, str]]:
                 pks, "status = %s, reason = %s, finished_at = %s", [status, reason[:300], now]
             )
             ended += done
-            outcome = Outcome.MISSED if status == S.MISSED else Outcome.SKIPPED
+            outcome = Outcome.MISSED if status == Status.MISSED else Outcome.SKIPPED
             outcomes.update(dict.fromkeys(done, outcome))
         by_replacer: dict[int, list[int]] = defaultdict(list)
         for old, new in replace.items():
             by_replacer[new].append(old)
         for new, olds in by_replacer.items():
-            Execution.objects.filter(pk__in=olds, status=S.RUNNING).update(
+            Execution.objects.filter(pk__in=olds, status=Status.RUNNING).update(
                 cancel_requested=True, reason=f"replaced by execution #{new}"
             )
         finished_on_commit(ended)
@@ -330,7 +338,7 @@ def _prepare(claimed: list[int]) -> dict[int, Started]:
         .values("deployment_id")
         .annotate(
             count=Count("pk", filter=Q(status__in=RAN)),
-            last=Max("scheduled_for", filter=Q(status=S.SUCCEEDED)),
+            last=Max("scheduled_for", filter=Q(status=Status.SUCCEEDED)),
         )
     }
     # Config and secrets through the deploy service, only for deployments that have any.
@@ -350,7 +358,7 @@ def _prepare(claimed: list[int]) -> dict[int, Started]:
     older = {
         (e.deployment_id, e.config_revision)
         for e in executions
-        if e.trigger == T.RERUN and e.config_revision != e.deployment.config_revision
+        if e.trigger == Trigger.RERUN and e.config_revision != e.deployment.config_revision
     }
     snapshots = config_snapshots_load(older)
     in_batch = Counter(e.deployment_id for e in executions)

@@ -19,8 +19,8 @@ from deployments.executions.dispatch import (
 from deployments.logs import LogWriter
 from deployments.models import Execution, ExecutionLogLine
 
-S = Execution.Status
-T = Execution.Trigger
+Status = Execution.Status
+Trigger = Execution.Trigger
 
 # Retries further away than this are not published with an ETA (Redis would redeliver an
 # unacknowledged message after its visibility timeout); the reconciler publishes them when due.
@@ -29,9 +29,9 @@ ETA_MAX = timedelta(hours=1)
 
 def _summary(status: str, reason: str, exit_code, duration: float | None) -> str:
     took = f" in {duration:.1f} s" if duration is not None else ""
-    if status == S.SUCCEEDED:
+    if status == Status.SUCCEEDED:
         return f"[chorus] succeeded (exit code 0){took}"
-    if status == S.FAILED:
+    if status == Status.FAILED:
         code = f", exit code {exit_code}" if exit_code is not None else ""
         return f"[chorus] failed{code}{took}: {reason}"
     return f"[chorus] {status.replace('_', ' ')}{took}: {reason}"
@@ -52,8 +52,8 @@ def _retry(execution: Execution, now) -> tuple[Execution | None, str]:
         deployment_id=d.pk,
         scheduled_for=execution.scheduled_for,
         attempt=execution.attempt + 1,
-        trigger=T.RETRY,
-        status=S.PENDING,
+        trigger=Trigger.RETRY,
+        status=Status.PENDING,
         queued_at=now,
         due_at=due,
         build_id=execution.build_id,
@@ -77,7 +77,7 @@ def execution_finish(
     reason: str = "",
     exit_code: int | None = None,
     log: LogWriter | None = None,
-    expect: tuple[str, ...] = (S.RUNNING,),
+    expect: tuple[str, ...] = (Status.RUNNING,),
     where: Q | None = None,
     extra: dict | None = None,
 ) -> bool:

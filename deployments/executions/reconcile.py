@@ -31,8 +31,8 @@ from deployments.runtimes.base import Runtime, RuntimeUnavailable
 
 logger = logging.getLogger(__name__)
 
-S = Execution.Status
-T = Execution.Trigger
+Status = Execution.Status
+Trigger = Execution.Trigger
 
 # A running execution whose heartbeat is older than this has lost its worker (the worker
 # beats every CHORUS_EXECUTION_HEARTBEAT_SECONDS, 2 s by default).
@@ -96,23 +96,23 @@ def reconcile_execution(execution: Execution, *, cancelled: bool = False) -> boo
     execution = (
         Execution.objects.select_related("deployment__environment").filter(pk=execution.pk).first()
     )
-    if execution is None or execution.status != S.RUNNING:
+    if execution is None or execution.status != Status.RUNNING:
         return False
     runtime = _runtime(execution.deployment.environment)
     tasks = _find(runtime, {"chorus.execution": str(execution.pk)})
     exited = [t for t in tasks if not t.running and t.exit_code is not None]
     exit_code = None
     if cancelled or execution.cancel_requested:
-        status = S.CANCELLED
+        status = Status.CANCELLED
         reason = (execution.reason or "cancelled") + " (its worker was gone)"
     elif exited and not any(t.running for t in tasks):
         exit_code = int(exited[0].exit_code)
-        status = S.SUCCEEDED if exit_code == 0 else S.FAILED
+        status = Status.SUCCEEDED if exit_code == 0 else Status.FAILED
         reason = "" if exit_code == 0 else f"exit code {exit_code} (its worker was lost meanwhile)"
     elif tasks:
-        status, reason = S.FAILED, "worker lost (the container was stopped)"
+        status, reason = Status.FAILED, "worker lost (the container was stopped)"
     else:
-        status, reason = S.FAILED, "worker lost"
+        status, reason = Status.FAILED, "worker lost"
     for t in tasks:
         _stop(runtime, t.container_id)
     beat = execution.heartbeat_at
@@ -121,7 +121,7 @@ def reconcile_execution(execution: Execution, *, cancelled: bool = False) -> boo
         status=status,
         reason=reason,
         exit_code=exit_code,
-        expect=(S.RUNNING,),
+        expect=(Status.RUNNING,),
         # Only if the heartbeat did not move meanwhile (a slow but live worker wins).
         where=Q(heartbeat_at=beat) if beat else Q(heartbeat_at__isnull=True),
     )
@@ -132,7 +132,7 @@ def reconcile_execution(execution: Execution, *, cancelled: bool = False) -> boo
 
 def _reconcile_running(report: Report, now) -> None:
     cutoff = now - timedelta(seconds=STALE_SECONDS)
-    stale = Execution.objects.filter(status=S.RUNNING).filter(
+    stale = Execution.objects.filter(status=Status.RUNNING).filter(
         Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
     )
     for execution in stale.only("pk")[:200]:
@@ -157,7 +157,7 @@ def _remove_orphans(report: Report) -> None:
             if str(t.labels.get("chorus.execution", "")).isdigit()
         }
         running = set(
-            Execution.objects.filter(pk__in=ids, status=S.RUNNING).values_list("pk", flat=True)
+            Execution.objects.filter(pk__in=ids, status=Status.RUNNING).values_list("pk", flat=True)
         )
         for t in tasks:
             eid = str(t.labels.get("chorus.execution", ""))
@@ -172,13 +172,15 @@ def _sweep_pending(report: Report, now) -> None:
 
     # Ticks no worker started in time (their messages lost, or workers down).
     late = (
-        Execution.objects.filter(status=S.PENDING, trigger__in=[T.SCHEDULE, T.CATCHUP])
+        Execution.objects.filter(
+            status=Status.PENDING, trigger__in=[Trigger.SCHEDULE, Trigger.CATCHUP]
+        )
         .filter(due_at__lt=now - PENDING_GRACE)
         .select_related("deployment")
     )
     for e in late[:1000]:
         d = e.deployment
-        if e.trigger == T.SCHEDULE:
+        if e.trigger == Trigger.SCHEDULE:
             limit = timedelta(seconds=d.starting_deadline_seconds)
             if now - (e.due_at or e.scheduled_for) <= limit + PENDING_GRACE:
                 continue
@@ -190,28 +192,28 @@ def _sweep_pending(report: Report, now) -> None:
             if now - e.scheduled_for <= timedelta(seconds=d.catchup_window_seconds) + PENDING_GRACE:
                 continue
             reason = "scheduler down: no worker ran the catch-up within the catch-up window"
-        if end_pending(e, status=S.MISSED, reason=reason):
+        if end_pending(e, status=Status.MISSED, reason=reason):
             report.missed.append(e.pk)
 
     to_publish = []
     # Retries waiting off the broker, now (nearly) due.
     for e in Execution.objects.filter(
-        status=S.PENDING, celery_task_id="", due_at__lte=now + DISPATCH_AHEAD
+        status=Status.PENDING, celery_task_id="", due_at__lte=now + DISPATCH_AHEAD
     )[:1000]:
         task_id = new_task_id()
-        if Execution.objects.filter(pk=e.pk, status=S.PENDING, celery_task_id="").update(
+        if Execution.objects.filter(pk=e.pk, status=Status.PENDING, celery_task_id="").update(
             celery_task_id=task_id, queued_at=now
         ):
             to_publish.append((e.pk, task_id, e.due_at))
     # Manual runs, re-runs and retries whose message seems lost.
     stuck = Execution.objects.filter(
-        status=S.PENDING,
-        trigger__in=[T.MANUAL, T.RERUN, T.RETRY],
+        status=Status.PENDING,
+        trigger__in=[Trigger.MANUAL, Trigger.RERUN, Trigger.RETRY],
         queued_at__lt=now - REDISPATCH_AFTER,
         due_at__lt=now - REDISPATCH_AFTER,
     ).exclude(celery_task_id="")
     for e in stuck[:1000]:
-        if Execution.objects.filter(pk=e.pk, status=S.PENDING, queued_at=e.queued_at).update(
+        if Execution.objects.filter(pk=e.pk, status=Status.PENDING, queued_at=e.queued_at).update(
             queued_at=now
         ):
             to_publish.append((e.pk, e.celery_task_id, None))

@@ -37,8 +37,8 @@ from deployments.schedules.parsing import parse_schedule
 
 logger = logging.getLogger(__name__)
 
-S = Execution.Status
-T = Execution.Trigger
+Status = Execution.Status
+Trigger = Execution.Trigger
 
 HEARTBEAT_SECONDS = float(getattr(settings, "CHORUS_EXECUTION_HEARTBEAT_SECONDS", 2))
 # A message that arrives this much before its due time waits in the task; earlier ones go back
@@ -100,8 +100,8 @@ def labels_for(execution: Execution) -> dict[str, str]:
 
 # --- the run ----------------------------------------------------------------------------------
 class _Watch:
-    """The runtime's callbacks: `on_start` notes the start (written with the next heartbeat),
-    `cancel` writes the heartbeat every few seconds and says whether to stop."""
+    """The runtime's callbacks for one run: `on_start` notes the start (written with the next
+    heartbeat), `should_stop` (the runtime's `cancel`) checks in every few seconds."""
 
     def __init__(self, execution: Execution, started: Started | None = None, log=None) -> None:
         self.execution = execution
@@ -149,28 +149,41 @@ class _Watch:
             "fire_lag_seconds": e.fire_lag_seconds,
         }
 
-    def cancel(self) -> bool:
+    def should_stop(self) -> bool:
+        """The runtime's `cancel` callback, polled while the task runs: checks in every
+        HEARTBEAT_SECONDS and says stop once the run was ended elsewhere or a cancel was asked."""
         if self.stop:
             return True
         if time.monotonic() < self.next_beat:
             return False
         self.next_beat = time.monotonic() + HEARTBEAT_SECONDS
         try:
-            alive = Execution.objects.filter(
-                pk=self.execution.pk, status=S.RUNNING, cancel_requested=False
-            ).update(heartbeat_at=timezone.now(), **self.start_fields())
-            self.start_unsaved = False
-            self.save_snapshot()
-            # A quiet task's last lines would wait in the buffer: show them now.
-            if self.log is not None and self.log.has_pending():
-                self.log.flush()
-            release_connection()
+            alive = self.check_in()
         except Exception:  # noqa: BLE001 - a database hiccup must not kill the task
             logger.exception("execution %s: heartbeat failed", self.execution.pk)
             return False
         # Not running any more (the reconciler ended it) or asked to stop: stop the task.
-        self.stop = alive == 0
+        self.stop = not alive
         return self.stop
+
+    def check_in(self) -> bool:
+        """The periodic bookkeeping of a running task; True while it may go on."""
+        alive = self.write_heartbeat()
+        self.save_snapshot()
+        # A quiet task's last lines would wait in the buffer: show them now.
+        if self.log is not None and self.log.has_pending():
+            self.log.flush()
+        release_connection()
+        return alive
+
+    def write_heartbeat(self) -> bool:
+        """Heartbeat (and the start, if not written yet) on the row, if it is still running
+        and nobody asked to cancel it; says whether it was."""
+        written = Execution.objects.filter(
+            pk=self.execution.pk, status=Status.RUNNING, cancel_requested=False
+        ).update(heartbeat_at=timezone.now(), **self.start_fields())
+        self.start_unsaved = False
+        return written == 1
 
 
 class _Log(LogWriter):
@@ -186,18 +199,18 @@ class _Log(LogWriter):
 
 def _judge(execution: Execution, result: RunResult, watch: _Watch, timeout: int):
     if result.timed_out:
-        return S.TIMED_OUT, f"timed out after {timeout} s (the task was killed)"
+        return Status.TIMED_OUT, f"timed out after {timeout} s (the task was killed)"
     if result.cancelled or watch.stop:
         reason = (
             Execution.objects.filter(pk=execution.pk).values_list("reason", flat=True).first()
             or "cancelled"
         )
-        return S.CANCELLED, reason
+        return Status.CANCELLED, reason
     if result.exit_code is None:
-        return S.FAILED, (result.error or "the runtime gave no exit code")
+        return Status.FAILED, (result.error or "the runtime gave no exit code")
     if result.exit_code == 0:
-        return S.SUCCEEDED, ""
-    return S.FAILED, (result.error or f"exit code {result.exit_code}")
+        return Status.SUCCEEDED, ""
+    return Status.FAILED, (result.error or f"exit code {result.exit_code}")
 
 
 def execution_run(*, execution_id: int, worker: str = "", due: float | str | None = None) -> str:
@@ -209,7 +222,7 @@ def execution_run(*, execution_id: int, worker: str = "", due: float | str | Non
         due = datetime.fromisoformat(due).timestamp()
     if due is None:
         row = Execution.objects.filter(pk=execution_id).values_list("status", "due_at").first()
-        if row is None or row[0] != S.PENDING:
+        if row is None or row[0] != Status.PENDING:
             return Outcome.NOT_PENDING
         due = (row[1] or timezone.now()).timestamp()
     if due - time.time() > EARLY_WAIT_MAX:
@@ -296,7 +309,7 @@ def _plan_one(started: Started, runtimes: dict) -> _Plan:
         "timeout": plan.timeout,
         "log": log,
         "labels": labels_for(execution),
-        "cancel": watch.cancel,
+        "cancel": watch.should_stop,
         "on_start": watch.on_start,
     }
     return plan

@@ -26,7 +26,7 @@ from deployments.runtimes.docker.connection import (
     CANCEL_POLL_SECONDS,
     MANAGED_LABEL,
     DockerConnection,
-    _reason,
+    failure_reason,
 )
 from deployments.runtimes.docker.lines import _LineBuffer
 
@@ -170,6 +170,6 @@ class DockerBuild(DockerConnection):
         if isinstance(exc, docker.errors.DockerException | requests.RequestException | OSError):
             return RuntimeUnavailable(
                 f"Lost the connection to the Docker engine at {self.where} during the build "
-                f"({_reason(exc, self.ping_timeout)})."
+                f"({failure_reason(exc, self.ping_timeout)})."
             )
         return BuildError(f"The build failed: {type(exc).__name__}: {exc}")

@@ -17,7 +17,7 @@ from deployments.runtimes.docker.connection import (
     CANCEL_POLL_SECONDS,
     MANAGED_LABEL,
     DockerConnection,
-    _reason,
+    failure_reason,
 )
 from deployments.runtimes.docker.lines import _LineBuffer
 
@@ -94,7 +94,7 @@ class DockerRun(DockerConnection):
             return f"The Docker engine could not {what}: {exc.explanation or exc}"
         return (
             f"Lost the connection to the Docker engine at {self.where} "
-            f"({_reason(exc, self.ping_timeout)})."
+            f"({failure_reason(exc, self.ping_timeout)})."
         )
 
     def _run_container(

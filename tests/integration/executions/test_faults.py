@@ -16,7 +16,7 @@ import pytest
 from tests.support.processes import flush_broker, start_beat, start_worker
 
 from .live import PROCESS_ENV, Created, containers_of, snapshot, task_image, wait_until
-from .test_live import _build, _component
+from .test_live import live_build, live_component
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -52,13 +52,13 @@ def beats(django_db_setup, django_db_blocker):
             owner, project = _project(created, "fault-beats", "Beat faults")
             deployments = {}
             for n, policy in enumerate(("none", "latest", "all"), start=1):
-                c = _component(project, owner, f"every2s-{policy}")
+                c = live_component(project, owner, f"every2s-{policy}")
                 config_set(
                     component=c, environment=env, key="RECORD_PRINT_ENV", value="0",
                     is_secret=False, actor=owner,
                 )  # fmt: skip
                 deployments[policy] = deployment_deploy(
-                    component=c, environment=env, build=_build(c, "record", 10 + n),
+                    component=c, environment=env, build=live_build(c, "record", 10 + n),
                     schedule="@every 2s", timezone="UTC", actor=owner,
                     policies={
                         "concurrency_policy": "allow",
@@ -186,9 +186,9 @@ def worker_lost(django_db_setup, django_db_blocker):
             )
             created.environments.append(dev)
             owner, project = _project(created, "fault-worker", "Worker faults")
-            c = _component(project, owner, "sleeper")
+            c = live_component(project, owner, "sleeper")
             d = deployment_deploy(
-                component=c, environment=dev, build=_build(c, image, 21), schedule="0 0 1 1 *",
+                component=c, environment=dev, build=live_build(c, image, 21), schedule="0 0 1 1 *",
                 timezone="UTC", actor=owner, policies={"timeout_seconds": 600},
             )  # fmt: skip
             flush_broker()

@@ -28,11 +28,11 @@ CRON_SCRIPT = (
 SLEEP_SCRIPT = "echo sleeping; sleep 300"
 
 
-def _component(project, user, name):
+def live_component(project, user, name):
     return sample_component(project, name, created_by=user, entry_command="sh")
 
 
-def _build(component, image: str, n: int):
+def live_build(component, image: str, n: int):
     from django.utils import timezone
 
     from deployments.models import Build
@@ -80,14 +80,14 @@ def live(django_db_setup, django_db_blocker):
             created.projects.append(project)
 
             def deploy(name, env, image, schedule, policies=None, config=None, n=0):
-                c = _component(project, owner, name)
+                c = live_component(project, owner, name)
                 for key, value in (config or {}).items():
                     config_set(
                         component=c, environment=env, key=key, value=value, is_secret=False,
                         actor=owner,
                     )  # fmt: skip
                 return deployment_deploy(
-                    component=c, environment=env, build=_build(c, image, n), schedule=schedule,
+                    component=c, environment=env, build=live_build(c, image, n), schedule=schedule,
                     timezone="UTC", actor=owner, policies=policies,
                 )  # fmt: skip
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from deployments.builds.images import images_prune
 from deployments.models import Build, Deployment, DeploymentEvent, Environment, Execution
 from deployments.runtimes.base import ImageInUse, ImageRemoveError, RuntimeUnavailable
-from deployments.runtimes.local.processes import _proc_start_time
+from deployments.runtimes.local.processes import proc_start_time
 from deployments.runtimes.local.runtime import LocalRuntime
 from deployments.runtimes.record import RecordRuntime
 from tests.support.factories import sample_component
@@ -391,7 +391,7 @@ def test_local_remove_image_keeps_an_image_a_task_runs_from(tmp_path):
     runtime.runs_dir.mkdir()
     pid = os.getpid()  # a live process "running" from the image
     (runtime.runs_dir / "local-1.json").write_text(
-        f'{{"pid": {pid}, "start": "{_proc_start_time(pid)}", "image": "{image}"}}'
+        f'{{"pid": {pid}, "start": "{proc_start_time(pid)}", "image": "{image}"}}'
     )
 
     with pytest.raises(ImageInUse):

@@ -285,7 +285,7 @@ def test_developer_cannot_set_production_secret(client_for, bob, component, depl
 
 
 def test_secret_never_in_any_deploy_page(client_for, alice, carol, component, deployed, ran, prod):
-    """Render every page of the deploy team, for an owner and a viewer, and grep for it."""
+    """Render every page of the deploy feature, for an owner and a viewer, and grep for it."""
     ran(deployed)
     for env in (deployed.environment, prod):
         config_set(
