@@ -19,7 +19,7 @@ Other PeriodicTasks (the reconciler, observability jobs) go through the stock pa
   also re-read every minute for changes that do not touch the PeriodicTask.
 - Missed ticks: an entry starts from Deployment.last_tick_at (or from when its schedule was
   set); ticks that passed while no beat ran go through the catch-up policy
-  (services.executions.ticks.catch_up) — recorded as missed or run as catch-ups, never lost.
+  (ticks.catch_up) — recorded as missed or run as catch-ups, never lost.
 - Two beats, a restarted beat: the INSERT claims each tick once; only the beat whose INSERT
   created a row publishes its run.
 """
@@ -57,7 +57,7 @@ class _Entry:
     schedule: object  # deployments.schedules.Schedule
     tz: str
     deadline: float
-    target: object  # services.executions.TickTarget
+    target: object  # ticks.TickTarget
     next_ts: float = 0.0
     version: int = 0
 

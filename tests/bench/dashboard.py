@@ -178,7 +178,7 @@ def main() -> None:
     from django.test import Client
 
     from deployments.models import Execution
-    from observability.selectors.executions import encode_cursor
+    from deployments.executions.selectors import encode_cursor
 
     user, project, deployments = load()
     build_rollups()

@@ -41,7 +41,7 @@ class LocalBuild(LocalCore):
         cancel: CancelFn | None = None,
         timeout: float | None = None,
     ) -> BuiltImage:
-        from deployments import dockerfiles
+        from deployments.builds import dockerfiles
 
         source_dir = Path(source_dir)
         dockerfile = source_dir / "Dockerfile"
@@ -104,7 +104,7 @@ class LocalBuild(LocalCore):
         cancel: CancelFn | None,
         deadline: float | None,
     ) -> None:
-        from deployments import dockerfiles
+        from deployments.builds import dockerfiles
 
         app = image_dir / "app"
         shutil.copytree(
