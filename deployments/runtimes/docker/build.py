@@ -28,7 +28,7 @@ from deployments.runtimes.docker.connection import (
     DockerConnection,
     failure_reason,
 )
-from deployments.runtimes.docker.lines import _LineBuffer
+from deployments.runtimes.docker.lines import LineBuffer
 
 
 class DockerBuild(DockerConnection):
@@ -93,7 +93,7 @@ class DockerBuild(DockerConnection):
             reader.join(timeout=10)
             client.close()
 
-        out = _LineBuffer(log, "stdout")
+        out = LineBuffer(log, "stdout")
         image_id = ""
         errors: list[str] = []
         failure: BaseException | None = None
@@ -142,7 +142,7 @@ class DockerBuild(DockerConnection):
             client.close()
 
     @staticmethod
-    def _build_chunk(chunk: dict, out: _LineBuffer, log: LogFn, errors: list[str]) -> str:
+    def _build_chunk(chunk: dict, out: LineBuffer, log: LogFn, errors: list[str]) -> str:
         if "stream" in chunk:
             out.feed(str(chunk["stream"]))
         if "error" in chunk or "errorDetail" in chunk:

@@ -19,7 +19,7 @@ from deployments.runtimes.docker.connection import (
     DockerConnection,
     failure_reason,
 )
-from deployments.runtimes.docker.lines import _LineBuffer
+from deployments.runtimes.docker.lines import LineBuffer
 
 
 class DockerRun(DockerConnection):
@@ -141,7 +141,7 @@ class DockerRun(DockerConnection):
         if on_start is not None:
             on_start(container_id)
 
-        buffers = {"stdout": _LineBuffer(log, "stdout"), "stderr": _LineBuffer(log, "stderr")}
+        buffers = {"stdout": LineBuffer(log, "stdout"), "stderr": LineBuffer(log, "stderr")}
         deadline = time.monotonic() + timeout
         next_cancel_check = 0.0
         killed = False
