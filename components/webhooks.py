@@ -111,7 +111,7 @@ def webhook_push_receive(
         if not component.auto_build:
             notes.append(f"{label}: auto-build is off")
             continue
-        from deployments.services.builds import build_queue
+        from deployments.builds.services import build_queue
 
         try:
             build = build_queue(component=component, actor=None, trigger="webhook")

@@ -82,7 +82,7 @@ class Build(models.Model):
     celery_task_id = models.CharField(max_length=64, blank=True)
     log_bytes = models.PositiveIntegerField(default=0)
     log_truncated = models.BooleanField(default=False)
-    # Set by image clean-up (deployments/services/images.py): the image is gone from its
+    # Set by image clean-up (deployments/builds/images.py): the image is gone from its
     # runtime, so this build can no longer be deployed, promoted, rolled back to or re-run.
     image_removed_at = models.DateTimeField(null=True, blank=True)
 
@@ -107,12 +107,6 @@ class Build(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
-
-    @property
-    def duration(self):
-        if self.started_at and self.finished_at:
-            return self.finished_at - self.started_at
-        return None
 
 
 class LogLineBase(models.Model):
@@ -387,7 +381,7 @@ class ExecutionLogLine(LogLineBase):
 
 class ConfigSnapshot(models.Model):
     """The configuration (variables and secrets) one config revision of a deployment ran with,
-    encrypted as a whole: a re-run uses it again (deployments/services/executions/snapshots.py)."""
+    encrypted as a whole: a re-run uses it again (deployments/executions/snapshots.py)."""
 
     deployment = models.ForeignKey(
         Deployment, on_delete=models.CASCADE, related_name="config_snapshots"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
-from .views import builds, deploy, executions
+from deployments.builds import views as builds
+from deployments.deploy import views as deploy
+from deployments.executions import views as executions
 
 urlpatterns = [*builds.urlpatterns, *deploy.urlpatterns, *executions.urlpatterns]

@@ -14,7 +14,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from deployments.api.common import component_for, environment_get
+from deployments.api_common import component_for
+from deployments.environments import environment_get
 from portal.api.base import (
     NO_CONTENT,
     ApiListView,
@@ -198,7 +199,7 @@ class RuleCreateApi(ApiView):
         channel = AlertChannel.objects.filter(project=c.project, pk=data["channel"]).first()
         if channel is None:
             raise ValidationError({"channel": f"No channel #{data['channel']} in this project."})
-        env = environment_get(data["environment"]) if data["environment"] else None
+        env = environment_get(slug=data["environment"]) if data["environment"] else None
         rule = alert_config.alert_rule_create(
             component=c,
             actor=request.user,

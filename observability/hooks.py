@@ -9,7 +9,7 @@ log = logging.getLogger(__name__)
 
 def execution_finished(execution_id: int) -> None:
     """An execution reached a final status (succeeded, failed, timed out, cancelled, skipped,
-    missed). Called by the executions team via `transaction.on_commit`.
+    missed). Called by deployments/executions/dispatch.py via `transaction.on_commit`.
 
     Only enqueues `chorus.observability.execution_finished` (rollup update + alert
     evaluation); the caller's work is done already, so a broker hiccup must not turn a

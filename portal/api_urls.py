@@ -13,7 +13,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from components import api as components_api
-from deployments.api import builds, config, deploy, environments, events, executions
+from deployments.builds import api as builds
+from deployments.deploy.api import config, environments, events
+from deployments.deploy.api import deployments as deploy
+from deployments.executions import api as executions
 from observability import api as alerts
 from portal.api import projects, tokens
 from portal.api.base import NotFoundApi

@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -224,12 +225,15 @@ CELERY_DB_REUSE_MAX = None if CHORUS_DB_POOL_SIZE else env.int("CELERY_DB_REUSE_
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "chorus"
+# Autodiscovery finds `<app>.tasks` of each installed app; the deployments app keeps its task
+# modules in its feature folders, so they are named here and every worker registers them.
+CELERY_IMPORTS = ("deployments.builds.tasks", "deployments.executions.tasks")
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
-# ChorusScheduler (deployments/scheduler.py) is django-celery-beat's DatabaseScheduler with a
+# ChorusScheduler (deployments/executions/scheduler.py) is django-celery-beat's DatabaseScheduler with a
 # bulk, tick-exact path for deployments; other PeriodicTasks run through the stock path.
 CELERY_BEAT_SCHEDULER = env.str(
-    "CELERY_BEAT_SCHEDULER", default="deployments.scheduler:ChorusScheduler"
+    "CELERY_BEAT_SCHEDULER", default="deployments.executions.scheduler:ChorusScheduler"
 )
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -250,7 +254,7 @@ CHORUS_LOG_MAX_BYTES = env.int("CHORUS_LOG_MAX_BYTES", default=1_000_000)
 CHORUS_METRICS_TOKEN = _from_env_or_file("CHORUS_METRICS_TOKEN") or ""
 CHORUS_BUILD_DIR = VAR_DIR / "builds"
 CHORUS_LOCAL_IMAGES_DIR = VAR_DIR / "local-images"
-# Executions (deployments/scheduler.py, deployments/reconcile.py): beat publishes runs this long
+# Executions (deployments/executions/scheduler.py, deployments/executions/reconcile.py): beat publishes runs this long
 # before their tick and looks for schedule changes at least this often; a running execution
 # writes a heartbeat every N s and one silent for M s has lost its worker; the reconciler's
 # period.
@@ -278,11 +282,7 @@ CHORUS_ALERT_WEBHOOK_ALLOW_PRIVATE = env.bool(
 )
 if CHORUS_RAW_RETENTION_DAYS < 0 or CHORUS_ROLLUP_RETENTION_DAYS < 0:
     raise ImproperlyConfigured("CHORUS_*_RETENTION_DAYS must be 0 (keep forever) or more")
-from observability.beat import BEAT_SCHEDULE as _OBSERVABILITY_BEAT  # noqa: E402
-
-CELERY_BEAT_SCHEDULE = {**globals().get("CELERY_BEAT_SCHEDULE", {}), **_OBSERVABILITY_BEAT}
-
-# Image clean-up (deployments/services/images.py, docs/builds.md): a succeeded build's image is
+# Image clean-up (deployments/builds/images.py, docs/builds.md): a succeeded build's image is
 # removed once no live deployment runs it, it is not among the last N builds of its component,
 # and it finished more than D days ago. Daily, at 03:17 UTC.
 CHORUS_IMAGE_KEEP_BUILDS = env.int("CHORUS_IMAGE_KEEP_BUILDS", default=5)
@@ -291,12 +291,48 @@ if CHORUS_IMAGE_KEEP_BUILDS < 0 or CHORUS_IMAGE_KEEP_DAYS < 0:
     raise ImproperlyConfigured(
         "CHORUS_IMAGE_KEEP_BUILDS and CHORUS_IMAGE_KEEP_DAYS must be 0 or more"
     )
-from celery.schedules import crontab as _crontab  # noqa: E402
 
-CELERY_BEAT_SCHEDULE["chorus.images.prune"] = {
-    "task": "chorus.images.prune",
-    "schedule": _crontab(minute=17, hour=3),
-    "options": {"queue": "chorus"},
+# Chorus's own periodic jobs, all of them (deployments' ticks are PeriodicTasks of their own).
+# django-celery-beat's DatabaseScheduler, and so ChorusScheduler, copies these into its tables
+# when beat starts. "expire_seconds" drops a message no worker took in time: the next run
+# does the same work.
+CELERY_BEAT_SCHEDULE = {
+    # deployments/executions/reconcile.py: finish runs whose worker died, stop orphans.
+    "chorus.reconcile": {
+        "task": "chorus.reconcile",
+        "schedule": CHORUS_RECONCILE_INTERVAL,
+        "options": {"queue": "chorus", "expire_seconds": 60},
+    },
+    # deployments/executions/retention.py: each deployment's keep-last-N / keep-days policy.
+    "chorus.execution.cleanup": {
+        "task": "chorus.execution.cleanup",
+        "schedule": 3600.0,
+        "options": {"queue": "chorus", "expire_seconds": 3000},
+    },
+    # deployments/builds/images.py: images no deployment needs, daily at 03:17 UTC.
+    "chorus.images.prune": {
+        "task": "chorus.images.prune",
+        "schedule": crontab(minute=17, hour=3),
+        "options": {"queue": "chorus"},
+    },
+    # observability/services/rollups.py: repair the rollups of the last hours from raw rows.
+    "chorus.observability.recompute_recent": {
+        "task": "chorus.observability.recompute_recent",
+        "schedule": 300.0,
+        "options": {"queue": "chorus"},
+    },
+    # observability/services/retention.py: raw executions, rollups, closed incidents.
+    "chorus.observability.cleanup": {
+        "task": "chorus.observability.cleanup",
+        "schedule": 3600.0,
+        "options": {"queue": "chorus"},
+    },
+    # observability/services/alerts.py: missed ticks and open incidents.
+    "chorus.observability.check_alerts": {
+        "task": "chorus.observability.check_alerts",
+        "schedule": 60.0,
+        "options": {"queue": "chorus"},
+    },
 }
 
 # --- REST API -----------------------------------------------------------------------------

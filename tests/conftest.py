@@ -83,10 +83,9 @@ def _default_environments(request):
     with blocker.unblock():
         migration.create_defaults(apps, None)
     # A rolled-back test's environment change sends no signal: forget what workers cached.
-    from deployments.services.executions import claims
+    from deployments.executions.claims import environment_cache_clear
 
-    with claims._env_lock:
-        claims._env_cache.clear()
+    environment_cache_clear()
 
 
 @pytest.fixture

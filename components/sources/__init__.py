@@ -8,7 +8,7 @@ Three kinds of source (Component.source_kind):
 - sample: a built-in sample tree (components/samples/<key>/); its "commit" is a content hash,
   so a rebuild of an unchanged sample is recognised as the same commit.
 
-The builds team calls `source_resolve` when a build is queued and `source_fetch` in the worker.
+Builds call `source_resolve` when a build is queued and `source_fetch` in the worker.
 """
 
 from __future__ import annotations

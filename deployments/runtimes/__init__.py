@@ -2,38 +2,9 @@
 
 from __future__ import annotations
 
-from .base import (
-    BuildCancelled,
-    BuildError,
-    BuildTimedOut,
-    BuiltImage,
-    ImageInUse,
-    ImageRemoveError,
-    Limits,
-    RunHandle,
-    RunningTask,
-    RunResult,
-    Runtime,
-    RuntimeUnavailable,
-)
+from deployments.runtimes.base import Runtime, RuntimeUnavailable
 
-__all__ = [
-    "BuildCancelled",
-    "BuildError",
-    "BuildTimedOut",
-    "BuiltImage",
-    "ImageInUse",
-    "ImageRemoveError",
-    "Limits",
-    "RunHandle",
-    "RunResult",
-    "RunningTask",
-    "Runtime",
-    "RuntimeUnavailable",
-    "get_runtime",
-    "runtime_for_build",
-    "runtime_kind_for",
-]
+__all__ = ["KINDS", "get_runtime", "runtime_for_build", "runtime_kind_for"]
 
 # "record" runs nothing and records the start (deployments/runtimes/record.py: benchmarks, tests).
 KINDS = ("docker", "local", "record")
@@ -63,12 +34,12 @@ def get_runtime(environment=None) -> Runtime:
     machine without Docker still builds and runs Python tasks. An explicit "docker" never
     falls back: a build then fails with the engine's "not reachable" message.
     """
-    from .docker import DockerRuntime
-    from .local import LocalRuntime
+    from deployments.runtimes.docker.runtime import DockerRuntime
+    from deployments.runtimes.local.runtime import LocalRuntime
 
     kind = runtime_kind_for(environment)
     if kind == "record":
-        from .record import RecordRuntime
+        from deployments.runtimes.record import RecordRuntime
 
         return RecordRuntime()
     if kind == "local":
@@ -86,8 +57,8 @@ def runtime_for_build(build, environment=None) -> Runtime:
     on the local runtime even when Docker answers now; a Docker build runs on the
     environment's engine (no fallback, so a down engine is reported, not papered over).
     """
-    from .docker import DockerRuntime
-    from .local import LocalRuntime
+    from deployments.runtimes.docker.runtime import DockerRuntime
+    from deployments.runtimes.local.runtime import LocalRuntime
 
     if build.runtime_kind == "local":
         return LocalRuntime()

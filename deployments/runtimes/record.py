@@ -25,7 +25,15 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .base import BuiltImage, CancelFn, Limits, LogFn, RunHandle, RunResult, Runtime
+from deployments.runtimes.base import (
+    BuiltImage,
+    CancelFn,
+    Limits,
+    LogFn,
+    RunHandle,
+    RunResult,
+    Runtime,
+)
 
 POLL_SECONDS = 0.05
 

@@ -7,8 +7,8 @@ from datetime import tzinfo
 
 from croniter import croniter
 
-from .schedule import Schedule
-from .timezones import get_zone
+from deployments.schedules.schedule import Schedule
+from deployments.schedules.timezones import get_zone
 
 
 def _beat_field(index: int, value: str, expanded: list) -> str:

@@ -40,7 +40,7 @@ def format_duration(seconds: int) -> str:
     return " and ".join([", ".join(parts[:-1]), parts[-1]]) if len(parts) > 1 else parts[0]
 
 
-def _compact_duration(seconds: int) -> str:
+def compact_duration(seconds: int) -> str:
     out = ""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         n, seconds = divmod(seconds, size)

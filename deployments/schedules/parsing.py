@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from croniter import CroniterBadDateError, croniter
 from django.core.exceptions import ValidationError
 
-from .durations import parse_duration
-from .schedule import Schedule
+from deployments.schedules.durations import parse_duration
+from deployments.schedules.schedule import Schedule
 
 MACROS: dict[str, str] = {
     "@yearly": "0 0 1 1 *",

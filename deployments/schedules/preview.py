@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from croniter import croniter
 from django.utils.timezone import now as _now
 
-from .parsing import parse_schedule
-from .schedule import Schedule, _require_aware
-from .timezones import get_zone
+from deployments.schedules.parsing import parse_schedule
+from deployments.schedules.schedule import Schedule, require_aware
+from deployments.schedules.timezones import get_zone
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def next_runs(
     schedule = expr if isinstance(expr, Schedule) else parse_schedule(expr)
     zone = get_zone(tz)
     t = start or _now()
-    _require_aware(t)
+    require_aware(t)
     out: list[NextRun] = []
     if schedule.is_interval:
         for _ in range(n):

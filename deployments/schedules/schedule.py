@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from cron_descriptor import ExpressionDescriptor, Options
 from croniter import croniter
 
-from .durations import _compact_duration, format_duration
-from .timezones import get_zone
+from deployments.schedules.durations import compact_duration, format_duration
+from deployments.schedules.timezones import get_zone
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Schedule:
     def canonical(self) -> str:
         """A normalised spelling (`@every 1h30m`, `0 2 * * *`), e.g. for CHORUS_PERIODICITY."""
         if self.is_interval:
-            return f"@every {_compact_duration(self.interval_seconds)}"
+            return f"@every {compact_duration(self.interval_seconds)}"
         return self.cron
 
     def describe(self) -> str:
@@ -43,7 +43,7 @@ class Schedule:
     # -- ticks ---------------------------------------------------------------------------------
     def next_after(self, t: datetime, tz: str | tzinfo = "UTC") -> datetime:
         """The first tick strictly after `t` (aware), as an aware UTC datetime."""
-        _require_aware(t)
+        require_aware(t)
         if self.is_interval:
             p = self.interval_seconds
             ts = int(t.timestamp() // p) * p + p
@@ -53,7 +53,7 @@ class Schedule:
 
     def latest_at_or_before(self, t: datetime, tz: str | tzinfo = "UTC") -> datetime:
         """The last tick at or before `t`: the tick a beat message arriving at `t` belongs to."""
-        _require_aware(t)
+        require_aware(t)
         if self.is_interval:
             p = self.interval_seconds
             return datetime.fromtimestamp(int(t.timestamp() // p) * p, UTC)
@@ -65,8 +65,8 @@ class Schedule:
         self, start: datetime, end: datetime, tz: str | tzinfo = "UTC", *, limit: int | None = None
     ) -> list[datetime]:
         """Every tick in (start, end] as aware UTC datetimes, oldest first (at most `limit`)."""
-        _require_aware(start)
-        _require_aware(end)
+        require_aware(start)
+        require_aware(end)
         out: list[datetime] = []
         if end <= start:
             return out
@@ -92,6 +92,6 @@ class Schedule:
         return self.next_after(last, tz) <= now
 
 
-def _require_aware(t: datetime) -> None:
+def require_aware(t: datetime) -> None:
     if t.tzinfo is None or t.utcoffset() is None:
         raise ValueError("schedules work on timezone-aware datetimes")

@@ -11,13 +11,13 @@ from django.core.exceptions import ValidationError
 
 
 @cache
-def _available_timezones() -> frozenset[str]:
+def known_timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
 @cache
 def _timezones_by_lower() -> dict[str, str]:
-    return {name.lower(): name for name in _available_timezones()}
+    return {name.lower(): name for name in known_timezones()}
 
 
 def validate_timezone(name: str) -> str:
@@ -27,8 +27,8 @@ def validate_timezone(name: str) -> str:
         raise ValidationError("Choose a timezone, e.g. UTC or Europe/Berlin.", code="timezone")
     # "europe/berlin" and "utc" are unambiguous: accept them in their canonical spelling.
     name = _timezones_by_lower().get(name.lower(), name)
-    if name not in _available_timezones():
-        close = difflib.get_close_matches(name, sorted(_available_timezones()), n=1, cutoff=0.75)
+    if name not in known_timezones():
+        close = difflib.get_close_matches(name, sorted(known_timezones()), n=1, cutoff=0.75)
         hint = f' Did you mean "{close[0]}"?' if close else ""
         raise ValidationError(
             f'Unknown timezone "{name}". Use an IANA name such as "Europe/Berlin", '

@@ -12,14 +12,16 @@ from functools import cache
 from django import template
 from django.core.exceptions import ValidationError
 
-from deployments.schedules import _available_timezones, describe, next_runs
+from deployments.schedules.parsing import describe
+from deployments.schedules.preview import next_runs
+from deployments.schedules.timezones import known_timezones
 
 register = template.Library()
 
 
 @cache
 def _sorted_zones() -> tuple[str, ...]:
-    return tuple(sorted(_available_timezones()))
+    return tuple(sorted(known_timezones()))
 
 
 @register.filter

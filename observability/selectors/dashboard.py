@@ -95,7 +95,7 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
 
 
-def _parse_point(text: str, *, end: bool) -> dt.datetime:
+def parse_point(text: str, *, end: bool) -> dt.datetime:
     text = (text or "").strip()
     try:
         day = parse_date(text) if len(text) == 10 else None
@@ -125,8 +125,8 @@ def parse_range(
         span, bucket = RANGES[key]
         stop = _floor_hour(now) + HOUR
         return TimeRange(key, stop - span, stop, bucket)
-    lo = _floor_hour(_parse_point(start, end=False))
-    hi = _parse_point(end, end=True) if end else now
+    lo = _floor_hour(parse_point(start, end=False))
+    hi = parse_point(end, end=True) if end else now
     if hi.minute or hi.second or hi.microsecond:
         hi = _floor_hour(hi) + HOUR
     if hi <= lo:

@@ -1,8 +1,7 @@
 """The project-wide executions explorer: filters, log search and keyset pagination.
 
-Pages are addressed by the last row seen, (scheduled_for, id), never by OFFSET: page 10,000
-costs what page 1 costs, and rows arriving meanwhile do not shift the page. The order matches
-the index (-scheduled_for, -id) on deployments_execution.
+Pages are addressed by the last row seen, (scheduled_for, id), never by OFFSET, through the
+same `keyset_page` as the per-component list (deployments/executions/selectors.py).
 
 Log search (`q`) is a semi-join on execution log lines, bounded to the filtered time window
 (the last 7 days when none is given). On PostgreSQL a trigram index over UPPER(text)
@@ -11,19 +10,18 @@ Log search (`q`) is a semi-join on execution log lines, bounded to the filtered 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from deployments.executions.selectors import keyset_page
 from deployments.models import Deployment, Execution, ExecutionLogLine
 from portal.models import Project
 
-from .dashboard import _parse_point
+from .dashboard import parse_point
 
 PAGE_SIZE = 50
 SEARCH_DEFAULT_WINDOW = dt.timedelta(days=7)
@@ -62,7 +60,7 @@ def parse_filters(params) -> Filters:
         raw = params.get(name)
         if raw:
             try:
-                value = _parse_point(raw, end=name == "to")
+                value = parse_point(raw, end=name == "to")
             except ValidationError as exc:
                 f.errors.append(f"{name}: {exc.messages[0]}")
                 continue
@@ -72,20 +70,6 @@ def parse_filters(params) -> Filters:
         f.errors.append(f"Search needs at least {MIN_SEARCH} characters.")
         f.q = ""
     return f
-
-
-def encode_cursor(when: dt.datetime, pk: int) -> str:
-    raw = f"{when.astimezone(dt.UTC).isoformat()}|{pk}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[dt.datetime, int] | None:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        when, pk = raw.split("|")
-        return dt.datetime.fromisoformat(when), int(pk)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return None
 
 
 @dataclass
@@ -134,35 +118,5 @@ def executions_page(
         qs = qs.filter(Exists(lines))
 
     qs = qs.select_related("deployment__component", "deployment__environment")
-    going_back = came_forward = False
-    if before and (key := decode_cursor(before)):
-        when, pk = key
-        # The redundant `>=` is what the index can seek on; the OR alone makes PostgreSQL
-        # scan from the top of the index and filter.
-        qs = qs.filter(scheduled_for__gte=when).filter(
-            Q(scheduled_for__gt=when) | Q(scheduled_for=when, id__gt=pk)
-        )
-        qs = qs.order_by("scheduled_for", "id")
-        going_back = True
-    else:
-        if after and (key := decode_cursor(after)):
-            when, pk = key
-            came_forward = True
-            qs = qs.filter(scheduled_for__lte=when).filter(
-                Q(scheduled_for__lt=when) | Q(scheduled_for=when, id__lt=pk)
-            )
-        qs = qs.order_by("-scheduled_for", "-id")
-
-    rows = list(qs[: limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
-    if going_back:
-        rows.reverse()
-    older = newer = None
-    if rows:
-        first, last = rows[0], rows[-1]
-        if more or going_back:
-            older = encode_cursor(last.scheduled_for, last.pk)
-        if (more and going_back) or came_forward:
-            newer = encode_cursor(first.scheduled_for, first.pk)
-    return Page(rows, older, newer, filters)
+    page = keyset_page(qs, after=after, before=before, limit=limit)
+    return Page(page.rows, page.older, page.newer, filters)

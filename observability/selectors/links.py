@@ -2,7 +2,7 @@
 
 A bar is one status in one time bucket, so its link needs a time range: the project-wide
 explorer (observability) filtered to the component takes `from` / `to` as ISO instants; the
-component's own list (executions team) filters by env, status, trigger and whole days only.
+component's own list (deployments/executions) filters by env, status, trigger and whole days only.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ class OverviewRow:
 @lru_cache(maxsize=2048)
 def _parsed(expr: str):
     # Parsing validates with croniter (a few ms); schedules are few and immutable strings.
-    from deployments.schedules import parse_schedule
+    from deployments.schedules.parsing import parse_schedule
 
     return parse_schedule(expr)
 
@@ -92,7 +92,7 @@ def next_run(deployment: Deployment, now: dt.datetime | None = None) -> dt.datet
     if cached is not None and cached > now:
         return cached
     try:
-        from deployments.schedules import next_runs
+        from deployments.schedules.preview import next_runs
 
         runs = next_runs(_parsed(deployment.schedule), deployment.timezone, n=1, start=now)
     except Exception:  # noqa: BLE001 - as above

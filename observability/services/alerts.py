@@ -259,7 +259,7 @@ def alerts_check_overdue(*, now: dt.datetime | None = None) -> list[int]:
     notices nothing, which is exactly when someone must be told. A tick is overdue once its
     starting deadline and CHORUS_ALERT_OVERDUE_GRACE_SECONDS have passed without a row.
     """
-    from deployments.schedules import parse_schedule
+    from deployments.schedules.parsing import parse_schedule
 
     now = now or timezone.now()
     grace = dt.timedelta(seconds=settings.CHORUS_ALERT_OVERDUE_GRACE_SECONDS)

@@ -20,7 +20,6 @@ from portal.selectors import project_role
 from ..forms import AlertChannelForm, AlertRuleForm
 from ..models import AlertChannel, AlertDelivery, AlertRule, Incident
 from ..services import alert_config
-from .dashboard import tabs_template
 
 
 def _page(request, component, *, rule_form=None, channel_form=None, status=200):
@@ -47,7 +46,6 @@ def _page(request, component, *, rule_form=None, channel_form=None, status=200):
         ).select_related("channel")[:10],
         "rule_form": rule_form or AlertRuleForm(project=project),
         "channel_form": channel_form or AlertChannelForm(),
-        "tabs_template": tabs_template(),
         "tab": "alerts",
     }
     return render(request, "observability/alerts.html", context, status=status)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import render
-from django.template import TemplateDoesNotExist
-from django.template.loader import select_template
 
 from components.selectors import component_get_for_user
 from deployments.models import Execution
@@ -37,14 +35,6 @@ def overview_context(*, project, components) -> dict:
         # Only worth saying where something is deployed: then nobody firing it matters.
         "health": platform_health() if rows else None,
     }
-
-
-def tabs_template() -> str | None:
-    """The component tabs partial (components team), when it exists yet."""
-    try:
-        return select_template(["components/_tabs.html"]).template.name
-    except TemplateDoesNotExist:
-        return None
 
 
 def _iso(t) -> str:
@@ -117,7 +107,6 @@ def component_dashboard(request, project_slug: str, name: str):
         "ranges": ("24h", "7d", "30d"),
         "custom_from": request.GET.get("from", ""),
         "custom_to": request.GET.get("to", ""),
-        "tabs_template": tabs_template(),
         "tab": "dashboard",
         "series": STATUS_SERIES,
     }

@@ -20,6 +20,8 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, generics, serializers
 from rest_framework.views import APIView
 
+from components.sources import SourceError
+
 
 class InputSerializer(serializers.Serializer):
     """An input serializer that refuses fields it does not know (a typo must not pass silently)."""
@@ -36,11 +38,7 @@ class InputSerializer(serializers.Serializer):
 
 def translate_exception(exc: Exception) -> Exception:
     """Domain exceptions to DRF ones, so the API answers 4xx instead of 500."""
-    try:
-        from components.sources import SourceError
-    except ImportError:  # pragma: no cover - the sources package is part of the project
-        SourceError = ()  # noqa: N806
-    if SourceError and isinstance(exc, SourceError):
+    if isinstance(exc, SourceError):
         field = getattr(exc, "field", None) or "source"
         return exceptions.ValidationError({field: [str(exc)]})
     if isinstance(exc, DataError):

@@ -177,8 +177,8 @@ def main() -> None:
     setup_django(url)
     from django.test import Client
 
+    from deployments.executions.selectors import encode_cursor
     from deployments.models import Execution
-    from observability.selectors.executions import encode_cursor
 
     user, project, deployments = load()
     build_rollups()

@@ -176,7 +176,7 @@ def run_chorus(args, db_url: str, redis_url: str, *, n: int, runtime: str, image
     connection.close()
     procs = start_workers(args, env, "chorus")
     try:
-        procs.append(start_beat(env, "chorus", "deployments.scheduler:ChorusScheduler"))
+        procs.append(start_beat(env, "chorus", "deployments.executions.scheduler:ChorusScheduler"))
         if datetime.now(UTC) > t - timedelta(seconds=5):
             raise SystemExit("setup took too long: the target minute is too close; try again")
         say(f"chorus: beat and {args.workers} worker(s) ready; waiting for {t:%H:%M:%S}")
@@ -239,8 +239,9 @@ def main() -> None:
     setup_django(db_url, redis_url)
 
     if args.containers:
-        from deployments.baseimages import BUSYBOX_TAG, ensure_busybox_image
-        from deployments.runtimes.docker import DockerRuntime
+        from deployments.builds.baseimages.busybox import ensure_busybox_image
+        from deployments.builds.baseimages.common import BUSYBOX_TAG
+        from deployments.runtimes.docker.runtime import DockerRuntime
 
         client = DockerRuntime().client(timeout=600)
         ensure_busybox_image(client, tag=BUSYBOX_TAG, log=lambda line: None)

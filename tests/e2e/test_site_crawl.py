@@ -77,9 +77,9 @@ def _execution(deployment, status, minutes_ago, *, lines=(), secrets=(), **extra
 def dataset(project, alice):
     from components.models import Component
     from components.services import component_create
+    from deployments.deploy.services.config import config_set
+    from deployments.deploy.services.lifecycle import deployment_deploy, deployment_promote
     from deployments.models import Build, BuildLogLine, Environment
-    from deployments.services.config import config_set
-    from deployments.services.deploy import deployment_deploy, deployment_promote
     from observability.services.alert_config import alert_channel_create, alert_rule_create
     from portal.services import api_token_create
 

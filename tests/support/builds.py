@@ -23,14 +23,15 @@ def sample_files(key: str, prefix: str = "") -> dict[str, bytes]:
 
 def docker_client():
     """A client of the engine under test; a missing engine fails the test (never a skip)."""
-    from deployments.runtimes.docker import DockerRuntime
+    from deployments.runtimes.docker.runtime import DockerRuntime
 
     return DockerRuntime().client(timeout=600)
 
 
 def ensure_base_images() -> None:
     """Build the offline bases if this engine lacks them (the python one takes ~1 min once)."""
-    from deployments.baseimages import ensure_busybox_image, ensure_python_image
+    from deployments.builds.baseimages.busybox import ensure_busybox_image
+    from deployments.builds.baseimages.python import ensure_python_image
 
     client = docker_client()
     try:

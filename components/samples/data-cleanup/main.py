@@ -19,6 +19,7 @@ Exit codes: 0 done (including "nothing to clean up"), 1 database error,
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
 import re
 import shutil
@@ -273,13 +274,13 @@ class PostgresTarget:
     `timestamp without time zone` columns are read as UTC."""
 
     def __init__(self, settings: Settings) -> None:
-        try:
-            import psycopg
-        except ImportError:
+        if importlib.util.find_spec("psycopg") is None:
             raise CleanupError(
                 "DATABASE_URL points at PostgreSQL, but psycopg (version 3) is not installed; "
                 "add psycopg[binary] to requirements.txt"
-            ) from None
+            )
+        import psycopg
+
         try:
             # Autocommit: catalog reads take no lasting snapshot, and each batch opens its
             # own transaction below.

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 from django.core.exceptions import ValidationError
 
 from .errors import GitError
-from .validation import _local_hosts_allowed, _url_host, checked_addresses, is_local_url
+from .validation import checked_addresses, is_local_url, local_hosts_allowed, url_host
 
 # A host name is only a safe thing to hand to git when git will connect to the addresses that
 # were checked: resolving again lets a DNS server answer a public address to the check and
@@ -45,12 +45,12 @@ def pin_remote(url: str) -> Remote:
     With CHORUS_ALLOW_LOCAL_GIT_URLS (development, tests) and for local URLs the URL is
     returned as it is, without options. Raises GitError with the refusal.
     """
-    if _local_hosts_allowed() or is_local_url(url):
+    if local_hosts_allowed() or is_local_url(url):
         return Remote(url)
     scheme = url.split("://", 1)[0].lower() if "://" in url else "ssh"
     port: int | None = None
     try:
-        host = _url_host(url)
+        host = url_host(url)
         if scheme in ("http", "https", "git"):
             try:
                 port = urlsplit(url).port

@@ -81,11 +81,11 @@ def validate_git_url(url: str) -> str:
             f"Unsupported URL scheme “{scheme}”; use https://, ssh:// or git://.", code="invalid"
         )
     if not getattr(settings, "CHORUS_ALLOW_LOCAL_GIT_URLS", False):
-        _refuse_private_host(_url_host(u))
+        _refuse_private_host(url_host(u))
     return u
 
 
-def _url_host(url: str) -> str:
+def url_host(url: str) -> str:
     scp = _SCP_RE.match(url)
     if scp and "://" not in url:
         return scp.group(1)
@@ -104,7 +104,7 @@ def _is_private(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return any(ip in net for net in _PRIVATE_NETWORKS)
 
 
-def _local_hosts_allowed() -> bool:
+def local_hosts_allowed() -> bool:
     return bool(getattr(settings, "CHORUS_ALLOW_LOCAL_GIT_URLS", False))
 
 

@@ -1,6 +1,6 @@
 """manage.py build_base_images [busybox|python|all]: the offline base images (no registry).
 
-A thin wrapper around deployments.baseimages, talking to the engine Chorus builds with
+A thin wrapper around deployments.builds.baseimages, talking to the engine Chorus builds with
 (DOCKER_HOST or the local socket).
 """
 
@@ -11,9 +11,11 @@ import subprocess
 import docker.errors
 from django.core.management.base import BaseCommand, CommandError
 
-from deployments.baseimages import BaseImageError, ensure_busybox_image, ensure_python_image
-from deployments.runtimes import RuntimeUnavailable
-from deployments.runtimes.docker import DockerRuntime
+from deployments.builds.baseimages.busybox import ensure_busybox_image
+from deployments.builds.baseimages.common import BaseImageError
+from deployments.builds.baseimages.python import ensure_python_image
+from deployments.runtimes.base import RuntimeUnavailable
+from deployments.runtimes.docker.runtime import DockerRuntime
 
 
 class Command(BaseCommand):

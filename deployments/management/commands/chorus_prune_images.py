@@ -1,6 +1,6 @@
 """manage.py chorus_prune_images [--dry-run]: remove the images of old builds now.
 
-The same service as the daily `chorus.images.prune` task (deployments/services/images.py);
+The same service as the daily `chorus.images.prune` task (deployments/builds/images.py);
 prints every image it removes (or, with --dry-run, would remove), keeps or leaves.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from deployments.services.images import images_prune
+from deployments.builds.images import images_prune
 
 
 class Command(BaseCommand):

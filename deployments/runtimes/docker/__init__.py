@@ -9,24 +9,3 @@ and aborts by closing the stream (build) or killing the container (run).
 """
 
 from __future__ import annotations
-
-from .connection import (
-    API_TIMEOUT,
-    CANCEL_POLL_SECONDS,
-    DEFAULT_SOCKET,
-    MANAGED_LABEL,
-    PING_TIMEOUT,
-)
-from .connection import _reason as _reason
-from .connection import _root_causes as _root_causes
-from .lines import _LineBuffer as _LineBuffer
-from .runtime import DockerRuntime
-
-__all__ = [
-    "API_TIMEOUT",
-    "CANCEL_POLL_SECONDS",
-    "DEFAULT_SOCKET",
-    "MANAGED_LABEL",
-    "PING_TIMEOUT",
-    "DockerRuntime",
-]

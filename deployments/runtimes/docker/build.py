@@ -13,7 +13,7 @@ import docker.errors
 import requests
 from docker.types.daemon import CancellableStream
 
-from ..base import (
+from deployments.runtimes.base import (
     BuildCancelled,
     BuildError,
     BuildTimedOut,
@@ -22,8 +22,13 @@ from ..base import (
     LogFn,
     RuntimeUnavailable,
 )
-from .connection import CANCEL_POLL_SECONDS, MANAGED_LABEL, DockerConnection, _reason
-from .lines import _LineBuffer
+from deployments.runtimes.docker.connection import (
+    CANCEL_POLL_SECONDS,
+    MANAGED_LABEL,
+    DockerConnection,
+    failure_reason,
+)
+from deployments.runtimes.docker.lines import LineBuffer
 
 
 class DockerBuild(DockerConnection):
@@ -88,7 +93,7 @@ class DockerBuild(DockerConnection):
             reader.join(timeout=10)
             client.close()
 
-        out = _LineBuffer(log, "stdout")
+        out = LineBuffer(log, "stdout")
         image_id = ""
         errors: list[str] = []
         failure: BaseException | None = None
@@ -137,7 +142,7 @@ class DockerBuild(DockerConnection):
             client.close()
 
     @staticmethod
-    def _build_chunk(chunk: dict, out: _LineBuffer, log: LogFn, errors: list[str]) -> str:
+    def _build_chunk(chunk: dict, out: LineBuffer, log: LogFn, errors: list[str]) -> str:
         if "stream" in chunk:
             out.feed(str(chunk["stream"]))
         if "error" in chunk or "errorDetail" in chunk:
@@ -165,6 +170,6 @@ class DockerBuild(DockerConnection):
         if isinstance(exc, docker.errors.DockerException | requests.RequestException | OSError):
             return RuntimeUnavailable(
                 f"Lost the connection to the Docker engine at {self.where} during the build "
-                f"({_reason(exc, self.ping_timeout)})."
+                f"({failure_reason(exc, self.ping_timeout)})."
             )
         return BuildError(f"The build failed: {type(exc).__name__}: {exc}")

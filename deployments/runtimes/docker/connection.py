@@ -10,7 +10,7 @@ import docker
 import docker.errors
 import requests
 
-from ..base import Runtime, RuntimeUnavailable
+from deployments.runtimes.base import Runtime, RuntimeUnavailable
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 PING_TIMEOUT = 2.0
@@ -33,7 +33,7 @@ def _root_causes(exc: BaseException):
         stack.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
 
 
-def _reason(exc: BaseException, timeout: float) -> str:
+def failure_reason(exc: BaseException, timeout: float) -> str:
     """A short human reason for a failed connection (the SDK's own text is a nested repr)."""
     for e in _root_causes(exc):
         if isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) == errno.ECONNREFUSED:
@@ -67,7 +67,7 @@ class DockerConnection(Runtime):
     # --- connection -------------------------------------------------------------------------
     def unreachable_message(self, exc: BaseException) -> str:
         return (
-            f"Docker engine not reachable at {self.where} ({_reason(exc, self.ping_timeout)}). "
+            f"Docker engine not reachable at {self.where} ({failure_reason(exc, self.ping_timeout)}). "
             "Start the engine (scripts/services.sh start) or fix DOCKER_HOST / the "
             "environment's Docker host."
         )

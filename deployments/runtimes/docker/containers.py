@@ -8,8 +8,8 @@ import docker
 import docker.errors
 import requests
 
-from ..base import ImageInUse, ImageRemoveError, RunningTask, RuntimeUnavailable
-from .connection import API_TIMEOUT, MANAGED_LABEL, DockerConnection
+from deployments.runtimes.base import ImageInUse, ImageRemoveError, RunningTask, RuntimeUnavailable
+from deployments.runtimes.docker.connection import API_TIMEOUT, MANAGED_LABEL, DockerConnection
 
 
 class DockerContainers(DockerConnection):

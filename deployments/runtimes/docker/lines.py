@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..base import LogFn
+from deployments.runtimes.base import LogFn
 
 
-class _LineBuffer:
+class LineBuffer:
     """Turns chunks of bytes or text into complete lines (the last partial line is kept)."""
 
     def __init__(self, log: LogFn, stream: str) -> None:

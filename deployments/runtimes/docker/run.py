@@ -11,9 +11,15 @@ import docker
 import docker.errors
 import requests
 
-from ..base import CancelFn, Limits, LogFn, RunResult, RuntimeUnavailable
-from .connection import API_TIMEOUT, CANCEL_POLL_SECONDS, MANAGED_LABEL, DockerConnection, _reason
-from .lines import _LineBuffer
+from deployments.runtimes.base import CancelFn, Limits, LogFn, RunResult, RuntimeUnavailable
+from deployments.runtimes.docker.connection import (
+    API_TIMEOUT,
+    CANCEL_POLL_SECONDS,
+    MANAGED_LABEL,
+    DockerConnection,
+    failure_reason,
+)
+from deployments.runtimes.docker.lines import LineBuffer
 
 
 class DockerRun(DockerConnection):
@@ -88,7 +94,7 @@ class DockerRun(DockerConnection):
             return f"The Docker engine could not {what}: {exc.explanation or exc}"
         return (
             f"Lost the connection to the Docker engine at {self.where} "
-            f"({_reason(exc, self.ping_timeout)})."
+            f"({failure_reason(exc, self.ping_timeout)})."
         )
 
     def _run_container(
@@ -135,7 +141,7 @@ class DockerRun(DockerConnection):
         if on_start is not None:
             on_start(container_id)
 
-        buffers = {"stdout": _LineBuffer(log, "stdout"), "stderr": _LineBuffer(log, "stderr")}
+        buffers = {"stdout": LineBuffer(log, "stdout"), "stderr": LineBuffer(log, "stderr")}
         deadline = time.monotonic() + timeout
         next_cancel_check = 0.0
         killed = False

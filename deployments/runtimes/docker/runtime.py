@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .build import DockerBuild
-from .containers import DockerContainers
-from .run import DockerRun
+from deployments.runtimes.docker.build import DockerBuild
+from deployments.runtimes.docker.containers import DockerContainers
+from deployments.runtimes.docker.run import DockerRun
 
 
 class DockerRuntime(DockerBuild, DockerRun, DockerContainers):

@@ -17,23 +17,3 @@ find/stop; it is removed once the exit code and the output are collected.
 """
 
 from __future__ import annotations
-
-from ..base import RuntimeUnavailable
-from .build import PYTHON_RE as PYTHON_RE
-from .build import SHELL_META as SHELL_META
-from .images import IMAGE_DIR_RE as IMAGE_DIR_RE
-from .images import IMAGE_FILE as IMAGE_FILE
-from .images import SKIP_NAMES as SKIP_NAMES
-from .images import _default_images_dir as _default_images_dir
-from .images import _locked as _locked
-from .images import _tree_files as _tree_files
-from .images import tree_digest
-from .processes import CANCEL_POLL_SECONDS as CANCEL_POLL_SECONDS
-from .processes import _drain_after_exit as _drain_after_exit
-from .processes import _kill_group as _kill_group
-from .processes import _proc_start_time as _proc_start_time
-from .processes import _process_count as _process_count
-from .processes import _pump as _pump
-from .runtime import LocalRuntime
-
-__all__ = ["LocalRuntime", "RuntimeUnavailable", "tree_digest"]

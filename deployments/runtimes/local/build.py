@@ -12,10 +12,17 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..base import BuildCancelled, BuildError, BuildTimedOut, BuiltImage, CancelFn, LogFn
-from .core import LocalCore
-from .images import IMAGE_FILE, SKIP_NAMES, _locked, tree_digest
-from .processes import _pump
+from deployments.runtimes.base import (
+    BuildCancelled,
+    BuildError,
+    BuildTimedOut,
+    BuiltImage,
+    CancelFn,
+    LogFn,
+)
+from deployments.runtimes.local.core import LocalCore
+from deployments.runtimes.local.images import IMAGE_FILE, SKIP_NAMES, locked_dir, tree_digest
+from deployments.runtimes.local.processes import pump
 
 PYTHON_RE = re.compile(r"^python(3(\.\d+)?)?$")
 SHELL_META = set("|&;<>()$`\\\"'*?[]#~=%\n")
@@ -34,7 +41,7 @@ class LocalBuild(LocalCore):
         cancel: CancelFn | None = None,
         timeout: float | None = None,
     ) -> BuiltImage:
-        from deployments import dockerfiles
+        from deployments.builds import dockerfiles
 
         source_dir = Path(source_dir)
         dockerfile = source_dir / "Dockerfile"
@@ -58,7 +65,7 @@ class LocalBuild(LocalCore):
         log(f"Building {tag} with the local runtime into {image_dir}", "chorus")
         for args in ignored:
             log(f"Note: the local runtime skips “RUN {args[:200]}”", "chorus")
-        with _locked(self.images_dir / ".locks" / f"{image_dir.name}.lock"):
+        with locked_dir(self.images_dir / ".locks" / f"{image_dir.name}.lock"):
             if (image_dir / IMAGE_FILE).is_file():
                 log(f"Reusing the identical image built before ({digest[:19]})", "chorus")
                 self._write_meta(image_dir, digest=digest, tag=tag, command=command, env=env)
@@ -97,7 +104,7 @@ class LocalBuild(LocalCore):
         cancel: CancelFn | None,
         deadline: float | None,
     ) -> None:
-        from deployments import dockerfiles
+        from deployments.builds import dockerfiles
 
         app = image_dir / "app"
         shutil.copytree(
@@ -107,10 +114,10 @@ class LocalBuild(LocalCore):
             ignore=shutil.ignore_patterns(*SKIP_NAMES, "*.pyc"),
         )
         install: list[str] = []
-        if dockerfiles._has_requirements(app / "requirements.txt"):
+        if dockerfiles.has_requirements(app / "requirements.txt"):
             install = ["-r", "requirements.txt"]
         elif (app / "pyproject.toml").is_file():
-            install = dockerfiles._pyproject_dependencies(app / "pyproject.toml")
+            install = dockerfiles.pyproject_dependencies(app / "pyproject.toml")
         venv = image_dir / "venv"
         log(f"Creating a virtualenv with {self.python}", "chorus")
         cmd = [self.python, "-m", "venv", *([] if install else ["--without-pip"]), str(venv)]
@@ -174,7 +181,7 @@ class LocalBuild(LocalCore):
             del tail[:-5]
             log(line, stream)
 
-        outcome = _pump(proc, {"stdout": proc.stdout}, remember, cancel=cancel, deadline=deadline)
+        outcome = pump(proc, {"stdout": proc.stdout}, remember, cancel=cancel, deadline=deadline)
         if outcome == "timeout":
             raise BuildTimedOut("The build ran past its time limit.")
         if outcome == "cancelled":

@@ -8,16 +8,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..base import Runtime
-from .images import _default_images_dir
-from .processes import _proc_start_time
+from deployments.runtimes.base import Runtime
+from deployments.runtimes.local.images import default_images_dir
+from deployments.runtimes.local.processes import proc_start_time
 
 
 class LocalCore(Runtime):
     """Where images and pidfiles live, which interpreter makes venvs, which runs are alive."""
 
     def __init__(self, *, images_dir: Path | None = None, python: str | None = None) -> None:
-        self.images_dir = Path(images_dir) if images_dir else _default_images_dir()
+        self.images_dir = Path(images_dir) if images_dir else default_images_dir()
         # venvs are made from the interpreter Chorus runs on (its base, not Chorus's venv).
         self.python = python or getattr(sys, "_base_executable", None) or sys.executable
 
@@ -40,4 +40,4 @@ class LocalCore(Runtime):
     @staticmethod
     def _alive(info: dict) -> bool:
         pid = info.get("pid")
-        return bool(pid) and _proc_start_time(int(pid)) == info.get("start")
+        return bool(pid) and proc_start_time(int(pid)) == info.get("start")

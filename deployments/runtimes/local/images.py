@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from ...locks import file_lock
+from deployments.locks import file_lock
 
 IMAGE_FILE = "image.json"
 SKIP_NAMES = {".git", "__pycache__", ".venv", "venv", ".mypy_cache", ".pytest_cache"}
@@ -15,13 +15,13 @@ SKIP_NAMES = {".git", "__pycache__", ".venv", "venv", ".mypy_cache", ".pytest_ca
 IMAGE_DIR_RE = re.compile(r"^[0-9a-f]{32}$")
 
 
-def _default_images_dir() -> Path:
+def default_images_dir() -> Path:
     from django.conf import settings
 
     return Path(settings.CHORUS_LOCAL_IMAGES_DIR)
 
 
-_locked = file_lock  # the name the local runtime's modules use
+locked_dir = file_lock  # the name the local runtime's modules use
 
 
 def _tree_files(root: Path) -> list[Path]:

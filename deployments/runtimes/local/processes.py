@@ -11,12 +11,12 @@ import threading
 import time
 from pathlib import Path
 
-from ..base import CancelFn, LogFn
+from deployments.runtimes.base import CancelFn, LogFn
 
 CANCEL_POLL_SECONDS = 1.0
 
 
-def _proc_start_time(pid: int) -> str | None:
+def proc_start_time(pid: int) -> str | None:
     """The process's start time in clock ticks: tells a live pid from a reused one."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -26,7 +26,7 @@ def _proc_start_time(pid: int) -> str | None:
     return stat.rpartition(")")[2].split()[19]
 
 
-def _process_count(uid: int) -> int:
+def process_count(uid: int) -> int:
     count = 0
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -36,12 +36,12 @@ def _process_count(uid: int) -> int:
     return count
 
 
-def _kill_group(pgid: int) -> None:
+def kill_group(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
 
 
-def _pump(
+def pump(
     proc: subprocess.Popen,
     pipes: dict,
     log: LogFn,
@@ -84,25 +84,25 @@ def _pump(
             pass
         elif deadline is not None and now > deadline:
             outcome = "timeout"
-            _kill_group(proc.pid)
+            kill_group(proc.pid)
         elif cancel is not None and now >= next_cancel_check:
             next_cancel_check = now + CANCEL_POLL_SECONDS
             if cancel():
                 outcome = "cancelled"
-                _kill_group(proc.pid)
+                kill_group(proc.pid)
         if proc.poll() is not None and open_pipes:
             # The task exited; anything its leftover children hold open is not waited for
             # past a short grace period.
-            _drain_after_exit(lines, readers, log, proc)
+            drain_after_exit(lines, readers, log, proc)
             open_pipes = 0
     proc.wait()
     return outcome
 
 
-def _drain_after_exit(lines: queue.Queue, readers, log: LogFn, proc) -> None:
+def drain_after_exit(lines: queue.Queue, readers, log: LogFn, proc) -> None:
     for t in readers:
         t.join(timeout=2)
-    _kill_group(proc.pid)
+    kill_group(proc.pid)
     for t in readers:
         t.join(timeout=2)
     while True:

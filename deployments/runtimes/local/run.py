@@ -14,11 +14,16 @@ import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ..base import CancelFn, Limits, LogFn, RunResult
-from .build import PYTHON_RE
-from .core import LocalCore
-from .images import IMAGE_FILE
-from .processes import _kill_group, _proc_start_time, _process_count, _pump
+from deployments.runtimes.base import CancelFn, Limits, LogFn, RunResult
+from deployments.runtimes.local.build import PYTHON_RE
+from deployments.runtimes.local.core import LocalCore
+from deployments.runtimes.local.images import IMAGE_FILE
+from deployments.runtimes.local.processes import (
+    kill_group,
+    proc_start_time,
+    process_count,
+    pump,
+)
 
 
 class LocalRun(LocalCore):
@@ -62,7 +67,7 @@ class LocalRun(LocalCore):
             **{str(k): str(v) for k, v in env.items()},
         }
         run_id = f"local-{uuid.uuid4().hex[:16]}"
-        nproc = limits.pids + _process_count(os.getuid())
+        nproc = limits.pids + process_count(os.getuid())
         cpu_seconds = int(timeout * max(limits.cpus, 1.0)) + 1
 
         def apply_limits() -> None:  # runs in the child, between fork and exec
@@ -99,7 +104,7 @@ class LocalRun(LocalCore):
             json.dumps(
                 {
                     "pid": proc.pid,
-                    "start": _proc_start_time(proc.pid),
+                    "start": proc_start_time(proc.pid),
                     "labels": dict(labels or {}),
                     "image": str(image_dir),
                     "home": str(home),
@@ -110,7 +115,7 @@ class LocalRun(LocalCore):
             if on_start is not None:
                 on_start(run_id)
             deadline = time.monotonic() + timeout
-            outcome = _pump(
+            outcome = pump(
                 proc,
                 {"stdout": proc.stdout, "stderr": proc.stderr},
                 log,
@@ -123,7 +128,7 @@ class LocalRun(LocalCore):
             # Like Docker: killed by signal N is exit 128+N.
             result.exit_code = 128 - code if code is not None and code < 0 else code
         finally:
-            _kill_group(proc.pid)
+            kill_group(proc.pid)
             pidfile.unlink(missing_ok=True)
             shutil.rmtree(home, ignore_errors=True)
         return result

@@ -9,10 +9,10 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..base import ImageInUse, ImageRemoveError, RunningTask
-from .core import LocalCore
-from .images import IMAGE_DIR_RE, _locked
-from .processes import _kill_group
+from deployments.runtimes.base import ImageInUse, ImageRemoveError, RunningTask
+from deployments.runtimes.local.core import LocalCore
+from deployments.runtimes.local.images import IMAGE_DIR_RE, locked_dir
+from deployments.runtimes.local.processes import kill_group
 
 
 class LocalRuns(LocalCore):
@@ -37,7 +37,7 @@ class LocalRuns(LocalCore):
         except (OSError, ValueError):
             return
         if self._alive(info):
-            _kill_group(int(info["pid"]))
+            kill_group(int(info["pid"]))
         self.remove(container_id)
 
     def remove(self, container_id: str) -> None:
@@ -60,7 +60,7 @@ class LocalRuns(LocalCore):
             or path.parent.resolve() != self.images_dir.resolve()
         ):
             raise ImageRemoveError(f"Refused to remove {ref}: not a local image of {self}.")
-        with _locked(self.images_dir / ".locks" / f"{path.name}.lock"):
+        with locked_dir(self.images_dir / ".locks" / f"{path.name}.lock"):
             if path.is_symlink():
                 raise ImageRemoveError(f"Refused to remove {ref}: it is a symbolic link.")
             if not path.exists():

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .build import LocalBuild
-from .run import LocalRun
-from .runs import LocalRuns
+from deployments.runtimes.local.build import LocalBuild
+from deployments.runtimes.local.run import LocalRun
+from deployments.runtimes.local.runs import LocalRuns
 
 
 class LocalRuntime(LocalBuild, LocalRun, LocalRuns):

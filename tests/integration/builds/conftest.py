@@ -62,7 +62,7 @@ def built_images():
 @pytest.fixture
 def run_build(bob, django_capture_on_commit_callbacks, built_images):
     """Queue a build as bob (a developer) and execute it here, as the worker would."""
-    from deployments.services.builds import build_execute, build_queue
+    from deployments.builds.services import build_execute, build_queue
 
     def run(component):
         with django_capture_on_commit_callbacks(execute=False):

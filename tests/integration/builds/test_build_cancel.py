@@ -9,8 +9,8 @@ import uuid
 import pytest
 from django.db import connection
 
+from deployments.builds.services import build_cancel, build_execute, build_queue
 from deployments.models import Build
-from deployments.services.builds import build_cancel, build_execute, build_queue
 from tests.support.builds import docker_client
 
 from .conftest import log_lines

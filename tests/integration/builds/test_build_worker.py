@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
+from deployments.builds.services import build_queue
 from deployments.models import Build
-from deployments.services.builds import build_queue
 from tests.support.builds import PYTHON_BASE
 from tests.support.processes import flush_broker, running, start_worker
 

@@ -10,8 +10,9 @@ import time
 import pytest
 
 from deployments.models import Build, Environment
-from deployments.runtimes import Limits, get_runtime
-from deployments.runtimes.docker import DockerRuntime
+from deployments.runtimes import get_runtime
+from deployments.runtimes.base import Limits
+from deployments.runtimes.docker.runtime import DockerRuntime
 from tests.support.builds import docker_client, host_address_for_containers, sample_files
 
 from .conftest import log_lines
@@ -185,7 +186,7 @@ def test_missing_dockerfile_is_a_clear_failure(build_settings, repo, make_compon
 def test_unreachable_repository_fails_the_build(build_settings, repo, make_component, run_build):
     from django.core.exceptions import ValidationError
 
-    from deployments.services.builds import build_execute, build_queue
+    from deployments.builds.services import build_execute, build_queue
 
     repo.commit(sample_files("health-check"))
     component = make_component(repo, "health", preset="dockerfile")

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from deployments.models import Build, Environment
-from deployments.runtimes import Limits, get_runtime
-from deployments.runtimes.local import LocalRuntime
+from deployments.runtimes import get_runtime
+from deployments.runtimes.base import Limits
+from deployments.runtimes.local.runtime import LocalRuntime
 from tests.support.builds import sample_files
 
 from .conftest import log_lines

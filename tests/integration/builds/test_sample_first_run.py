@@ -30,9 +30,10 @@ def test_sample_deployed_without_configuration_succeeds_on_its_first_tick(
     key, base_images, build_settings, project, alice, run_build, django_capture_on_commit_callbacks
 ):
     from components.models import Component
-    from deployments.runtimes.docker import DockerRuntime
-    from deployments.services.deploy import deployment_deploy
-    from deployments.services.executions import execution_run, execution_tick
+    from deployments.deploy.services.lifecycle import deployment_deploy
+    from deployments.executions.run import execution_run
+    from deployments.executions.ticks import execution_tick
+    from deployments.runtimes.docker.runtime import DockerRuntime
 
     sample = SAMPLES[key]
     component = Component.objects.create(

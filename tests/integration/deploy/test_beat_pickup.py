@@ -11,11 +11,8 @@ import time
 
 import pytest
 
-from deployments.services.deploy import (
-    deployment_deploy,
-    deployment_suspend,
-    deployment_undeploy,
-)
+from deployments.deploy.services.lifecycle import deployment_deploy
+from deployments.deploy.services.state import deployment_suspend, deployment_undeploy
 from tests.support.factories import sample_component
 from tests.support.processes import flush_broker, start_beat
 

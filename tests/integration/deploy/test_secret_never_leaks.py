@@ -15,9 +15,9 @@ from django.apps import apps
 from django.db import models
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from deployments.deploy.services.config import config_set
+from deployments.deploy.services.lifecycle import deployment_deploy
 from deployments.models import Execution
-from deployments.services.config import config_set
-from deployments.services.deploy import deployment_deploy
 from tests.support.gitrepos import BareRepo
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -62,7 +62,7 @@ def leaky_component(project, alice, tmp_path):
 
 
 def _build(component, actor, capture):
-    from deployments.services.builds import build_execute, build_queue
+    from deployments.builds.services import build_execute, build_queue
 
     with capture(execute=False):
         build = build_queue(component=component, actor=actor)
@@ -124,7 +124,8 @@ def test_secret_never_leaks(
     client_for,
     django_capture_on_commit_callbacks,
 ):
-    from deployments.services.executions import execution_run, execution_run_now
+    from deployments.executions.actions import execution_run_now
+    from deployments.executions.run import execution_run
 
     component = leaky_component
     build = _build(component, alice, django_capture_on_commit_callbacks)

@@ -30,14 +30,14 @@ PROCESS_ENV = {
 
 
 def docker_client():
-    from deployments.runtimes.docker import DockerRuntime
+    from deployments.runtimes.docker.runtime import DockerRuntime
 
     return DockerRuntime().client(timeout=300)
 
 
 def task_image(script: str) -> str:
     """An image FROM the offline busybox base whose command is `sh -c <script>`."""
-    from deployments.baseimages import ensure_busybox_image
+    from deployments.builds.baseimages.busybox import ensure_busybox_image
 
     client = docker_client()
     try:

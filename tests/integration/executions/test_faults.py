@@ -16,7 +16,7 @@ import pytest
 from tests.support.processes import flush_broker, start_beat, start_worker
 
 from .live import PROCESS_ENV, Created, containers_of, snapshot, task_image, wait_until
-from .test_live import _build, _component
+from .test_live import live_build, live_component
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -38,9 +38,9 @@ def _project(created: Created, username: str, name: str):
 def beats(django_db_setup, django_db_blocker):
     from django.utils import timezone
 
+    from deployments.deploy.services.config import config_set
+    from deployments.deploy.services.lifecycle import deployment_deploy
     from deployments.models import Environment
-    from deployments.services.config import config_set
-    from deployments.services.deploy import deployment_deploy
 
     with django_db_blocker.unblock():
         created = Created()
@@ -52,13 +52,13 @@ def beats(django_db_setup, django_db_blocker):
             owner, project = _project(created, "fault-beats", "Beat faults")
             deployments = {}
             for n, policy in enumerate(("none", "latest", "all"), start=1):
-                c = _component(project, owner, f"every2s-{policy}")
+                c = live_component(project, owner, f"every2s-{policy}")
                 config_set(
                     component=c, environment=env, key="RECORD_PRINT_ENV", value="0",
                     is_secret=False, actor=owner,
                 )  # fmt: skip
                 deployments[policy] = deployment_deploy(
-                    component=c, environment=env, build=_build(c, "record", 10 + n),
+                    component=c, environment=env, build=live_build(c, "record", 10 + n),
                     schedule="@every 2s", timezone="UTC", actor=owner,
                     policies={
                         "concurrency_policy": "allow",
@@ -103,7 +103,7 @@ def beats(django_db_setup, django_db_blocker):
 
 
 def _assert_every_tick_once(rows):
-    from deployments.schedules import parse_schedule
+    from deployments.schedules.parsing import parse_schedule
 
     ticks = [e["scheduled_for"] for e in rows if e["attempt"] == 1]
     assert len(ticks) == len(set(ticks)), "a tick has two executions"
@@ -136,7 +136,7 @@ def test_no_tick_ran_twice_with_two_beats(beats):
 def _outage(rows, beats):
     """Ticks that passed while no beat ran: after those the killed beats had already sent
     (they publish runs up to CHORUS_BEAT_LEAD_SECONDS ahead), before the new beat started."""
-    from deployments.scheduler import LEAD_SECONDS
+    from deployments.executions.scheduler import LEAD_SECONDS
 
     start = beats["killed_at"] + timedelta(seconds=LEAD_SECONDS + 1)
     return [e for e in rows if start < e["scheduled_for"] < beats["back_at"]]
@@ -172,9 +172,9 @@ def test_missed_ticks_follow_the_catchup_policy_all(beats):
 def worker_lost(django_db_setup, django_db_blocker):
     from django.utils import timezone
 
+    from deployments.deploy.services.lifecycle import deployment_deploy
+    from deployments.executions.actions import execution_run_now
     from deployments.models import Environment, Execution
-    from deployments.services.deploy import deployment_deploy
-    from deployments.services.executions import execution_run_now
 
     image = task_image("echo started; sleep 300")
     with django_db_blocker.unblock():
@@ -186,9 +186,9 @@ def worker_lost(django_db_setup, django_db_blocker):
             )
             created.environments.append(dev)
             owner, project = _project(created, "fault-worker", "Worker faults")
-            c = _component(project, owner, "sleeper")
+            c = live_component(project, owner, "sleeper")
             d = deployment_deploy(
-                component=c, environment=dev, build=_build(c, image, 21), schedule="0 0 1 1 *",
+                component=c, environment=dev, build=live_build(c, image, 21), schedule="0 0 1 1 *",
                 timezone="UTC", actor=owner, policies={"timeout_seconds": 600},
             )  # fmt: skip
             flush_broker()

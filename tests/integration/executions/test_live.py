@@ -28,11 +28,11 @@ CRON_SCRIPT = (
 SLEEP_SCRIPT = "echo sleeping; sleep 300"
 
 
-def _component(project, user, name):
+def live_component(project, user, name):
     return sample_component(project, name, created_by=user, entry_command="sh")
 
 
-def _build(component, image: str, n: int):
+def live_build(component, image: str, n: int):
     from django.utils import timezone
 
     from deployments.models import Build
@@ -53,10 +53,10 @@ def live(django_db_setup, django_db_blocker):
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
+    from deployments.deploy.services.config import config_set
+    from deployments.deploy.services.lifecycle import deployment_deploy
+    from deployments.executions.actions import execution_run_now
     from deployments.models import Environment, Execution
-    from deployments.services.config import config_set
-    from deployments.services.deploy import deployment_deploy
-    from deployments.services.executions import execution_run_now
     from portal.services import project_create
 
     cron_image = task_image(CRON_SCRIPT)
@@ -80,14 +80,14 @@ def live(django_db_setup, django_db_blocker):
             created.projects.append(project)
 
             def deploy(name, env, image, schedule, policies=None, config=None, n=0):
-                c = _component(project, owner, name)
+                c = live_component(project, owner, name)
                 for key, value in (config or {}).items():
                     config_set(
                         component=c, environment=env, key=key, value=value, is_secret=False,
                         actor=owner,
                     )  # fmt: skip
                 return deployment_deploy(
-                    component=c, environment=env, build=_build(c, image, n), schedule=schedule,
+                    component=c, environment=env, build=live_build(c, image, n), schedule=schedule,
                     timezone="UTC", actor=owner, policies=policies,
                 )  # fmt: skip
 

@@ -37,7 +37,7 @@ from tests.support.gitrepos import BareRepo
 
 from .repos import ApiError, Recorded, StandinRepo
 from .routes import Routes
-from .server import DOCS, _Handler
+from .server import DOCS, StandinHandler
 from .shapes import JsonShapes
 from .writes import GitWrites
 
@@ -67,7 +67,7 @@ class GitHubStandin(Routes, GitWrites, JsonShapes):
     def start(self) -> GitHubStandin:
         standin = self
 
-        class Handler(_Handler):
+        class Handler(StandinHandler):
             pass
 
         Handler.standin = standin

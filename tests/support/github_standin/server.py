@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 DOCS = "https://docs.github.com/rest"
 
 
-class _Handler(BaseHTTPRequestHandler):
+class StandinHandler(BaseHTTPRequestHandler):
     standin: GitHubStandin
     protocol_version = "HTTP/1.1"
 

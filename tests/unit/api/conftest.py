@@ -113,7 +113,7 @@ def envs():
 
 @pytest.fixture
 def dev_deployment(component, build, envs, alice):
-    from deployments.services.deploy import deployment_deploy
+    from deployments.deploy.services.lifecycle import deployment_deploy
 
     return deployment_deploy(
         component=component,

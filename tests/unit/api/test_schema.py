@@ -245,8 +245,8 @@ def test_every_operation_answers_as_the_schema_says(apis, project, component, bu
 
 def extra_executions(apis, build):
     """Run now, list, detail, logs, cancel, re-run (on a fresh dev deployment)."""
+    from deployments.deploy.services.lifecycle import deployment_deploy
     from deployments.models import Environment, ExecutionLogLine
-    from deployments.services.deploy import deployment_deploy
 
     owner, dev, viewer, outsider = (apis[r] for r in ("owner", "developer", "viewer", "outsider"))
     deployment_deploy(

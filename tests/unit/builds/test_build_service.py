@@ -7,14 +7,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from deployments.models import Build
-from deployments.services.builds import (
+from deployments.builds.services import (
     BuildSlotsBusy,
     build_execute,
     build_slot,
     builds_fail_stale,
     image_tag,
 )
+from deployments.models import Build
 
 pytestmark = pytest.mark.django_db
 

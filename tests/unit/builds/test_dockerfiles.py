@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from deployments.dockerfiles import declares_arg, env_vars, render_dockerfile, start_command
-from deployments.runtimes import BuildError
+from deployments.builds.dockerfiles import declares_arg, env_vars, render_dockerfile, start_command
+from deployments.runtimes.base import BuildError
 
 
 def component(entry: str = ""):

@@ -7,9 +7,10 @@ import time
 import pytest
 
 from deployments.models import Environment
-from deployments.runtimes import RuntimeUnavailable, get_runtime
-from deployments.runtimes.docker import DockerRuntime
-from deployments.runtimes.local import LocalRuntime
+from deployments.runtimes import get_runtime
+from deployments.runtimes.base import RuntimeUnavailable
+from deployments.runtimes.docker.runtime import DockerRuntime
+from deployments.runtimes.local.runtime import LocalRuntime
 
 pytestmark = pytest.mark.django_db
 

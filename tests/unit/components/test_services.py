@@ -15,8 +15,8 @@ pytestmark = pytest.mark.django_db
 def test_delete_removes_the_deployments_schedules(project, alice, sample_component):
     from django_celery_beat.models import PeriodicTask
 
+    from deployments.deploy.services.lifecycle import deployment_deploy
     from deployments.models import Build, Deployment, Environment
-    from deployments.services.deploy import deployment_deploy
 
     build = Build.objects.create(
         component=sample_component,

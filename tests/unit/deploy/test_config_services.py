@@ -1,4 +1,4 @@
-"""deployments.services.config: plain config and secrets per environment."""
+"""deployments.deploy.services.config: plain config and secrets per environment."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 
-from deployments.models import ConfigVar, DeploymentEvent
-from deployments.services.config import (
+from deployments.deploy.services.config import (
     config_delete,
     config_set,
     deployment_runtime_env,
 )
-from deployments.services.deploy import deployment_deploy
+from deployments.deploy.services.lifecycle import deployment_deploy
+from deployments.models import ConfigVar, DeploymentEvent
 
 pytestmark = pytest.mark.django_db
 

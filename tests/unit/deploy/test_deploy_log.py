@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from deployments.deploy.selectors import EVENTS_ON_PAGE
 from deployments.models import DeploymentEvent
-from deployments.selectors.deploy import EVENTS_ON_PAGE
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""deployments.services.deploy: deploy, promote, rollback, suspend/resume, undeploy, policies."""
+"""deployments.deploy.services: deploy, promote, rollback, suspend/resume, undeploy, policies."""
 
 from __future__ import annotations
 
@@ -9,16 +9,18 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
 
-from deployments.models import Deployment, DeploymentEvent
-from deployments.services.deploy import (
+from deployments.deploy.services.lifecycle import (
     deployment_deploy,
     deployment_promote,
-    deployment_resume,
     deployment_rollback,
+)
+from deployments.deploy.services.state import (
+    deployment_resume,
     deployment_suspend,
     deployment_undeploy,
     deployment_update_policies,
 )
+from deployments.models import Deployment, DeploymentEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -103,7 +105,7 @@ def test_schedule_only_change_is_logged_as_schedule_change(component, dev, build
 def test_failure_inside_the_transaction_leaves_neither_row_nor_task(
     component, dev, build, bob, monkeypatch
 ):
-    from deployments.services.deploy import events
+    from deployments.deploy.services import events
 
     real = events.record_event
 

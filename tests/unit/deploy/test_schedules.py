@@ -9,12 +9,9 @@ import pytest
 from croniter import croniter
 from django.core.exceptions import ValidationError
 
-from deployments.schedules import (
-    describe,
-    next_runs,
-    parse_schedule,
-    validate_timezone,
-)
+from deployments.schedules.parsing import describe, parse_schedule
+from deployments.schedules.preview import next_runs
+from deployments.schedules.timezones import validate_timezone
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

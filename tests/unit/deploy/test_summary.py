@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from django.template.loader import render_to_string
 
-from deployments.services.deploy import deployment_deploy, deployment_suspend
+from deployments.deploy.services.lifecycle import deployment_deploy
+from deployments.deploy.services.state import deployment_suspend
 
 pytestmark = pytest.mark.django_db
 

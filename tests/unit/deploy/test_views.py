@@ -7,9 +7,9 @@ import re
 import pytest
 from django_celery_beat.models import PeriodicTask
 
+from deployments.deploy.services.config import config_set
+from deployments.deploy.services.lifecycle import deployment_deploy
 from deployments.models import ConfigVar, Deployment, DeploymentEvent
-from deployments.services.config import config_set
-from deployments.services.deploy import deployment_deploy
 
 pytestmark = pytest.mark.django_db
 
@@ -220,18 +220,6 @@ def test_rollback_through_the_page(client_for, bob, component, deployed, make_bu
     assert Deployment.objects.get().build == older
 
 
-def test_run_now_without_executions_service_gives_a_message(
-    client_for, bob, component, deployed, monkeypatch
-):
-    import sys
-
-    # Simulate a Chorus without the executions service (whether or not it exists yet).
-    monkeypatch.setitem(sys.modules, "deployments.services.executions", None)
-    r = client_for(bob).post(url(component, "env/dev/run/"), {"payload": '{"a": 1}'})
-    assert r.status_code == 400
-    assert "Run now is not available yet" in text(r)
-
-
 def test_run_now_rejects_bad_json(client_for, bob, component, deployed):
     r = client_for(bob).post(url(component, "env/dev/run/"), {"payload": "{nope"})
     assert "The payload is not valid JSON" in text(r)
@@ -297,7 +285,7 @@ def test_developer_cannot_set_production_secret(client_for, bob, component, depl
 
 
 def test_secret_never_in_any_deploy_page(client_for, alice, carol, component, deployed, ran, prod):
-    """Render every page of the deploy team, for an owner and a viewer, and grep for it."""
+    """Render every page of the deploy feature, for an owner and a viewer, and grep for it."""
     ran(deployed)
     for env in (deployed.environment, prod):
         config_set(

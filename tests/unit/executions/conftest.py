@@ -60,8 +60,8 @@ def build(make_build):
 @pytest.fixture
 def deploy(component, dev, make_build):
     """deploy(schedule, policies=..., config=..., component=..., environment=...) -> Deployment."""
-    from deployments.services.config import config_set
-    from deployments.services.deploy import deployment_deploy
+    from deployments.deploy.services.config import config_set
+    from deployments.deploy.services.lifecycle import deployment_deploy
 
     def make(
         schedule: str = "@every 2s",
@@ -110,7 +110,7 @@ def tick():
     """tick(deployment, seconds_ago=0, **fields) -> a pending scheduled Execution, as beat makes it."""
     from datetime import timedelta
 
-    from deployments.services.executions import TickTarget, fire_tick
+    from deployments.executions.ticks import TickTarget, fire_tick
 
     def make(deployment, seconds_ago: float = 0, at=None):
         deployment.refresh_from_db()
@@ -126,7 +126,7 @@ def run():
     """run(execution) -> the execution after the worker side ran it, now (due or not)."""
     import time
 
-    from deployments.services.executions import execution_run
+    from deployments.executions.run import execution_run
 
     def do(execution):
         outcome = execution_run(execution_id=execution.pk, worker="test@host", due=time.time())

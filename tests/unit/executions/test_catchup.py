@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def beat():
-    from deployments.scheduler import ChorusScheduler
+    from deployments.executions.scheduler import ChorusScheduler
     from portal.celery import app
 
     return ChorusScheduler(app=app, lazy=True)
@@ -40,7 +40,7 @@ def rows(deployment):
 
 def assert_every_tick_once(deployment, since):
     """One row per tick after `since` up to the last row: no gap, no duplicate."""
-    from deployments.schedules import parse_schedule
+    from deployments.schedules.parsing import parse_schedule
 
     got = rows(deployment)
     times = [e.scheduled_for for e in got]
@@ -132,7 +132,7 @@ def test_a_long_outage_is_summarised_not_listed_forever(deploy, beat):
 
 
 def test_the_plan_follows_schedule_changes(deploy, beat, component, dev):
-    from deployments.services.deploy import deployment_deploy
+    from deployments.deploy.services.lifecycle import deployment_deploy
 
     d = deploy("@every 2s")
     beat._chorus_tick()

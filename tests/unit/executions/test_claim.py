@@ -7,14 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from deployments.executions.claims import Outcome, claim_and_prepare
+from deployments.executions.ticks import TickTarget, execution_tick, fire_tick
 from deployments.models import Execution
-from deployments.services.executions import (
-    Outcome,
-    TickTarget,
-    claim_and_prepare,
-    execution_tick,
-    fire_tick,
-)
 
 from .conftest import log_text
 
@@ -57,7 +52,7 @@ def test_tick_without_time_claims_the_latest_tick(deploy):
 
 
 def test_a_suspended_deployment_records_its_ticks_as_skipped(deploy, tick):
-    from deployments.services.deploy import deployment_suspend
+    from deployments.deploy.services.state import deployment_suspend
 
     d = deploy()
     deployment_suspend(deployment=d, actor=None)

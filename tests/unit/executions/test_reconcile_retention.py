@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from deployments.executions.reconcile import reconcile
+from deployments.executions.retention import executions_cleanup
 from deployments.models import Execution
-from deployments.reconcile import reconcile
-from deployments.services.executions import executions_cleanup
 
 from .conftest import log_text
 

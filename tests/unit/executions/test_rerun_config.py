@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from deployments.deploy.services.config import config_set
+from deployments.executions.actions import execution_rerun, execution_run_now
+from deployments.executions.retention import executions_cleanup
 from deployments.models import ConfigSnapshot, Execution
-from deployments.services.config import config_set
-from deployments.services.executions import (
-    execution_rerun,
-    execution_run_now,
-)
-from deployments.services.executions.retention import executions_cleanup
 
 from .conftest import log_text
 from .test_run import env_of

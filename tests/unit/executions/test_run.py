@@ -12,12 +12,8 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from deployments.executions.actions import execution_cancel, execution_rerun, execution_run_now
 from deployments.models import Execution
-from deployments.services.executions import (
-    execution_cancel,
-    execution_rerun,
-    execution_run_now,
-)
 
 from .conftest import log_text
 
@@ -147,7 +143,7 @@ def test_run_now_keeps_the_concurrency_policy(deploy, tick, run, bob):
 
 
 def test_run_now_is_refused_once_undeployed_but_allowed_while_suspended(deploy, run, bob):
-    from deployments.services.deploy import deployment_suspend, deployment_undeploy
+    from deployments.deploy.services.state import deployment_suspend, deployment_undeploy
 
     d = deploy()
     deployment_suspend(deployment=d, actor=bob)
@@ -158,7 +154,7 @@ def test_run_now_is_refused_once_undeployed_but_allowed_while_suspended(deploy, 
 
 
 def test_rerun_runs_the_same_image_and_payload_again(deploy, run, make_build, bob):
-    from deployments.services.deploy import deployment_deploy
+    from deployments.deploy.services.lifecycle import deployment_deploy
 
     d = deploy()
     original = run(execution_run_now(deployment=d, actor=bob, payload={"day": "2026-03-01"}))
@@ -246,8 +242,8 @@ def test_the_runs_of_one_instant_all_start_before_any_finishes(
     A run whose start fails ends failed with the reason; the others are not held up by it."""
     from django.db import connection
 
+    from deployments.executions.run import execution_run
     from deployments.runtimes.record import RecordRuntime
-    from deployments.services.executions import execution_run
 
     real_start = RecordRuntime.start
 

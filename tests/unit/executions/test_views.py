@@ -136,7 +136,7 @@ def test_rerun_creates_a_new_execution_and_shows_it(client_for, bob, carol, depl
 
 
 def test_production_runs_are_cancelled_by_owners_only(client_for, alice, bob, deploy, tick, prod):
-    from deployments.services.deploy import deployment_deploy
+    from deployments.deploy.services.lifecycle import deployment_deploy
 
     dev_d = deploy()
     Execution.objects.create(

@@ -1,0 +1,1 @@
+"""Builds: one commit becomes one image."""

@@ -1,0 +1,1 @@
+"""Deploy: deployments, promotion, configuration and secrets."""

@@ -1,0 +1,1 @@
+"""The deploy REST API: environments, deployments, events, configuration."""

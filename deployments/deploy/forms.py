@@ -1,0 +1,164 @@
+"""Forms of the Deploy view. They validate input shape; the services enforce the rules."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from deployments.deploy.services.config import MAX_VALUE_BYTES, validate_key
+from deployments.deploy.services.rules import POLICY_FIELDS, POLICY_LABELS, POLICY_RULES
+from deployments.models import Build, CatchupPolicy, ConcurrencyPolicy, Deployment
+from deployments.schedules.parsing import parse_schedule
+from deployments.schedules.timezones import validate_timezone
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+SCHEDULE_HELP = (
+    "5-field cron (minute hour day month weekday, e.g. 0 2 * * *), a macro (@hourly, @daily, "
+    "@weekly, @monthly, @yearly) or an interval (@every 10m, @every 1h30m)."
+)
+
+
+class ScheduleFields(forms.Form):
+    schedule = forms.CharField(
+        max_length=100,
+        help_text=SCHEDULE_HELP,
+        widget=forms.TextInput(
+            attrs={"placeholder": "*/10 * * * *", "autocomplete": "off", "class": "schedule-input"}
+        ),
+    )
+    timezone = forms.CharField(
+        max_length=64,
+        initial="UTC",
+        help_text="An IANA timezone: the schedule's hours are read in it (e.g. Europe/Berlin).",
+        widget=forms.TextInput(
+            attrs={"list": "timezones", "autocomplete": "off", "class": "timezone-input"}
+        ),
+    )
+
+    def clean_schedule(self) -> str:
+        return parse_schedule(self.cleaned_data["schedule"]).expr
+
+    def clean_timezone(self) -> str:
+        return validate_timezone(self.cleaned_data["timezone"])
+
+
+def _policy_field(name: str) -> forms.Field:
+    rule = POLICY_RULES[name]
+    label = POLICY_LABELS[name]
+    if name == "concurrency_policy":
+        return forms.ChoiceField(label=label, choices=ConcurrencyPolicy.choices, required=False)
+    if name == "catchup_policy":
+        return forms.ChoiceField(label=label, choices=CatchupPolicy.choices, required=False)
+    lo, hi = rule
+    return forms.IntegerField(label=label, min_value=lo, max_value=hi, required=False)
+
+
+class PolicyFields(forms.Form):
+    """The deployment's policies; empty fields keep the current (or default) value."""
+
+    def __init__(self, *args, deployment: Deployment | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in POLICY_FIELDS:
+            self.fields[name] = _policy_field(name)
+            self.fields[name].initial = (
+                getattr(deployment, name)
+                if deployment is not None
+                else Deployment._meta.get_field(name).default
+            )
+
+    def policies(self) -> dict:
+        return {
+            name: self.cleaned_data[name]
+            for name in POLICY_FIELDS
+            if self.cleaned_data.get(name) not in (None, "")
+        }
+
+    def policy_fields(self):
+        return [self[name] for name in POLICY_FIELDS]
+
+
+# A build chosen on a page opened before it stopped being deployable (its image was cleaned up).
+BUILD_ERRORS = {
+    "invalid_choice": "That build can no longer be deployed (it did not succeed or its image "
+    "was removed by image clean-up); pick another build or build again."
+}
+
+
+class DeployForm(ScheduleFields, PolicyFields):
+    build = forms.ModelChoiceField(
+        queryset=Build.objects.none(), empty_label=None, error_messages=BUILD_ERRORS
+    )
+
+    field_order = ["build", "schedule", "timezone"]
+
+    def __init__(self, *args, builds=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["build"].queryset = builds if builds is not None else Build.objects.none()
+        self.fields["build"].label_from_instance = _build_label
+        self.order_fields(self.field_order)
+
+
+def _build_label(build: Build) -> str:
+    digest = f" · {build.image_digest[:19]}" if build.image_digest else ""
+    message = f" — {build.commit_message[:50]}" if build.commit_message else ""
+    return f"#{build.pk} · {build.short_sha}{digest}{message}"
+
+
+class PromoteForm(ScheduleFields):
+    pass
+
+
+class RollbackForm(forms.Form):
+    build = forms.ModelChoiceField(
+        queryset=Build.objects.none(), empty_label=None, error_messages=BUILD_ERRORS
+    )
+
+    def __init__(self, *args, builds=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["build"].queryset = builds if builds is not None else Build.objects.none()
+        self.fields["build"].label_from_instance = _build_label
+
+
+class RunNowForm(forms.Form):
+    payload = forms.CharField(
+        required=False,
+        label="Payload (optional JSON)",
+        help_text="Passed to the task as CHORUS_PAYLOAD for this run only.",
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": '{"dry_run": true}'}),
+    )
+
+    def clean_payload(self):
+        text = (self.cleaned_data.get("payload") or "").strip()
+        if not text:
+            return None
+        if len(text.encode()) > MAX_PAYLOAD_BYTES:
+            raise ValidationError("The payload can be at most 64 KB.")
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(
+                f"The payload is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+            ) from None
+
+
+class ConfigForm(forms.Form):
+    key = forms.CharField(max_length=100, widget=forms.TextInput(attrs={"placeholder": "API_URL"}))
+    value = forms.CharField(
+        required=False, max_length=MAX_VALUE_BYTES, widget=forms.Textarea(attrs={"rows": 1})
+    )
+
+    def clean_key(self) -> str:
+        try:
+            return validate_key(self.cleaned_data["key"])
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["key"]) from None
+
+
+class SecretForm(ConfigForm):
+    # Never rendered back, not even after a validation error.
+    value = forms.CharField(
+        max_length=MAX_VALUE_BYTES,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )

@@ -1,0 +1,163 @@
+"""Reads for the Deploy view: deployments per environment, previews, config, the deploy log.
+
+Permission checks happen in the callers through component_get_for_user; nothing here returns
+a secret's value (ConfigVar rows are loaded without `value_encrypted`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+
+from components.models import Component
+from deployments.deploy.services.rules import POLICY_FIELDS, POLICY_LABELS, build_ran_in, can_change
+from deployments.environments import promotion_source
+from deployments.models import Build, ConfigVar, Deployment, DeploymentEvent, Environment
+from deployments.schedules.parsing import parse_schedule
+from deployments.schedules.preview import NextRun, next_runs
+
+EVENTS_ON_PAGE = 50
+
+
+@dataclass
+class PreviewRun:
+    """One upcoming tick, formatted here so templates never re-convert it to UTC."""
+
+    local: str
+    utc: str
+    dst_note: str
+    dst_kind: str
+    at_utc_iso: str
+
+    @classmethod
+    def of(cls, run: NextRun) -> PreviewRun:
+        return cls(
+            local=f"{run.at_local:%a %d %b %Y %H:%M} {run.at_local.tzname()}",
+            utc=f"{run.at_utc:%Y-%m-%d %H:%M} UTC",
+            dst_note=run.dst_note,
+            dst_kind=run.dst_kind,
+            at_utc_iso=run.at_utc.isoformat(),
+        )
+
+
+@dataclass
+class Preview:
+    """What a schedule means: words and the next runs, or the reason it is invalid."""
+
+    schedule: str
+    timezone: str
+    words: str = ""
+    runs: list[PreviewRun] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def has_dst_notes(self) -> bool:
+        return any(r.dst_note for r in self.runs)
+
+
+def schedule_preview(schedule: str, timezone: str, n: int = 5) -> Preview:
+    p = Preview(schedule=schedule or "", timezone=timezone or "")
+    try:
+        parsed = parse_schedule(schedule)
+        p.words = parsed.describe()
+        p.runs = [PreviewRun.of(r) for r in next_runs(parsed, timezone or "UTC", n=n)]
+    except ValidationError as exc:
+        p.error = " ".join(exc.messages)
+    return p
+
+
+@dataclass
+class EnvironmentRow:
+    environment: Environment
+    deployment: Deployment | None  # live deployment (not undeployed)
+    preview: Preview | None
+    policies: list[tuple[str, object]]
+    config: list[ConfigVar]
+    can_change: bool
+    source: Environment | None  # the environment promotions come from
+    source_deployment: Deployment | None
+    source_ran: bool
+    rollback_builds: list[Build]
+
+
+def succeeded_builds(*, component: Component) -> QuerySet[Build]:
+    """The builds a deploy or rollback form offers: succeeded, image still present."""
+    return Build.objects.filter(
+        component=component, status=Build.Status.SUCCEEDED, image_removed_at__isnull=True
+    ).order_by("-queued_at", "-id")
+
+
+def live_deployment(*, component: Component, environment: Environment) -> Deployment | None:
+    return (
+        Deployment.objects.select_related("build", "environment", "periodic_task", "deployed_by")
+        .filter(component=component, environment=environment)
+        .exclude(status=Deployment.Status.UNDEPLOYED)
+        .first()
+    )
+
+
+def config_vars(*, component: Component, environment: Environment) -> list[ConfigVar]:
+    return list(
+        ConfigVar.objects.filter(component=component, environment=environment)
+        .defer("value_encrypted")
+        .select_related("updated_by")
+        .order_by("key")
+    )
+
+
+def policy_rows(deployment: Deployment) -> list[tuple[str, object]]:
+    rows = []
+    for f in POLICY_FIELDS:
+        value = getattr(deployment, f)
+        display = getattr(deployment, f"get_{f}_display", None)
+        rows.append((POLICY_LABELS[f], display() if display else value))
+    return rows
+
+
+def environment_row(*, component: Component, environment: Environment, user) -> EnvironmentRow:
+    deployment = live_deployment(component=component, environment=environment)
+    source = promotion_source(environment=environment)
+    source_deployment = live_deployment(component=component, environment=source) if source else None
+    builds = list(succeeded_builds(component=component)[:20])
+    return EnvironmentRow(
+        environment=environment,
+        deployment=deployment,
+        preview=schedule_preview(deployment.schedule, deployment.timezone) if deployment else None,
+        policies=policy_rows(deployment) if deployment else [],
+        config=config_vars(component=component, environment=environment),
+        can_change=can_change(user=user, component=component, environment=environment),
+        source=source,
+        source_deployment=source_deployment,
+        source_ran=bool(
+            source_deployment
+            and build_ran_in(deployment=source_deployment, build=source_deployment.build)
+        ),
+        rollback_builds=[b for b in builds if not deployment or b.pk != deployment.build_id],
+    )
+
+
+def deploy_overview(*, component: Component, user) -> list[EnvironmentRow]:
+    return [
+        environment_row(component=component, environment=env, user=user)
+        for env in Environment.objects.order_by("order")
+    ]
+
+
+def deployment_events(*, component: Component, limit: int = EVENTS_ON_PAGE):
+    return list(deployment_events_qs(component=component)[:limit])
+
+
+def deployment_events_qs(*, component: Component) -> QuerySet[DeploymentEvent]:
+    return (
+        DeploymentEvent.objects.filter(component=component)
+        .select_related("environment", "actor", "build")
+        .order_by("-created_at", "-id")
+    )
+
+
+def deployment_events_page(*, component: Component, page: str | int | None) -> Page:
+    """One page of the deploy log, newest first; a bad or too-high number gives a valid page."""
+    return Paginator(deployment_events_qs(component=component), EVENTS_ON_PAGE).get_page(page)

@@ -1,0 +1,286 @@
+"""Deploy, promote and roll back: the build and schedule a deployment runs."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from components.models import Component
+from deployments.deploy.services import events
+from deployments.deploy.services.beat import sync_periodic_task
+from deployments.deploy.services.events import recorded
+from deployments.deploy.services.rules import (
+    POLICY_FIELDS,
+    POLICY_LABELS,
+    build_ran_in,
+    check_build,
+    check_environment_role,
+    check_production_gate,
+    image_label,
+    policies_clean,
+)
+from deployments.models import Build, Deployment, DeploymentEvent, Environment
+from deployments.schedules.parsing import parse_schedule
+from deployments.schedules.schedule import Schedule
+from deployments.schedules.timezones import validate_timezone
+
+
+def _describe_deploy(build: Build, schedule: Schedule, tz: str) -> str:
+    return (
+        f"build #{build.pk} ({image_label(build)}, commit {build.short_sha}) on "
+        f'"{schedule.expr}" ({schedule.describe()}) in {tz}'
+    )
+
+
+# --- deploy -----------------------------------------------------------------------------------
+def _upsert(
+    *,
+    component: Component,
+    environment: Environment,
+    build: Build,
+    schedule: str,
+    timezone: str,
+    actor,
+    policies: dict | None,
+    kind: str,
+    verb: str,
+    copy_policies_from: Deployment | None = None,
+) -> Deployment:
+    sched = parse_schedule(schedule)
+    tz = validate_timezone(timezone)
+    check_build(component=component, build=build)
+    check_production_gate(component=component, build=build, environment=environment)
+    cleaned = policies_clean(policies, environment=environment)
+
+    deployment = (
+        Deployment.objects.select_for_update()
+        .filter(component=component, environment=environment)
+        .first()
+    )
+    created = deployment is None
+    if created:
+        base = (
+            {f: getattr(copy_policies_from, f) for f in POLICY_FIELDS} if copy_policies_from else {}
+        )
+        # Never start above the environment's maximum run time (copied or default timeout).
+        timeout = base.get("timeout_seconds", Deployment._meta.get_field("timeout_seconds").default)
+        base["timeout_seconds"] = min(timeout, environment.max_run_seconds)
+        try:
+            with transaction.atomic():
+                deployment = Deployment.objects.create(
+                    component=component,
+                    environment=environment,
+                    build=build,
+                    schedule=sched.expr,
+                    timezone=tz,
+                    deployed_by=actor if getattr(actor, "is_authenticated", False) else None,
+                    **{**base, **cleaned},
+                )
+        except IntegrityError:
+            # Someone deployed the same component to the same environment a moment ago.
+            deployment = Deployment.objects.select_for_update().get(
+                component=component, environment=environment
+            )
+            created = False
+    changes: list[str] = []
+    if not created:
+        if deployment.build_id != build.pk:
+            changes.append(f"build #{deployment.build_id} → #{build.pk}")
+        if deployment.schedule != sched.expr:
+            changes.append(f'schedule "{deployment.schedule}" → "{sched.expr}"')
+        if deployment.timezone != tz:
+            changes.append(f"timezone {deployment.timezone} → {tz}")
+        changes += [
+            f"{POLICY_LABELS[k]} {getattr(deployment, k)} → {v}"
+            for k, v in cleaned.items()
+            if getattr(deployment, k) != v
+        ]
+        was_undeployed = deployment.status == Deployment.Status.UNDEPLOYED
+        deployment.build = build
+        deployment.schedule = sched.expr
+        deployment.timezone = tz
+        for k, v in cleaned.items():
+            setattr(deployment, k, v)
+        if was_undeployed:
+            deployment.status = Deployment.Status.ACTIVE
+            changes.insert(0, "deployed again after undeploy")
+        deployment.deployed_by = actor if getattr(actor, "is_authenticated", False) else None
+        deployment.save()
+        if kind == DeploymentEvent.Kind.DEPLOY and not was_undeployed:
+            build_changed = any(c.startswith("build ") for c in changes)
+            schedule_changed = any(c.startswith(("schedule ", "timezone ")) for c in changes)
+            if not build_changed and schedule_changed:
+                kind = DeploymentEvent.Kind.SCHEDULE
+            elif not build_changed and changes:
+                kind = DeploymentEvent.Kind.POLICY
+    sync_periodic_task(deployment, sched)
+    message = f"{verb} {_describe_deploy(build, sched, tz)}"
+    if deployment.status == Deployment.Status.SUSPENDED:
+        message += "; the deployment stays suspended until resumed"
+    if changes:
+        message += f" ({'; '.join(changes)})"
+    events.record_event(
+        kind=kind,
+        component=component,
+        environment=environment,
+        deployment=deployment,
+        build=build,
+        actor=actor,
+        schedule=sched.expr,
+        timezone=tz,
+        message=message,
+    )
+    return deployment
+
+
+def deployment_deploy(
+    *,
+    component: Component,
+    environment: Environment,
+    build: Build,
+    schedule: str,
+    timezone: str = "UTC",
+    actor,
+    policies: dict | None = None,
+) -> Deployment:
+    """Deploy `build` to `environment` on `schedule`: the Deployment and its PeriodicTask."""
+
+    def work() -> Deployment:
+        check_environment_role(
+            actor=actor, component=component, environment=environment, action="deploy"
+        )
+        return _upsert(
+            component=component,
+            environment=environment,
+            build=build,
+            schedule=schedule,
+            timezone=timezone,
+            actor=actor,
+            policies=policies,
+            kind=DeploymentEvent.Kind.DEPLOY,
+            verb="Deployed",
+        )
+
+    return recorded(
+        work,
+        kind=DeploymentEvent.Kind.DEPLOY,
+        component=component,
+        environment=environment,
+        build=build,
+        actor=actor,
+        schedule=schedule,
+        timezone=timezone,
+        what=f"Deploy of build #{build.pk} refused",
+    )
+
+
+def deployment_get(*, component: Component, environment: Environment) -> Deployment | None:
+    """The live (not undeployed) deployment of `component` in `environment`, if any."""
+    return (
+        Deployment.objects.select_related("build", "environment", "periodic_task")
+        .filter(component=component, environment=environment)
+        .exclude(status=Deployment.Status.UNDEPLOYED)
+        .first()
+    )
+
+
+def deployment_promote(
+    *,
+    component: Component,
+    source_env: Environment,
+    target_env: Environment,
+    actor,
+    schedule: str | None = None,
+    timezone: str | None = None,
+    policies: dict | None = None,
+) -> Deployment:
+    """Deploy the exact build running in `source_env` to `target_env`.
+
+    The build must have succeeded at least once in the source deployment. The schedule and
+    timezone default to the target's current ones (or the source's for a first promotion).
+    """
+    source = deployment_get(component=component, environment=source_env)
+
+    def work() -> Deployment:
+        check_environment_role(
+            actor=actor, component=component, environment=target_env, action="promote"
+        )
+        if target_env.order <= source_env.order:
+            raise ValidationError(
+                f"Promotion goes forward only: {source_env.name} cannot be promoted to "
+                f"{target_env.name}."
+            )
+        if source is None:
+            raise ValidationError(
+                f"Nothing is deployed in {source_env.name}, so there is nothing to promote."
+            )
+        build = source.build
+        if not build_ran_in(deployment=source, build=build):
+            raise ValidationError(
+                f"Build #{build.pk} ({image_label(build)}) has not run successfully in "
+                f"{source_env.name} yet. Production only runs an image that ran in "
+                f"{source_env.name} first: wait for a scheduled run or use Run now, then promote."
+            )
+        target = deployment_get(component=component, environment=target_env)
+        sched = schedule or (target.schedule if target else source.schedule)
+        tz = timezone or (target.timezone if target else source.timezone)
+        return _upsert(
+            component=component,
+            environment=target_env,
+            build=build,
+            schedule=sched,
+            timezone=tz,
+            actor=actor,
+            policies=policies,
+            kind=DeploymentEvent.Kind.PROMOTE,
+            verb=f"Promoted from {source_env.name}:",
+            copy_policies_from=source,
+        )
+
+    return recorded(
+        work,
+        kind=DeploymentEvent.Kind.PROMOTE,
+        component=component,
+        environment=target_env,
+        build=source.build if source else None,
+        actor=actor,
+        schedule=schedule or "",
+        timezone=timezone or "",
+        what=f"Promotion from {source_env.name} to {target_env.name} refused",
+    )
+
+
+def deployment_rollback(*, deployment: Deployment, build: Build, actor) -> Deployment:
+    """Redeploy a previous succeeded build, keeping schedule, timezone and policies."""
+    component, environment = deployment.component, deployment.environment
+
+    def work() -> Deployment:
+        check_environment_role(
+            actor=actor, component=component, environment=environment, action="roll back"
+        )
+        if deployment.status == Deployment.Status.UNDEPLOYED:
+            raise ValidationError("This deployment is undeployed; deploy a build instead.")
+        if build.pk == deployment.build_id:
+            raise ValidationError(f"Build #{build.pk} is already deployed here.")
+        return _upsert(
+            component=component,
+            environment=environment,
+            build=build,
+            schedule=deployment.schedule,
+            timezone=deployment.timezone,
+            actor=actor,
+            policies=None,
+            kind=DeploymentEvent.Kind.ROLLBACK,
+            verb=f"Rolled back from build #{deployment.build_id} to",
+        )
+
+    return recorded(
+        work,
+        kind=DeploymentEvent.Kind.ROLLBACK,
+        component=component,
+        environment=environment,
+        deployment=deployment,
+        build=build,
+        actor=actor,
+        what=f"Rollback to build #{build.pk} refused",
+    )

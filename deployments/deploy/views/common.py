@@ -1,0 +1,65 @@
+"""Helpers shared by the Deploy views: loading with role checks, redirects, errors."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from components.selectors import component_get_for_user
+from deployments.deploy.forms import DeployForm
+from deployments.deploy.selectors import succeeded_builds
+from deployments.deploy.services.rules import check_environment_role
+from deployments.environments import environment_get
+
+BUILDS_ON_PAGE = 10
+
+
+def load(request, project_slug: str, name: str, env_slug: str | None = None, *, change=None):
+    """(component, environment). With `change`, also require the role to change that env."""
+    component = component_get_for_user(user=request.user, project_slug=project_slug, name=name)
+    environment = environment_get(slug=env_slug) if env_slug else None
+    if change and environment is not None:
+        check_environment_role(
+            actor=request.user, component=component, environment=environment, action=change
+        )
+    return component, environment
+
+
+def deploy_url(component) -> str:
+    return reverse("deploy", args=[component.project.slug, component.name])
+
+
+def back(component, environment=None) -> HttpResponse:
+    url = deploy_url(component)
+    return redirect(f"{url}#env-{environment.slug}" if environment else url)
+
+
+def errors_text(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+def add_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def deploy_form(component, environment, deployment, data=None, *, auto_prefix=True):
+    initial = {"timezone": "UTC"}
+    if deployment is not None:
+        initial = {
+            "build": deployment.build_id,
+            "schedule": deployment.schedule,
+            "timezone": deployment.timezone,
+        }
+    return DeployForm(
+        data,
+        initial=initial,
+        builds=succeeded_builds(component=component),
+        deployment=deployment,
+        auto_id=f"id_{environment.slug}_%s" if auto_prefix else "id_%s",
+    )

@@ -1,0 +1,126 @@
+"""The Deploy page, the live schedule preview and the deploy form."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from deployments.deploy.forms import ConfigForm, RollbackForm, SecretForm
+from deployments.deploy.selectors import (
+    deploy_overview,
+    deployment_events_page,
+    live_deployment,
+    schedule_preview,
+    succeeded_builds,
+)
+from deployments.deploy.services.lifecycle import deployment_deploy
+from deployments.deploy.views.common import (
+    BUILDS_ON_PAGE,
+    add_errors,
+    back,
+    deploy_form,
+    load,
+)
+from deployments.schedules.parsing import describe
+
+
+# --- the page ---------------------------------------------------------------------------------
+@login_required
+@require_GET
+def deploy_view(request, project_slug: str, name: str):
+    component, _ = load(request, project_slug, name)
+    rows = deploy_overview(component=component, user=request.user)
+    for row in rows:
+        row.deploy_form = deploy_form(component, row.environment, row.deployment)
+        row.rollback_form = RollbackForm(
+            builds=succeeded_builds(component=component).exclude(
+                pk=row.deployment.build_id if row.deployment else None
+            ),
+            auto_id=f"id_{row.environment.slug}_rollback_%s",
+        )
+        row.config_form = ConfigForm(auto_id=f"id_{row.environment.slug}_config_%s")
+        row.secret_form = SecretForm(auto_id=f"id_{row.environment.slug}_secret_%s")
+    from deployments.builds.selectors import builds_for_component
+
+    events_page = deployment_events_page(component=component, page=request.GET.get("events_page"))
+    return render(
+        request,
+        "deployments/deploy/page.html",
+        {
+            "project": component.project,
+            "component": component,
+            "tab": "deploy",
+            "rows": rows,
+            "builds": list(builds_for_component(component=component)[:BUILDS_ON_PAGE]),
+            "can_build": any(r.can_change for r in rows),
+            "events_page": events_page,
+            "events": events_page.object_list,
+        },
+    )
+
+
+@login_required
+@require_GET
+def schedule_preview_view(request, project_slug: str, name: str):
+    """The words and next runs of a schedule being typed (htmx fragment, or a small page)."""
+    load(request, project_slug, name)
+    preview = schedule_preview(
+        request.GET.get("schedule", ""), request.GET.get("timezone", "") or "UTC"
+    )
+    return render(request, "deployments/deploy/_preview.html", {"preview": preview})
+
+
+# --- deploy -----------------------------------------------------------------------------------
+@login_required
+@require_http_methods(["GET", "POST"])
+def deploy_form_view(request, project_slug: str, name: str, env_slug: str):
+    component, environment = load(request, project_slug, name, env_slug, change="deploy")
+    deployment = live_deployment(component=component, environment=environment)
+    data = request.POST if request.method == "POST" else None
+    form = deploy_form(component, environment, deployment, data, auto_prefix=False)
+    preview = None
+    if request.method == "POST":
+        preview = schedule_preview(
+            request.POST.get("schedule", ""), request.POST.get("timezone", "")
+        )
+        if "preview" not in request.POST and form.is_valid():
+            try:
+                deployment_deploy(
+                    component=component,
+                    environment=environment,
+                    build=form.cleaned_data["build"],
+                    schedule=form.cleaned_data["schedule"],
+                    timezone=form.cleaned_data["timezone"],
+                    policies=form.policies(),
+                    actor=request.user,
+                )
+            except ValidationError as exc:
+                add_errors(form, exc)
+            else:
+                messages.success(
+                    request,
+                    f"Deployed build #{form.cleaned_data['build'].pk} to {environment.name}: "
+                    f"{describe(form.cleaned_data['schedule'])} ({form.cleaned_data['timezone']}).",
+                )
+                return back(component, environment)
+        if preview.error and (form.has_error("schedule") or form.has_error("timezone")):
+            # The same message is already shown under its field; say it once.
+            preview = None
+    elif deployment is not None:
+        preview = schedule_preview(deployment.schedule, deployment.timezone)
+    return render(
+        request,
+        "deployments/deploy/deploy_form.html",
+        {
+            "project": component.project,
+            "component": component,
+            "environment": environment,
+            "deployment": deployment,
+            "form": form,
+            "preview": preview,
+            "tab": "deploy",
+        },
+    )

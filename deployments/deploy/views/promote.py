@@ -1,0 +1,116 @@
+"""Promotion: the form with the source schedule and the diff of what changes."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from deployments.deploy.forms import PromoteForm
+from deployments.deploy.selectors import live_deployment, schedule_preview
+from deployments.deploy.services.lifecycle import deployment_promote
+from deployments.deploy.services.rules import build_ran_in
+from deployments.deploy.views.common import add_errors, back, load
+from deployments.environments import promotion_source
+from deployments.schedules.parsing import describe
+
+
+# --- promote ----------------------------------------------------------------------------------
+def _diff(source, target, form) -> list[dict]:
+    """Rows of what changes in the target environment: before (now) and after promotion."""
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    new_schedule = data.get("schedule") or form["schedule"].value() or ""
+    new_tz = data.get("timezone") or form["timezone"].value() or ""
+
+    def build_label(d):
+        if d is None:
+            return "—"
+        digest = d.build.image_digest[:19] if d.build.image_digest else d.build.image_ref
+        return f"#{d.build_id} · {d.build.short_sha} · {digest}"
+
+    def words(expr):
+        try:
+            return f"{expr} — {describe(expr)}"
+        except ValidationError:
+            return expr
+
+    rows = [
+        ("Image", build_label(source), build_label(target), build_label(source)),
+        (
+            "Schedule",
+            words(source.schedule),
+            words(target.schedule) if target else "—",
+            words(new_schedule),
+        ),
+        ("Timezone", source.timezone, target.timezone if target else "—", new_tz),
+    ]
+    return [
+        {"label": label, "source": s, "before": b, "after": a, "changed": a != b}
+        for label, s, b, a in rows
+    ]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def promote_view(request, project_slug: str, name: str, env_slug: str):
+    component, target_env = load(request, project_slug, name, env_slug, change="promote")
+    source_env = promotion_source(environment=target_env)
+    source = live_deployment(component=component, environment=source_env) if source_env else None
+    target = live_deployment(component=component, environment=target_env)
+    if source_env is None or source is None:
+        where = source_env.name if source_env else "an earlier environment"
+        messages.error(request, f"Nothing is deployed in {where}, so there is nothing to promote.")
+        return back(component, target_env)
+    initial = {
+        "schedule": target.schedule if target else source.schedule,
+        "timezone": target.timezone if target else source.timezone,
+    }
+    form = PromoteForm(request.POST or None, initial=initial)
+    if request.method == "POST" and "preview" not in request.POST and form.is_valid():
+        try:
+            deployment_promote(
+                component=component,
+                source_env=source_env,
+                target_env=target_env,
+                schedule=form.cleaned_data["schedule"],
+                timezone=form.cleaned_data["timezone"],
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            add_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                f"Promoted build #{source.build_id} from {source_env.name} to {target_env.name}.",
+            )
+            return back(component, target_env)
+    schedule = form["schedule"].value() or ""
+    tz = form["timezone"].value() or "UTC"
+    preview = schedule_preview(schedule, tz)
+    if (
+        preview.error
+        and form.is_bound
+        and (form.has_error("schedule") or form.has_error("timezone"))
+    ):
+        # The same message is already shown under its field; say it once.
+        preview = None
+    return render(
+        request,
+        "deployments/deploy/promote.html",
+        {
+            "project": component.project,
+            "component": component,
+            "source_env": source_env,
+            "target_env": target_env,
+            "source": source,
+            "target": target,
+            "source_ran": build_ran_in(deployment=source, build=source.build),
+            "source_preview": schedule_preview(source.schedule, source.timezone),
+            "form": form,
+            "diff": _diff(source, target, form),
+            "preview": preview,
+            "tab": "deploy",
+        },
+    )

@@ -1,0 +1,357 @@
+"""The worker side: start a pending execution when it is due, run it, finish it honestly.
+
+`execution_run` waits for the execution's due time (messages arrive ahead of the tick), claims
+it together with everything else due at that instant in this process (batch.py, claims.py),
+starts the runtime at once, and records the end. While it runs the worker writes a heartbeat every few
+seconds (the same query notices a cancel request); the reconciler (deployments/executions/reconcile.py)
+finishes executions whose heartbeat stopped. Every way a run ends leaves a final status, a
+reason and a last log line — never "running".
+
+Fire lag is the runtime's start (the container running) minus when the execution was due: its
+tick for scheduled runs and catch-ups' decision time, the request for manual ones, the end of
+the backoff for retries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from deployments.executions.batch import start_when_due
+from deployments.executions.claims import Outcome, Started
+from deployments.executions.finish import execution_finish
+from deployments.executions.snapshots import config_snapshot_save
+from deployments.logs import LogWriter
+from deployments.models import Execution, ExecutionLogLine
+from deployments.runtimes import get_runtime
+from deployments.runtimes.base import Limits, RunHandle, RunResult
+from deployments.schedules.parsing import parse_schedule
+
+logger = logging.getLogger(__name__)
+
+Status = Execution.Status
+Trigger = Execution.Trigger
+
+HEARTBEAT_SECONDS = float(getattr(settings, "CHORUS_EXECUTION_HEARTBEAT_SECONDS", 2))
+# A message that arrives this much before its due time waits in the task; earlier ones go back
+# to the broker with an ETA.
+EARLY_WAIT_MAX = 60.0
+GATE_WAIT_SECONDS = 10.0
+
+__all__ = ["context_env", "execution_run", "labels_for"]
+
+
+def _pooled() -> bool:
+    return bool(settings.DATABASES["default"].get("OPTIONS", {}).get("pool"))
+
+
+def release_connection() -> None:
+    """With a connection pool, hand this thread's connection back between database moments
+    (a run may last hours; the pool is smaller than the number of runs)."""
+    if _pooled() and not connection.in_atomic_block:
+        connection.close()
+
+
+@lru_cache(maxsize=4096)
+def periodicity(expr: str) -> str:
+    try:
+        return parse_schedule(expr).canonical
+    except Exception:  # noqa: BLE001 - an unparsable schedule still runs manual executions
+        return expr
+
+
+def context_env(started: Started) -> dict[str, str]:
+    """The scheduling context a task sees as CHORUS_* variables (docs/executions.md)."""
+    e = started.execution
+    d = e.deployment
+    env = {
+        "CHORUS_EXECUTION_ID": str(e.pk),
+        "CHORUS_SCHEDULED_AT": e.scheduled_for.astimezone(UTC).isoformat(),
+        "CHORUS_PERIODICITY": periodicity(d.schedule),
+        "CHORUS_EXECUTION_COUNT": str(started.executions_before + 1),
+        "CHORUS_LAST_SUCCESS_AT": (
+            started.last_success_at.astimezone(UTC).isoformat() if started.last_success_at else ""
+        ),
+        "CHORUS_ATTEMPT": str(e.attempt),
+        "CHORUS_ENVIRONMENT": started.environment.slug,
+        "CHORUS_TRIGGER": e.trigger,
+        "CHORUS_DEPLOYMENT_ID": str(d.pk),
+    }
+    if e.payload is not None:
+        env["CHORUS_PAYLOAD"] = json.dumps(e.payload)
+    return env
+
+
+def labels_for(execution: Execution) -> dict[str, str]:
+    return {
+        "chorus.execution": str(execution.pk),
+        "chorus.deployment": str(execution.deployment_id),
+        "chorus.managed": "true",
+    }
+
+
+# --- the run ----------------------------------------------------------------------------------
+class _Watch:
+    """The runtime's callbacks for one run: `on_start` notes the start (written with the next
+    heartbeat), `should_stop` (the runtime's `cancel`) checks in every few seconds."""
+
+    def __init__(self, execution: Execution, started: Started | None = None, log=None) -> None:
+        self.execution = execution
+        self.started = started
+        self.log = log
+        self.next_beat = time.monotonic() + HEARTBEAT_SECONDS
+        self.stop = False
+        self.start_unsaved = False
+        self.snapshot_unsaved = started is not None
+
+    def save_snapshot(self) -> None:
+        """Keep the configuration this run started with, for a re-run (snapshots.py): with the
+        first heartbeat (a long run is re-runnable while it runs, and after its worker died),
+        or at the end of a short one. Never in the batch leader's start loop."""
+        if not self.snapshot_unsaved:
+            return
+        self.snapshot_unsaved = False
+        try:
+            config_snapshot_save(
+                deployment=self.execution.deployment,
+                revision=self.execution.config_revision,
+                env=self.started.config,
+                secrets=self.started.secrets,
+            )
+        except Exception:  # noqa: BLE001 - the run's own outcome matters more
+            logger.exception("execution %s: could not store its config snapshot", self.execution.pk)
+
+    def on_start(self, container_id: str) -> None:
+        e = self.execution
+        now = timezone.now()
+        e.container_id = (container_id or "")[:80]
+        e.started_at = now
+        e.fire_lag_seconds = (now - (e.due_at or e.scheduled_for)).total_seconds()
+        self.start_unsaved = True
+        if self.started is not None:
+            self.started.mark_started()
+
+    def start_fields(self) -> dict:
+        e = self.execution
+        if not self.start_unsaved:
+            return {}
+        return {
+            "container_id": e.container_id,
+            "started_at": e.started_at,
+            "fire_lag_seconds": e.fire_lag_seconds,
+        }
+
+    def should_stop(self) -> bool:
+        """The runtime's `cancel` callback, polled while the task runs: checks in every
+        HEARTBEAT_SECONDS and says stop once the run was ended elsewhere or a cancel was asked."""
+        if self.stop:
+            return True
+        if time.monotonic() < self.next_beat:
+            return False
+        self.next_beat = time.monotonic() + HEARTBEAT_SECONDS
+        try:
+            alive = self.check_in()
+        except Exception:  # noqa: BLE001 - a database hiccup must not kill the task
+            logger.exception("execution %s: heartbeat failed", self.execution.pk)
+            return False
+        # Not running any more (the reconciler ended it) or asked to stop: stop the task.
+        self.stop = not alive
+        return self.stop
+
+    def check_in(self) -> bool:
+        """The periodic bookkeeping of a running task; True while it may go on."""
+        alive = self.write_heartbeat()
+        self.save_snapshot()
+        # A quiet task's last lines would wait in the buffer: show them now.
+        if self.log is not None and self.log.has_pending():
+            self.log.flush()
+        release_connection()
+        return alive
+
+    def write_heartbeat(self) -> bool:
+        """Heartbeat (and the start, if not written yet) on the row, if it is still running
+        and nobody asked to cancel it; says whether it was."""
+        written = Execution.objects.filter(
+            pk=self.execution.pk, status=Status.RUNNING, cancel_requested=False
+        ).update(heartbeat_at=timezone.now(), **self.start_fields())
+        self.start_unsaved = False
+        return written == 1
+
+
+class _Log(LogWriter):
+    """LogWriter that gives a pooled connection back after each flush during a long run."""
+
+    def flush(self, *, update_owner: bool = True) -> None:
+        super().flush(update_owner=update_owner)
+        release_connection()
+
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+
+def _judge(execution: Execution, result: RunResult, watch: _Watch, timeout: int):
+    if result.timed_out:
+        return Status.TIMED_OUT, f"timed out after {timeout} s (the task was killed)"
+    if result.cancelled or watch.stop:
+        reason = (
+            Execution.objects.filter(pk=execution.pk).values_list("reason", flat=True).first()
+            or "cancelled"
+        )
+        return Status.CANCELLED, reason
+    if result.exit_code is None:
+        return Status.FAILED, (result.error or "the runtime gave no exit code")
+    if result.exit_code == 0:
+        return Status.SUCCEEDED, ""
+    return Status.FAILED, (result.error or f"exit code {result.exit_code}")
+
+
+def execution_run(*, execution_id: int, worker: str = "", due: float | str | None = None) -> str:
+    """Run one pending execution to its end (the worker side). Returns an Outcome value.
+
+    `due` (Unix time or ISO text, from the message) saves reading the row before its time.
+    """
+    if isinstance(due, str):
+        due = datetime.fromisoformat(due).timestamp()
+    if due is None:
+        row = Execution.objects.filter(pk=execution_id).values_list("status", "due_at").first()
+        if row is None or row[0] != Status.PENDING:
+            return Outcome.NOT_PENDING
+        due = (row[1] or timezone.now()).timestamp()
+    if due - time.time() > EARLY_WAIT_MAX:
+        return Outcome.WAIT
+    release_connection()  # while waiting for the tick
+    result = start_when_due(execution_id, due, worker=worker, plan=_plan_all)
+    if not isinstance(result, Started):
+        return result
+    _execute(result)
+    return Outcome.RAN
+
+
+@dataclass
+class _Plan:
+    log: LogWriter
+    watch: _Watch
+    timeout: int
+    runtime: object | None = None
+    run_kwargs: dict | None = None
+    error: str = ""
+    handle: RunHandle | None = None  # started by the batch leader (quick_start runtimes)
+    start_error: BaseException | None = None
+
+
+def _plan_all(batch: list[Started]) -> None:
+    """Prepare every run of a batch (the leader does it, once per environment for the
+    runtime), so that at the tick each thread only starts its task.
+
+    Runtimes whose start costs nothing (`quick_start`) are started here, in a row: waking
+    thousands of threads first, each to start its own run, is what made a big tick late.
+    Their threads then only follow the run to its end."""
+    runtimes: dict[int, object] = {}
+    for started in batch:
+        try:
+            started.plan = _plan_one(started, runtimes)
+        except Exception:  # noqa: BLE001 - that run fails with the reason, not the batch
+            logger.exception("execution %s: could not prepare the run", started.execution.pk)
+            started.plan = None  # its thread tries again and fails with the reason
+    for started in batch:
+        plan = started.plan
+        if plan is None or plan.error or not getattr(plan.runtime, "quick_start", False):
+            continue
+        plan.log.hold = True
+        try:
+            plan.handle = plan.runtime.start(**plan.run_kwargs)
+        except Exception as exc:  # noqa: BLE001 - its thread ends it with the reason
+            plan.start_error = exc
+        finally:
+            plan.log.hold = False
+
+
+def _plan_one(started: Started, runtimes: dict) -> _Plan:
+    execution = started.execution
+    d = execution.deployment
+    env = started.environment
+    log = _Log(
+        owner=execution,
+        line_model=ExecutionLogLine,
+        fk_name="execution",
+        secrets=started.secrets,
+        seq=0 if not execution.log_bytes else None,
+    )
+    watch = _Watch(execution, started, log)
+    plan = _Plan(log=log, watch=watch, timeout=max(1, min(d.timeout_seconds, env.max_run_seconds)))
+    image = execution.image_ref or (execution.build.image_ref if execution.build_id else "")
+    if not image:
+        plan.error = f"build #{execution.build_id} has no image to run; build it again"
+        return plan
+    runtime = runtimes.get(env.pk)
+    if runtime is None:
+        runtime = runtimes[env.pk] = get_runtime(env)
+    plan.runtime = runtime
+    log(
+        f"[chorus] execution #{execution.pk}: {execution.get_trigger_display().lower()} "
+        f"run for {execution.scheduled_for.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, "
+        f"attempt {execution.attempt}, image {image}, config revision "
+        f"{execution.config_revision}, {runtime.kind} runtime, timeout {plan.timeout} s",
+        "chorus",
+    )
+    plan.run_kwargs = {
+        "image": image,
+        "env": {**started.config, **context_env(started)},
+        "limits": Limits(memory_mb=env.memory_limit_mb, cpus=env.cpu_limit, pids=env.pids_limit),
+        "timeout": plan.timeout,
+        "log": log,
+        "labels": labels_for(execution),
+        "cancel": watch.should_stop,
+        "on_start": watch.on_start,
+    }
+    return plan
+
+
+def _execute(started: Started) -> None:
+    execution = started.execution
+    plan = started.plan
+    try:
+        if plan is None:
+            plan = _plan_one(started, {})
+        if plan.error:
+            result = RunResult(exit_code=None, error=plan.error)
+        elif plan.start_error is not None:
+            raise plan.start_error
+        else:
+            handle = plan.handle or plan.runtime.start(**plan.run_kwargs)
+            result = handle.wait()
+    except Exception as exc:  # noqa: BLE001 - every failure ends the execution, never "running"
+        logger.exception("execution %s: the run crashed", execution.pk)
+        result = RunResult(exit_code=None, error=f"Chorus could not run the task: {exc}")
+        if plan is None:
+            plan = _Plan(
+                log=_Log(owner=execution, line_model=ExecutionLogLine, fk_name="execution"),
+                watch=_Watch(execution, started),
+                timeout=0,
+            )
+    log, watch, timeout = plan.log, plan.watch, plan.timeout
+    # Let the other runs of this batch start before this one's bookkeeping (see claims.Gate).
+    started.mark_started()
+    if started.gate is not None:
+        started.gate.wait(timeout=GATE_WAIT_SECONDS)
+    if plan.runtime is not None and not plan.error and plan.start_error is None:
+        watch.save_snapshot()
+    status, reason = _judge(execution, result, watch, timeout)
+    if result.error and result.exit_code is not None:
+        log(f"[chorus] {result.error}", "chorus")
+    execution_finish(
+        execution=execution,
+        status=status,
+        reason=reason,
+        exit_code=result.exit_code,
+        log=log,
+        extra=watch.start_fields(),
+    )

@@ -1,1 +1,0 @@
-"""Reads of the deployments app, permission-checked; split by role like services/."""

@@ -1,1 +1,0 @@
-"""Split by role: builds, deploy (deployments, promotion, config), executions."""
