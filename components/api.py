@@ -43,6 +43,9 @@ class ComponentOut(serializers.Serializer):
     preset = serializers.ChoiceField(choices=Component.Preset.choices)
     entry_command = serializers.CharField(allow_blank=True)
     auto_build = serializers.BooleanField()
+    run_as_root = serializers.BooleanField(
+        help_text="The container runs as root (only owners can turn this on)."
+    )
     pull_request_url = serializers.CharField(allow_blank=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -85,6 +88,7 @@ class ComponentUpdateIn(InputSerializer):
     preset = serializers.ChoiceField(choices=Component.Preset.choices, required=False)
     entry_command = serializers.CharField(required=False, allow_blank=True, max_length=300)
     auto_build = serializers.BooleanField(required=False)
+    run_as_root = serializers.BooleanField(required=False, help_text="Owners only.")
 
 
 class SampleOut(serializers.Serializer):

@@ -158,12 +158,23 @@ class ComponentEditForm(forms.ModelForm):
             "preset",
             "entry_command",
             "auto_build",
+            "run_as_root",
         ]
-        labels = {"branch": "Branch or ref", "auto_build": "Build automatically on every push"}
+        labels = {
+            "branch": "Branch or ref",
+            "auto_build": "Build automatically on every push",
+            "run_as_root": "Run as root in its container (owners only)",
+        }
+        help_texts = {
+            "run_as_root": "Off: the task runs as an unprivileged user (uid 65534 unless the "
+            "image names another non-root uid). Only owners can change this.",
+        }
         widgets = {"description": forms.Textarea(attrs={"rows": 2}), "preset": forms.RadioSelect}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, owner: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        if not owner:
+            del self.fields["run_as_root"]
         kind = self.instance.source_kind
         if "preset" in self.fields:
             self.fields["preset"].choices = Component.Preset.choices

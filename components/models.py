@@ -45,6 +45,8 @@ class Component(models.Model):
     # Python preset: the command that starts the task, e.g. "python3 main.py".
     entry_command = models.CharField(max_length=300, blank=True)
     auto_build = models.BooleanField(default=False)
+    # Containers run as a non-root user unless an owner allows root for this component.
+    run_as_root = models.BooleanField(default=False)
     webhook_secret_encrypted = models.TextField(blank=True)
     pull_request_url = models.URLField(max_length=500, blank=True)
     created_by = models.ForeignKey(

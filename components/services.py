@@ -26,6 +26,7 @@ EDITABLE_FIELDS = (
     "preset",
     "entry_command",
     "auto_build",
+    "run_as_root",
 )
 # Changing any of these means the source must be looked at again.
 SOURCE_FIELDS = ("git_url", "branch", "path", "repository", "github_connection", "sample_key")
@@ -219,6 +220,9 @@ def component_update(
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
     component = Component.objects.select_for_update().get(pk=component.pk)
+    if "run_as_root" in changes and bool(changes["run_as_root"]) != component.run_as_root:
+        # Root in a container is a step closer to the host: an owner's decision.
+        _require(actor, component.project, Role.OWNER)
     if component.source_kind == Component.SourceKind.SAMPLE and "auto_build" not in changes:
         # Older sample rows may carry auto_build from before it was refused; it never fired.
         component.auto_build = False

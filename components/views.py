@@ -127,7 +127,10 @@ def component_edit_view(request, project_slug: str, name: str):
     component = component_get_for_user(
         user=request.user, project_slug=project_slug, name=name, min_role=Role.DEVELOPER
     )
-    form = ComponentEditForm(request.POST or None, instance=component)
+    role = project_role(user=request.user, project=component.project)
+    form = ComponentEditForm(
+        request.POST or None, instance=component, owner=bool(role and role.at_least(Role.OWNER))
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.component_update(component=component, actor=request.user, **form.cleaned_data)

@@ -245,8 +245,20 @@ DJANGO_CELERY_BEAT_TZ_AWARE = True
 CHORUS_ALLOW_LOCAL_GIT_URLS = env.bool("CHORUS_ALLOW_LOCAL_GIT_URLS", default=not PRODUCTION)
 CHORUS_GITHUB_API_URL = env.str("CHORUS_GITHUB_API_URL", default="https://api.github.com")
 CHORUS_DOCKER_HOST = env.str("DOCKER_HOST", default="")
-# "auto" uses Docker when an engine answers, else the local subprocess runtime.
+# Task containers join this network (created with inter-container traffic off) unless their
+# environment names another; builds run with these limits (docs/security.md).
+CHORUS_DOCKER_NETWORK = env.str("CHORUS_DOCKER_NETWORK", default="chorus-tasks")
+CHORUS_BUILD_MEMORY_MB = env.int("CHORUS_BUILD_MEMORY_MB", default=2048)
+CHORUS_BUILD_CPUS = env.int("CHORUS_BUILD_CPUS", default=1)
+# "auto" uses Docker when an engine answers, else (in development, or where allowed) the local
+# runtime, which builds and runs in a bubblewrap sandbox (docs/security.md).
 CHORUS_DEFAULT_RUNTIME = env.str("CHORUS_DEFAULT_RUNTIME", default="auto")
+# The local runtime in production: off unless explicitly allowed.
+CHORUS_ALLOW_LOCAL_RUNTIME = env.bool("CHORUS_ALLOW_LOCAL_RUNTIME", default=not PRODUCTION)
+# Local tasks have no network unless this is on (they then share the host's network).
+CHORUS_LOCAL_TASK_NETWORK = env.bool("CHORUS_LOCAL_TASK_NETWORK", default=False)
+# Extra host paths the local sandbox shows read-only (e.g. a wheelhouse pip.conf points at).
+CHORUS_LOCAL_SANDBOX_PATHS = env.list("CHORUS_LOCAL_SANDBOX_PATHS", default=[])
 CHORUS_PYTHON_BASE_IMAGE = env.str("CHORUS_PYTHON_BASE_IMAGE", default="python:3.12-slim")
 CHORUS_BUILD_TIMEOUT = env.int("CHORUS_BUILD_TIMEOUT", default=1800)
 CHORUS_MAX_CONCURRENT_BUILDS = env.int("CHORUS_MAX_CONCURRENT_BUILDS", default=2)

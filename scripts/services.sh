@@ -54,6 +54,7 @@ REQUIREMENTS=(
     "debootstrap debootstrap"
     "git git"
     "docker-compose docker-compose"
+    "bwrap bubblewrap"
 )
 
 missing_packages() {
@@ -296,6 +297,37 @@ start_docker() {
     echo "docker: ok"
 }
 
+# Chorus's task network (deployments/runtimes/docker/network.py; the bridge interface has the
+# network's name): nothing a task container opens reaches the host's own ports (PostgreSQL,
+# Redis, the web app, anything listening on any host address), nor the link-local metadata
+# range. Replies to connections the host opens stay allowed. Rules on an interface name hold
+# before the interface exists; each is added once.
+TASK_BRIDGE="${CHORUS_DOCKER_NETWORK:-chorus-tasks}"
+TASK_BRIDGE="${TASK_BRIDGE:0:15}"
+
+add_rule() {
+    local tool="$1" chain="$2"
+    shift 2
+    "$tool" -C "$chain" "$@" 2>/dev/null || "$tool" -I "$chain" "$@"
+}
+
+task_network_rules() {
+    if ! have iptables; then
+        log "task network: iptables missing; tasks can reach the host's ports (docs/security.md)"
+        return 0
+    fi
+    add_rule iptables INPUT -i "$TASK_BRIDGE" -m conntrack --ctstate NEW,INVALID -j DROP ||
+        log "task network: could not add the INPUT rule for $TASK_BRIDGE"
+    if iptables -n -L DOCKER-USER >/dev/null 2>&1; then
+        add_rule iptables DOCKER-USER -i "$TASK_BRIDGE" -d 169.254.0.0/16 -j DROP ||
+            log "task network: could not add the DOCKER-USER rule for $TASK_BRIDGE"
+    fi
+    if have ip6tables; then
+        add_rule ip6tables INPUT -i "$TASK_BRIDGE" -m conntrack --ctstate NEW,INVALID -j DROP ||
+            true
+    fi
+}
+
 status_docker() {
     if ! docker_answers; then
         echo "docker: FAILED (docker info does not answer)"
@@ -318,6 +350,7 @@ cmd_start() {
     start_postgres || rc=1
     start_redis || rc=1
     start_docker || rc=1
+    task_network_rules
     [[ "$rc" == 0 ]] || die "start: some services failed (see above)"
 }
 

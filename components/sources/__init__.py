@@ -14,6 +14,7 @@ Builds call `source_resolve` when a build is queued and `source_fetch` in the wo
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -186,6 +187,30 @@ def _check_path(repo_dir: Path, sha: str, path: str, name: str) -> None:
         )
 
 
+def _refuse_links_out(checkout: Path, build_dir: Path) -> None:
+    """Refuse a symbolic link in `build_dir` that points outside `checkout`.
+
+    Chorus writes (the Python preset's Dockerfile) and reads (Dockerfile, chorus.toml,
+    requirements.txt, pyproject.toml, the entry file) files of the checkout, and git checks
+    out links as links: following one would write or read the worker's own files. A link
+    inside the checkout is fine; a dangling one pointing out is refused too (a write would
+    create its target)."""
+    root = Path(os.path.realpath(checkout))
+    for dirpath, dirnames, filenames in os.walk(build_dir):
+        for name in sorted([*dirnames, *filenames]):
+            path = Path(dirpath) / name
+            if not path.is_symlink():
+                continue
+            target = Path(os.path.realpath(path))
+            if target != root and root not in target.parents:
+                rel = path.relative_to(checkout).as_posix()
+                raise SourceError(
+                    f"“{rel}” is a symbolic link to “{os.readlink(path)}”, outside the "
+                    "repository: Chorus never follows a link out of a checkout. Commit the "
+                    "file itself (or a link to a file inside the repository)."
+                )
+
+
 # --- the contract -------------------------------------------------------------------------
 def source_resolve(*, component) -> Resolved:
     """The commit the component's branch/ref points at now, with its subject line.
@@ -245,7 +270,9 @@ def source_fetch(*, component, sha: str, dest: Path, log: Callable | None = None
         raise SourceError(f"Cannot fetch {name} at {sha[:12]}: {exc}") from exc
     shutil.rmtree(dest / ".git", ignore_errors=True)
     _log(log, f"Checked out {got[:12]}" + (f", building “{path}”" if path else ""))
-    return dest / path if path else dest
+    build_dir = dest / path if path else dest
+    _refuse_links_out(dest, build_dir)
+    return build_dir
 
 
 def source_inspect(*, component) -> Inspection:

@@ -40,6 +40,7 @@ from deployments.runtimes.base import (
     BuildCancelled,
     BuildError,
     BuildTimedOut,
+    Limits,
     Runtime,
     RuntimeUnavailable,
 )
@@ -299,6 +300,8 @@ def _execute(build: Build, log: LogWriter) -> None:
     _check(runtime)
     Build.objects.filter(pk=build.pk).update(runtime_kind=runtime.kind)
     log(f"Runtime: {runtime.kind} ({runtime!r})", "chorus")
+    if getattr(runtime, "fallback_reason", ""):
+        log(f"{runtime.fallback_reason} Building with the local runtime instead.", "chorus")
 
     last_check = [0.0, False]
 
@@ -326,6 +329,7 @@ def _execute(build: Build, log: LogWriter) -> None:
             text = render_dockerfile(component, source_dir)
             if dockerfile.exists():
                 log("The Python preset replaces the Dockerfile found in the source.", "chorus")
+            dockerfile.unlink(missing_ok=True)  # a link (inside the checkout) is replaced
             dockerfile.write_text(text)
             log("Generated Dockerfile (Python preset):", "chorus")
             for line in text.splitlines():
@@ -352,6 +356,9 @@ def _execute(build: Build, log: LogWriter) -> None:
                 build_args=build_args,
                 cancel=cancelled,
                 timeout=remaining,
+                limits=Limits(
+                    memory_mb=settings.CHORUS_BUILD_MEMORY_MB, cpus=settings.CHORUS_BUILD_CPUS
+                ),
             )
         except BuildError as exc:
             raise _explain_missing_base(exc, runtime, build_args.get("BASE_IMAGE")) from exc

@@ -25,13 +25,14 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from components.models import Component
 from deployments.executions.batch import start_when_due
 from deployments.executions.claims import Outcome, Started
 from deployments.executions.finish import execution_finish
 from deployments.executions.snapshots import config_snapshot_save
 from deployments.logs import LogWriter
-from deployments.models import Execution, ExecutionLogLine
-from deployments.runtimes import get_runtime
+from deployments.models import Build, Execution, ExecutionLogLine
+from deployments.runtimes import runtime_for_kind
 from deployments.runtimes.base import Limits, RunHandle, RunResult
 from deployments.schedules.parsing import parse_schedule
 
@@ -254,7 +255,7 @@ def _plan_all(batch: list[Started]) -> None:
     Runtimes whose start costs nothing (`quick_start`) are started here, in a row: waking
     thousands of threads first, each to start its own run, is what made a big tick late.
     Their threads then only follow the run to its end."""
-    runtimes: dict[int, object] = {}
+    runtimes = _batch_facts(batch)
     for started in batch:
         try:
             started.plan = _plan_one(started, runtimes)
@@ -291,9 +292,12 @@ def _plan_one(started: Started, runtimes: dict) -> _Plan:
     if not image:
         plan.error = f"build #{execution.build_id} has no image to run; build it again"
         return plan
-    runtime = runtimes.get(env.pk)
+    # The image runs where it was built (a Docker image never falls back to the local runtime).
+    built_with = _fact(runtimes, "built_with", execution.build_id)
+    key = (env.pk, built_with)
+    runtime = runtimes.get(key)
     if runtime is None:
-        runtime = runtimes[env.pk] = get_runtime(env)
+        runtime = runtimes[key] = runtime_for_kind(built_with, env)
     plan.runtime = runtime
     log(
         f"[chorus] execution #{execution.pk}: {execution.get_trigger_display().lower()} "
@@ -311,8 +315,42 @@ def _plan_one(started: Started, runtimes: dict) -> _Plan:
         "labels": labels_for(execution),
         "cancel": watch.should_stop,
         "on_start": watch.on_start,
+        "run_as_root": _fact(runtimes, "run_as_root", d.component_id),
     }
     return plan
+
+
+def _batch_facts(batch: list[Started]) -> dict:
+    """What each run needs from its build and component (which runtime built the image, may it
+    run as root), read in two queries for the whole batch: a big tick has thousands."""
+    build_ids = {s.execution.build_id for s in batch if s.execution.build_id}
+    component_ids = {s.execution.deployment.component_id for s in batch}
+    facts: dict = {
+        ("built_with", pk): kind
+        for pk, kind in Build.objects.filter(pk__in=build_ids).values_list("pk", "runtime_kind")
+    }
+    facts.update(
+        (("run_as_root", pk), root)
+        for pk, root in Component.objects.filter(pk__in=component_ids).values_list(
+            "pk", "run_as_root"
+        )
+    )
+    return facts
+
+
+def _fact(facts: dict, name: str, pk: int | None):
+    """One of _batch_facts' answers; read on its own for a run prepared outside a batch."""
+    key = (name, pk)
+    if key not in facts:
+        if name == "built_with":
+            facts[key] = (
+                Build.objects.filter(pk=pk).values_list("runtime_kind", flat=True).first() or ""
+            )
+        else:
+            facts[key] = bool(
+                Component.objects.filter(pk=pk).values_list("run_as_root", flat=True).first()
+            )
+    return facts[key]
 
 
 def _execute(started: Started) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from deployments.runtimes.base import Runtime, RuntimeUnavailable
 
-__all__ = ["KINDS", "get_runtime", "runtime_for_build", "runtime_kind_for"]
+__all__ = ["KINDS", "get_runtime", "runtime_for_build", "runtime_for_kind", "runtime_kind_for"]
 
 # "record" runs nothing and records the start (deployments/runtimes/record.py: benchmarks, tests).
 KINDS = ("docker", "local", "record")
@@ -30,9 +30,13 @@ def runtime_kind_for(environment=None) -> str:
 def get_runtime(environment=None) -> Runtime:
     """The runtime for `environment` (None: the defaults from settings).
 
-    "auto" is Docker when its engine answers (within ~2 s), else the local runtime, so a
-    machine without Docker still builds and runs Python tasks. An explicit "docker" never
-    falls back: a build then fails with the engine's "not reachable" message.
+    "auto" is Docker when its engine answers (within ~2 s); else the local runtime (the
+    bubblewrap sandbox) when this machine may use it (always in development; in production
+    only with CHORUS_ALLOW_LOCAL_RUNTIME), carrying the reason in `fallback_reason` so the
+    build log says why. Never silently: when neither can be used, the Docker runtime is
+    returned with the local runtime's refusal attached, and the first call on it fails with
+    both reasons. An explicit "docker" never falls back; an explicit "local" is refused in
+    production unless allowed (LocalRuntime.check).
     """
     from deployments.runtimes.docker.runtime import DockerRuntime
     from deployments.runtimes.local.runtime import LocalRuntime
@@ -45,9 +49,20 @@ def get_runtime(environment=None) -> Runtime:
     if kind == "local":
         return LocalRuntime()
     docker = DockerRuntime.for_environment(environment)
-    if kind == "docker" or docker.available():
+    if kind == "docker":
         return docker
-    return LocalRuntime()
+    try:
+        docker.check()
+    except RuntimeUnavailable as exc:
+        local = LocalRuntime()
+        try:
+            local.check()
+        except RuntimeUnavailable as refused:
+            docker.unavailable_note = f"No fallback: {refused}"
+            return docker
+        local.fallback_reason = str(exc)
+        return local
+    return docker
 
 
 def runtime_for_build(build, environment=None) -> Runtime:
@@ -57,11 +72,16 @@ def runtime_for_build(build, environment=None) -> Runtime:
     on the local runtime even when Docker answers now; a Docker build runs on the
     environment's engine (no fallback, so a down engine is reported, not papered over).
     """
+    return runtime_for_kind(build.runtime_kind, environment)
+
+
+def runtime_for_kind(built_with: str, environment=None) -> Runtime:
+    """runtime_for_build, given the kind of runtime that built the image ("" when unknown)."""
     from deployments.runtimes.docker.runtime import DockerRuntime
     from deployments.runtimes.local.runtime import LocalRuntime
 
-    if build.runtime_kind == "local":
+    if built_with == "local":
         return LocalRuntime()
-    if build.runtime_kind == "docker":
+    if built_with == "docker":
         return DockerRuntime.for_environment(environment)
     return get_runtime(environment)

@@ -2,7 +2,7 @@
 
 A runtime is chosen per environment (`Environment.runtime_kind`): `docker` talks to a Docker
 engine; `local` is the embedded fallback that needs no engine (an "image" is a prepared
-directory with its own virtualenv, run as a sandboxed subprocess). Both honour the same
+directory with its own virtualenv, built and run in a bubblewrap sandbox). Both honour the same
 contract so builds, executions, the reconciler and tests do not care which one runs.
 """
 
@@ -106,9 +106,10 @@ class Runtime(ABC):
         build_args: Mapping[str, str] | None = None,
         cancel: CancelFn | None = None,
         timeout: float | None = None,
+        limits: Limits | None = None,
     ) -> BuiltImage:
-        """Build `source_dir` (which holds a Dockerfile) into an image. Raises BuildError,
-        RuntimeUnavailable."""
+        """Build `source_dir` (which holds a Dockerfile) into an image, its steps held to
+        `limits` (memory, CPUs). Raises BuildError, RuntimeUnavailable."""
 
     @abstractmethod
     def run(
@@ -123,9 +124,11 @@ class Runtime(ABC):
         command: list[str] | None = None,
         cancel: CancelFn | None = None,
         on_start: Callable[[str], None] | None = None,
+        run_as_root: bool = False,
     ) -> RunResult:
         """Run the image to completion (or timeout / cancel), streaming its output to `log`.
-        `on_start(container_id)` is called as soon as the task is running."""
+        `on_start(container_id)` is called as soon as the task is running. The task runs as
+        an unprivileged user unless `run_as_root` (an owner's choice for the component)."""
 
     def start(self, **run_kwargs) -> RunHandle:
         """Begin a run (the arguments of `run`); the handle's `wait()` finishes it.

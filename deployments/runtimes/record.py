@@ -57,6 +57,7 @@ class RecordRuntime(Runtime):
         build_args: Mapping[str, str] | None = None,
         cancel: CancelFn | None = None,
         timeout: float | None = None,
+        limits: Limits | None = None,
     ) -> BuiltImage:
         # Nothing to build: the "image" is its tag, identified by a digest of the tag.
         log(f"record runtime: nothing is built for {tag}", "chorus")
@@ -81,6 +82,7 @@ class RecordRuntime(Runtime):
         command: list[str] | None = None,
         cancel: CancelFn | None = None,
         on_start: Callable[[str], None] | None = None,
+        run_as_root: bool = False,
     ) -> RunHandle:
         task_id = f"record-{uuid.uuid4().hex[:16]}"
         started = time.time()

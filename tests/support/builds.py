@@ -61,8 +61,9 @@ def remove_images(refs) -> None:
         client.close()
 
 
-def host_address_for_containers(client) -> str:
-    """The host's address on the engine's default bridge: where a container reaches the host.
+def host_address_for_containers(client, network: str = "bridge") -> str:
+    """The host's address on a bridge network (the engine's default one unless named): where
+    a container on it reaches the host.
 
     A fresh engine's `bridge` network may list only a Subnet (no Gateway) in its IPAM config,
     so the address is read from the bridge interface itself (named in the network's options).
@@ -71,8 +72,8 @@ def host_address_for_containers(client) -> str:
     import socket
     import struct
 
-    network = client.networks.get("bridge")
-    iface = network.attrs.get("Options", {}).get("com.docker.network.bridge.name", "docker0")
+    options = client.networks.get(network).attrs.get("Options") or {}
+    iface = options.get("com.docker.network.bridge.name", "docker0")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         try:
             packed = fcntl.ioctl(

@@ -37,6 +37,13 @@ def git(*args: str, cwd: Path | None = None) -> str:
     return proc.stdout
 
 
+@dataclass(frozen=True)
+class Symlink:
+    """A file of BareRepo.commit that is a symbolic link to `target` (committed as a link)."""
+
+    target: str
+
+
 @dataclass
 class BareRepo:
     path: Path
@@ -53,7 +60,7 @@ class BareRepo:
 
     def commit(
         self,
-        files: dict[str, str | bytes | None],
+        files: dict[str, str | bytes | Symlink | None],
         *,
         message: str = "change",
         branch: str = "main",
@@ -74,7 +81,10 @@ class BareRepo:
                     target.unlink(missing_ok=True)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
-                if isinstance(content, bytes):
+                if isinstance(content, Symlink):
+                    target.unlink(missing_ok=True)
+                    target.symlink_to(content.target)
+                elif isinstance(content, bytes):
                     target.write_bytes(content)
                 else:
                     target.write_text(content)

@@ -19,6 +19,7 @@ from deployments.runtimes.base import (
     BuildTimedOut,
     BuiltImage,
     CancelFn,
+    Limits,
     LogFn,
     RuntimeUnavailable,
 )
@@ -28,7 +29,8 @@ from deployments.runtimes.docker.connection import (
     DockerConnection,
     failure_reason,
 )
-from deployments.runtimes.docker.lines import LineBuffer
+from deployments.runtimes.docker.network import default_network, ensure_network
+from deployments.runtimes.lines import LineBuffer
 
 
 class DockerBuild(DockerConnection):
@@ -43,6 +45,7 @@ class DockerBuild(DockerConnection):
         build_args: Mapping[str, str] | None = None,
         cancel: CancelFn | None = None,
         timeout: float | None = None,
+        limits: Limits | None = None,
     ) -> BuiltImage:
         source_dir = Path(source_dir)
         if not (source_dir / "Dockerfile").is_file():
@@ -50,6 +53,13 @@ class DockerBuild(DockerConnection):
         client = self.client(timeout=None)
         api = client.api
         log(f"Building {tag} with the Docker engine at {self.where}", "chorus")
+        container_limits = self._container_limits(api, limits)
+        try:
+            # RUN steps sit on the task network too: firewalled from the host's ports.
+            network = self.network or ensure_network(api, default_network(), where=self.where)
+        except RuntimeUnavailable:
+            client.close()
+            raise
 
         # The SDK hides the HTTP response behind a generator; keep it so that a cancel or a
         # timeout can close the connection, which makes the engine abort the build.
@@ -74,6 +84,8 @@ class DockerBuild(DockerConnection):
                     decode=True,
                     buildargs=dict(build_args or {}),
                     labels={MANAGED_LABEL: "true"},
+                    container_limits=container_limits,
+                    network_mode=network,
                 ):
                     events.put(("chunk", chunk))
             except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
@@ -140,6 +152,23 @@ class DockerBuild(DockerConnection):
             return BuiltImage(ref=tag, digest=image.id or image_id)
         finally:
             client.close()
+
+    @staticmethod
+    def _container_limits(api, limits: Limits | None) -> dict:
+        """Every RUN step's memory (no swap on top) and CPUs: the classic builder takes a
+        cpuset, so a build uses at most `cpus` of the engine's processors."""
+        if limits is None:
+            return {}
+        memory = limits.memory_mb * 1024 * 1024
+        result: dict = {"memory": memory, "memswap": memory}
+        try:
+            ncpu = int(api.info().get("NCPU") or 0)
+        except (docker.errors.DockerException, requests.RequestException, OSError, ValueError):
+            ncpu = 0
+        cpus = max(1, int(limits.cpus))
+        if ncpu and cpus < ncpu:
+            result["cpusetcpus"] = f"0-{cpus - 1}" if cpus > 1 else "0"
+        return result
 
     @staticmethod
     def _build_chunk(chunk: dict, out: LineBuffer, log: LogFn, errors: list[str]) -> str:

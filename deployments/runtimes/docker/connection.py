@@ -59,6 +59,8 @@ class DockerConnection(Runtime):
         self.base_url = (base_url or "").strip()
         self.network = (network or "").strip()
         self.ping_timeout = ping_timeout
+        # Why "auto" could not fall back to the local runtime (said with the engine's failure).
+        self.unavailable_note = ""
 
     @property
     def where(self) -> str:
@@ -66,11 +68,12 @@ class DockerConnection(Runtime):
 
     # --- connection -------------------------------------------------------------------------
     def unreachable_message(self, exc: BaseException) -> str:
-        return (
+        message = (
             f"Docker engine not reachable at {self.where} ({failure_reason(exc, self.ping_timeout)}). "
             "Start the engine (scripts/services.sh start) or fix DOCKER_HOST / the "
             "environment's Docker host."
         )
+        return f"{message} {self.unavailable_note}" if self.unavailable_note else message
 
     def client(self, *, timeout: float | None = API_TIMEOUT) -> docker.DockerClient:
         """A client whose first request (the API version) must answer within ping_timeout.

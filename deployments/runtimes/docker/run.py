@@ -19,7 +19,13 @@ from deployments.runtimes.docker.connection import (
     DockerConnection,
     failure_reason,
 )
-from deployments.runtimes.docker.lines import LineBuffer
+from deployments.runtimes.docker.network import (
+    default_network,
+    ensure_network,
+    forget_network,
+    task_user,
+)
+from deployments.runtimes.lines import LineBuffer
 
 
 class DockerRun(DockerConnection):
@@ -37,12 +43,28 @@ class DockerRun(DockerConnection):
         command: list[str] | None = None,
         cancel: CancelFn | None = None,
         on_start: Callable[[str], None] | None = None,
+        run_as_root: bool = False,
     ) -> RunResult:
         try:
             client = self.client(timeout=None)
         except RuntimeUnavailable as exc:
             return RunResult(exit_code=None, error=str(exc))
         api = client.api
+        try:
+            network = self.network or ensure_network(api, default_network(), where=self.where)
+            user = task_user(api, image, run_as_root=run_as_root)
+        except docker.errors.ImageNotFound:
+            client.close()
+            return RunResult(
+                exit_code=None,
+                error=f"Image {image} is not on the Docker engine at {self.where}; build it again.",
+            )
+        except RuntimeUnavailable as exc:
+            client.close()
+            return RunResult(exit_code=None, error=str(exc))
+        except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+            client.close()
+            return RunResult(exit_code=None, error=self._run_error("inspect the image", exc))
         try:
             host_config = api.create_host_config(
                 mem_limit=f"{limits.memory_mb}m",
@@ -53,11 +75,12 @@ class DockerRun(DockerConnection):
                 privileged=False,
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
-                network_mode=self.network or None,
+                network_mode=network,
             )
             container = api.create_container(
                 image=image,
                 command=command,
+                user=user,
                 environment={str(k): str(v) for k, v in env.items()},
                 labels={
                     MANAGED_LABEL: "true",
@@ -68,14 +91,10 @@ class DockerRun(DockerConnection):
                 stdin_open=False,
                 tty=False,
             )
-        except docker.errors.ImageNotFound:
-            client.close()
-            return RunResult(
-                exit_code=None,
-                error=f"Image {image} is not on the Docker engine at {self.where}; build it again.",
-            )
         except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
             client.close()
+            if isinstance(exc, docker.errors.NotFound):
+                forget_network(self.where, network)  # removed meanwhile: made again next run
             return RunResult(exit_code=None, error=self._run_error("create the container", exc))
         container_id = str(container["Id"])
         try:

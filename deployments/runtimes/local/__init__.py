@@ -1,16 +1,19 @@
 """The local runtime: no Docker engine needed. An "image" is a prepared directory.
 
-build: the source tree is copied into CHORUS_LOCAL_IMAGES_DIR/<digest>/app next to its own
-virtualenv (venv/), requirements.txt or pyproject dependencies are pip-installed into it, and
-what the Dockerfile would start (its ENTRYPOINT/CMD, `python3 …`) is recorded in image.json.
-The digest is a sha256 over the tree and the command, so the same source gives the same
-image and a rebuild reuses it.
+Both steps run in a bubblewrap sandbox (sandbox.py): own namespaces, an allowlisted
+read-only system, the image directory mounted at /image, a private /tmp, a clean environment,
+nothing of Chorus's VAR_DIR. In production it is refused unless CHORUS_ALLOW_LOCAL_RUNTIME.
 
-run: the command runs as a subprocess in its own session (so a timeout or cancel kills the
-whole process group), with a minimal environment (never the server's), rlimits on memory
-(RLIMIT_AS), CPU time and processes (best effort), a fresh HOME/TMPDIR, and cwd in the
-image's app/ directory. This is isolation for well-meaning code, not a sandbox for hostile
-code: use the Docker runtime for that.
+build: the source tree is copied into CHORUS_LOCAL_IMAGES_DIR/<digest>/app; in the sandbox
+(with the host's network, for pip) a virtualenv is made at /image/venv and requirements.txt
+or pyproject dependencies are pip-installed into it; what the Dockerfile would start (its
+ENTRYPOINT/CMD, `python3 …`) is recorded in image.json. The digest is a sha256 over the tree
+and the command, so the same source gives the same image and a rebuild reuses it.
+
+run: the command runs in the sandbox (image read-only, no network unless
+CHORUS_LOCAL_TASK_NETWORK), in its own session (so a timeout or cancel kills the whole
+process group), with rlimits on memory (RLIMIT_AS), CPU time and processes, HOME and TMPDIR
+in the private /tmp, and cwd /image/app. docs/security.md says what it does not isolate.
 
 A running task leaves a pidfile (runs/<id>.json, with its labels) for the reconciler's
 find/stop; it is removed once the exit code and the output are collected.

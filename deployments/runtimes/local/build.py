@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import resource
 import shlex
 import shutil
 import subprocess
@@ -18,14 +20,26 @@ from deployments.runtimes.base import (
     BuildTimedOut,
     BuiltImage,
     CancelFn,
+    Limits,
     LogFn,
 )
+from deployments.runtimes.local import sandbox
 from deployments.runtimes.local.core import LocalCore
 from deployments.runtimes.local.images import IMAGE_FILE, SKIP_NAMES, locked_dir, tree_digest
 from deployments.runtimes.local.processes import pump
 
 PYTHON_RE = re.compile(r"^python(3(\.\d+)?)?$")
 SHELL_META = set("|&;<>()$`\\\"'*?[]#~=%\n")
+
+
+def build_limits(limits: Limits) -> None:
+    """In the build step's child: its address space and the processors it may use."""
+    memory = limits.memory_mb * 1024 * 1024
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cpus = sorted(os.sched_getaffinity(0))[: max(1, int(limits.cpus))]
+    with contextlib.suppress(OSError):
+        os.sched_setaffinity(0, cpus)
 
 
 class LocalBuild(LocalCore):
@@ -40,6 +54,7 @@ class LocalBuild(LocalCore):
         build_args: Mapping[str, str] | None = None,
         cancel: CancelFn | None = None,
         timeout: float | None = None,
+        limits: Limits | None = None,
     ) -> BuiltImage:
         from deployments.builds import dockerfiles
 
@@ -60,7 +75,9 @@ class LocalBuild(LocalCore):
         ]
         deadline = time.monotonic() + timeout if timeout else None
 
-        digest = tree_digest(source_dir, json.dumps([command, env, self.python]))
+        digest = tree_digest(
+            source_dir, json.dumps([command, env, self.python, sandbox.IMAGE_MOUNT])
+        )
         image_dir = self.images_dir / digest.removeprefix("sha256:")[:32]
         log(f"Building {tag} with the local runtime into {image_dir}", "chorus")
         for args in ignored:
@@ -73,7 +90,14 @@ class LocalBuild(LocalCore):
             if image_dir.exists():
                 shutil.rmtree(image_dir)  # an interrupted earlier build
             try:
-                self._prepare(source_dir, image_dir, log=log, cancel=cancel, deadline=deadline)
+                self._prepare(
+                    source_dir,
+                    image_dir,
+                    log=log,
+                    cancel=cancel,
+                    deadline=deadline,
+                    limits=limits,
+                )
                 self._write_meta(image_dir, digest=digest, tag=tag, command=command, env=env)
             except BaseException:
                 shutil.rmtree(image_dir, ignore_errors=True)
@@ -103,6 +127,7 @@ class LocalBuild(LocalCore):
         log: LogFn,
         cancel: CancelFn | None,
         deadline: float | None,
+        limits: Limits | None,
     ) -> None:
         from deployments.builds import dockerfiles
 
@@ -118,11 +143,17 @@ class LocalBuild(LocalCore):
             install = ["-r", "requirements.txt"]
         elif (app / "pyproject.toml").is_file():
             install = dockerfiles.pyproject_dependencies(app / "pyproject.toml")
-        venv = image_dir / "venv"
-        log(f"Creating a virtualenv with {self.python}", "chorus")
-        cmd = [self.python, "-m", "venv", *([] if install else ["--without-pip"]), str(venv)]
+        venv = f"{sandbox.IMAGE_MOUNT}/venv"
+        log(f"Creating a virtualenv with {self.python} (in the bubblewrap sandbox)", "chorus")
+        cmd = [self.python, "-m", "venv", *([] if install else ["--without-pip"]), venv]
         self._run_step(
-            cmd, cwd=app, what="Creating the virtualenv", log=log, cancel=cancel, deadline=deadline
+            cmd,
+            image_dir=image_dir,
+            what="Creating the virtualenv",
+            log=log,
+            cancel=cancel,
+            deadline=deadline,
+            limits=limits,
         )
         if not install:
             log("No dependencies declared: nothing to install", "chorus")
@@ -130,7 +161,7 @@ class LocalBuild(LocalCore):
         log(f"Installing dependencies: pip install {' '.join(install)}", "chorus")
         self._run_step(
             [
-                str(venv / "bin" / "python"),
+                f"{venv}/bin/python",
                 "-m",
                 "pip",
                 "install",
@@ -144,35 +175,46 @@ class LocalBuild(LocalCore):
                 "20",
                 *install,
             ],
-            cwd=app,
+            image_dir=image_dir,
             what="pip install",
             log=log,
             cancel=cancel,
             deadline=deadline,
+            limits=limits,
         )
 
     def _run_step(
         self,
         cmd: list[str],
         *,
-        cwd: Path,
+        image_dir: Path,
         what: str,
         log: LogFn,
         cancel: CancelFn | None,
         deadline: float | None,
+        limits: Limits | None,
     ) -> None:
-        env = {
-            k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV" and not k.startswith("PYTHON")
-        }
-        env["PYTHONUNBUFFERED"] = "1"
-        proc = subprocess.Popen(
+        # In the sandbox, with the image directory writable and the host's network (pip's
+        # index), but none of the worker's environment, files or processes.
+        argv = sandbox.command(
             cmd,
-            cwd=cwd,
-            env=env,
+            bwrap=self.bwrap(),
+            image_dir=image_dir,
+            writable_image=True,
+            network=True,
+            python=self.python,
+            workdir=f"{sandbox.IMAGE_MOUNT}/app",
+            tmp_mb=limits.memory_mb if limits else Limits().memory_mb,
+            extra_read_only=self.read_only_paths,
+        )
+        proc = subprocess.Popen(
+            argv,
+            env=sandbox.build_env(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=(lambda: build_limits(limits)) if limits else None,  # noqa: PLW1509
         )
         tail: list[str] = []
 

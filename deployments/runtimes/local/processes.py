@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from deployments.runtimes.base import CancelFn, LogFn
+from deployments.runtimes.lines import capped_lines
 
 CANCEL_POLL_SECONDS = 1.0
 
@@ -55,8 +56,8 @@ def pump(
 
     def read(stream_name: str, pipe) -> None:
         try:
-            for raw in iter(pipe.readline, b""):
-                lines.put((stream_name, raw.decode("utf-8", errors="replace").rstrip("\r\n")))
+            for line in capped_lines(pipe):
+                lines.put((stream_name, line))
         finally:
             lines.put((stream_name, None))
 

@@ -1,4 +1,5 @@
-"""Local runs: the task as a subprocess in its own session, with rlimits and a fresh HOME."""
+"""Local runs: the task in the bubblewrap sandbox (sandbox.py), in its own session, with
+rlimits, its image read-only at /image and a private /tmp as HOME."""
 
 from __future__ import annotations
 
@@ -6,24 +7,18 @@ import contextlib
 import json
 import os
 import resource
-import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from deployments.runtimes.base import CancelFn, Limits, LogFn, RunResult
+from deployments.runtimes.base import CancelFn, Limits, LogFn, RunResult, RuntimeUnavailable
+from deployments.runtimes.local import sandbox
 from deployments.runtimes.local.build import PYTHON_RE
 from deployments.runtimes.local.core import LocalCore
 from deployments.runtimes.local.images import IMAGE_FILE
-from deployments.runtimes.local.processes import (
-    kill_group,
-    proc_start_time,
-    process_count,
-    pump,
-)
+from deployments.runtimes.local.processes import kill_group, proc_start_time, process_count, pump
 
 
 class LocalRun(LocalCore):
@@ -41,6 +36,7 @@ class LocalRun(LocalCore):
         command: list[str] | None = None,
         cancel: CancelFn | None = None,
         on_start: Callable[[str], None] | None = None,
+        run_as_root: bool = False,
     ) -> RunResult:
         image_dir = Path(image)
         try:
@@ -50,19 +46,24 @@ class LocalRun(LocalCore):
                 exit_code=None,
                 error=f"The local image {image} does not exist on this machine; build it again.",
             )
-        venv_bin = image_dir / "venv" / "bin"
+        try:
+            self.check()
+            bwrap = self.bwrap()
+        except RuntimeUnavailable as exc:
+            return RunResult(exit_code=None, error=str(exc))
+        venv_bin = f"{sandbox.IMAGE_MOUNT}/venv/bin"
         argv = list(command or meta["command"])
         if argv and PYTHON_RE.match(Path(argv[0]).name):
-            argv[0] = str(venv_bin / "python")
-        home = Path(tempfile.mkdtemp(prefix="chorus-run-"))
+            argv[0] = f"{venv_bin}/python"
+        # The sandbox's environment is exactly this: never the worker's own.
         run_env = {
             "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
-            "HOME": str(home),
-            "TMPDIR": str(home),
+            "HOME": "/tmp",
+            "TMPDIR": "/tmp",
             "LANG": "C.UTF-8",
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
-            "VIRTUAL_ENV": str(image_dir / "venv"),
+            "VIRTUAL_ENV": f"{sandbox.IMAGE_MOUNT}/venv",
             **{k: v for k, v in (meta.get("env") or {}).items() if k not in ("PATH", "HOME")},
             **{str(k): str(v) for k, v in env.items()},
         }
@@ -82,10 +83,20 @@ class LocalRun(LocalCore):
                     resource.setrlimit(which, (value, value))
 
         result = RunResult(exit_code=None, container_id=run_id)
+        sandboxed = sandbox.command(
+            argv,
+            bwrap=bwrap,
+            image_dir=image_dir.resolve(),
+            writable_image=False,
+            network=self.task_network,
+            python=self.python,
+            workdir=f"{sandbox.IMAGE_MOUNT}/{meta.get('workdir', 'app')}",
+            tmp_mb=limits.memory_mb,
+            extra_read_only=self.read_only_paths,
+        )
         try:
             proc = subprocess.Popen(
-                argv,
-                cwd=image_dir / meta.get("workdir", "app"),
+                sandboxed,
                 env=run_env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -95,7 +106,6 @@ class LocalRun(LocalCore):
                 close_fds=True,
             )
         except OSError as exc:
-            shutil.rmtree(home, ignore_errors=True)
             result.error = f"The task could not start: {exc}"
             return result
         pidfile = self.runs_dir / f"{run_id}.json"
@@ -107,7 +117,6 @@ class LocalRun(LocalCore):
                     "start": proc_start_time(proc.pid),
                     "labels": dict(labels or {}),
                     "image": str(image_dir),
-                    "home": str(home),
                 }
             )
         )
@@ -130,5 +139,4 @@ class LocalRun(LocalCore):
         finally:
             kill_group(proc.pid)
             pidfile.unlink(missing_ok=True)
-            shutil.rmtree(home, ignore_errors=True)
         return result

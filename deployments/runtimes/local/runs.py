@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import uuid
@@ -41,12 +40,7 @@ class LocalRuns(LocalCore):
         self.remove(container_id)
 
     def remove(self, container_id: str) -> None:
-        path = self.runs_dir / f"{container_id}.json"
-        with contextlib.suppress(OSError, ValueError):
-            home = json.loads(path.read_text()).get("home")
-            if home and Path(home).name.startswith("chorus-run-"):
-                shutil.rmtree(home, ignore_errors=True)
-        path.unlink(missing_ok=True)
+        (self.runs_dir / f"{container_id}.json").unlink(missing_ok=True)
 
     # --- image clean-up ---------------------------------------------------------------------
     def remove_image(self, ref: str) -> None:

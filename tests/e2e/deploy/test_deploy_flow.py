@@ -31,10 +31,20 @@ def local_runtime(settings):
 
 
 @pytest.fixture
-def worker(local_runtime):
+def shared(tmp_path):
+    """A host directory local tasks may read (the sandbox shows nothing else of the host)."""
+    path = tmp_path / "shared"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def worker(local_runtime, shared):
     flush_broker()
     proc = start_worker(
-        "deploy-e2e-worker", queues="chorus,builds,executions", extra_env=WORKER_ENV
+        "deploy-e2e-worker",
+        queues="chorus,builds,executions",
+        extra_env={**WORKER_ENV, "CHORUS_LOCAL_SANDBOX_PATHS": str(shared)},
     )
     yield proc
     proc.stop()
@@ -53,7 +63,7 @@ def wait_until(check, timeout: float, what: str):
 SESSIONS = '[{"id": "s-1", "user": "alice", "last_seen": "2024-05-01T09:00:00Z"}]\n'
 
 
-def test_sample_to_production(page, live_server, login, project, alice, worker, tmp_path):
+def test_sample_to_production(page, live_server, login, project, alice, worker, shared):
     from django_celery_beat.models import PeriodicTask
 
     from deployments.models import Build, Deployment, Execution
@@ -110,7 +120,7 @@ def test_sample_to_production(page, live_server, login, project, alice, worker, 
     )
 
     # 5. Configure where the sample reads sessions from, run it now, wait for success.
-    sessions = tmp_path / "sessions.json"
+    sessions = shared / "sessions.json"
     sessions.write_text(SESSIONS)
     page.goto(f"{base}/p/{project.slug}/c/sessions/deploy/")
     dev_card.locator("details.config > summary").click()

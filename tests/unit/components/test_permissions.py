@@ -174,3 +174,32 @@ def test_other_projects_connection_is_404(project, alice, make_user, client_for)
     r = client_for(alice).post(reverse("github_connection_delete", args=[project.slug, conn.pk]))
     assert r.status_code == 404
     assert GitHubConnection.objects.filter(pk=conn.pk).exists()
+
+
+@pytest.mark.parametrize("role, status", [("owner", 200), ("developer", 403)])
+def test_only_an_owner_lets_a_component_run_as_root(
+    role, status, project, sample_component, users_by_role, client_for
+):
+    url = reverse("api:component_update", args=[project.slug, sample_component.name])
+    r = client_for(users_by_role[role]).post(
+        url, {"run_as_root": True}, content_type="application/json"
+    )
+    assert r.status_code == status, r.content
+    sample_component.refresh_from_db()
+    assert sample_component.run_as_root is (role == "owner")
+    if role == "owner":
+        assert r.json()["run_as_root"] is True
+
+
+@pytest.mark.parametrize("role, shown", [("owner", True), ("developer", False)])
+def test_the_run_as_root_switch_is_offered_to_owners_only(
+    role, shown, project, sample_component, users_by_role, client_for
+):
+    client = client_for(users_by_role[role])
+    url = urls(project, sample_component)["edit"]
+    assert (b'name="run_as_root"' in client.get(url).content) is shown
+    # A developer's form post cannot carry it either: the field is not part of their form.
+    client.post(url, {"description": "edited", "run_as_root": "on"})
+    sample_component.refresh_from_db()
+    assert sample_component.description == "edited"
+    assert sample_component.run_as_root is shown
