@@ -87,3 +87,13 @@ def github_connection_get(*, project: Project, pk) -> GitHubConnection:
         return GitHubConnection.objects.select_related("project").get(project=project, pk=pk)
     except (GitHubConnection.DoesNotExist, ValueError, TypeError):
         raise Http404("No such GitHub connection") from None
+
+
+def component_environments_in_use(*, component: Component) -> list:
+    """Environments where the component has a deployment (live or undeployed) or a config value:
+    deleting the component removes those, so deleting needs the role that may change each."""
+    from deployments.models import ConfigVar, Deployment, Environment
+
+    ids = set(Deployment.objects.filter(component=component).values_list("environment", flat=True))
+    ids |= set(ConfigVar.objects.filter(component=component).values_list("environment", flat=True))
+    return list(Environment.objects.filter(pk__in=ids).order_by("order"))

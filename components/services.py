@@ -16,6 +16,7 @@ from portal.selectors import require_role
 from . import github as gh
 from .models import Component, GitHubConnection
 from .presets import Detection, detect
+from .selectors import component_environments_in_use
 from .sources import SourceError, git, source_inspect
 
 EDITABLE_FIELDS = (
@@ -249,11 +250,24 @@ def component_update(
 
 @transaction.atomic
 def component_delete(*, component: Component, actor) -> None:
-    """Delete the component, its builds and deployments, and its deployments' beat schedules."""
+    """Delete the component, its builds and deployments, and its deployments' beat schedules.
+
+    Deleting removes every environment's deployment, secrets and history, so it needs the role
+    that may undeploy each of those environments: an owner as soon as Production holds anything.
+    """
     _require(actor, component.project)
     from django_celery_beat.models import PeriodicTask
 
     from deployments.models import Deployment
+    from deployments.services.deploy import check_environment_role
+
+    for environment in component_environments_in_use(component=component):
+        check_environment_role(
+            actor=actor,
+            component=component,
+            environment=environment,
+            action="delete a component deployed or configured",
+        )
 
     deployments = list(Deployment.objects.filter(component=component))
     task_ids = [d.periodic_task_id for d in deployments if d.periodic_task_id]

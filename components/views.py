@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from deployments.services.deploy import can_change
 from portal.roles import Role
 from portal.selectors import project_get_for_user, project_role
 
@@ -20,6 +21,7 @@ from . import services
 from .forms import ComponentEditForm, DeleteForm, GitHubConnectForm, apply_validation_error
 from .models import Component
 from .selectors import (
+    component_environments_in_use,
     component_get_for_user,
     component_rows,
     component_webhook_secret,
@@ -153,11 +155,21 @@ def component_delete_view(request, project_slug: str, name: str):
         user=request.user, project_slug=project_slug, name=name, min_role=Role.DEVELOPER
     )
     form = DeleteForm(request.POST or None, expected=component.name)
+    refused = ""
     if request.method == "POST" and form.is_valid():
-        services.component_delete(component=component, actor=request.user)
-        messages.success(request, f"Component “{name}” and its schedules were deleted.")
-        return redirect("component_list", project_slug)
+        try:
+            services.component_delete(component=component, actor=request.user)
+        except PermissionDenied as exc:
+            refused = str(exc)
+        else:
+            messages.success(request, f"Component “{name}” and its schedules were deleted.")
+            return redirect("component_list", project_slug)
     deployments = component.deployments.select_related("environment").order_by("environment__order")
+    owners_only = [
+        e.name
+        for e in component_environments_in_use(component=component)
+        if not can_change(user=request.user, component=component, environment=e)
+    ]
     return render(
         request,
         "components/delete.html",
@@ -167,7 +179,10 @@ def component_delete_view(request, project_slug: str, name: str):
             "form": form,
             "deployments": deployments,
             "build_count": component.builds.count(),
+            "owners_only": owners_only,
+            "refused": refused,
         },
+        status=403 if refused else 200,
     )
 
 
