@@ -7,8 +7,12 @@ When the cap is reached one marker line says so and further lines are counted, n
 
 from __future__ import annotations
 
+import json
+import re
+import shlex
 import time
 from collections.abc import Iterable
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import models
@@ -19,10 +23,70 @@ TRUNCATED_MARKER = "[chorus] log truncated: the log reached its size limit of {l
 MAX_LINE_CHARS = 8192
 
 
+# A line of a multi-line secret shorter than this (a PEM's "}" or a JSON's "{") says nothing.
+MIN_SECRET_PIECE = 4
+
+
+def _shell_double_quoted(value: str) -> str:
+    """The value as bash writes it inside "…" (`declare -p`, `export -p`)."""
+    for ch in ("\\", '"', "$", "`"):
+        value = value.replace(ch, "\\" + ch)
+    return value
+
+
+def _shell_backslashed(value: str) -> str:
+    """The value as `printf %q` writes it when it needs no $'…' (a backslash before specials)."""
+    return re.sub(r"([^A-Za-z0-9_./:=@%+,-])", r"\\\1", value)
+
+
+def secret_forms(secret: str) -> tuple[set[str], set[str]]:
+    """(whole forms, line pieces) of `secret`.
+
+    The whole forms are every text a task is likely to print for it: as is, JSON-escaped
+    (json.dumps of the environment), Python repr (print(os.environ)), shell-quoted (shlex.quote,
+    declare -p, printf %q). The pieces are the lines of a multi-line secret (a PEM key, pretty
+    JSON) in any of those forms, because runtimes hand the log one line at a time.
+    """
+    forms = {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],
+        shlex.quote(secret),
+        _shell_double_quoted(secret),
+        _shell_backslashed(secret),
+    }
+    pieces = {
+        piece
+        for form in forms
+        for piece in (p.strip() for p in form.splitlines())
+        if len(piece) >= MIN_SECRET_PIECE and piece not in forms
+    }
+    return {f for f in forms if len(f) >= 3}, pieces
+
+
+def _alternation(texts: set[str]) -> re.Pattern | None:
+    # Longest first: where several start at one position the longest is masked whole.
+    ordered = sorted(texts, key=lambda t: (-len(t), t))
+    return re.compile("|".join(re.escape(t) for t in ordered)) if ordered else None
+
+
+@lru_cache(maxsize=256)
+def _mask_patterns(secrets: tuple[str, ...]) -> tuple[re.Pattern, ...]:
+    wholes: set[str] = set()
+    pieces: set[str] = set()
+    for secret in secrets:
+        w, p = secret_forms(secret)
+        wholes |= w
+        pieces |= p
+    # Whole forms first: a regex takes the leftmost match, and a piece starting one character
+    # earlier (the quote of a shell-quoted form) would otherwise cut a whole form into bits.
+    return tuple(p for p in (_alternation(wholes), _alternation(pieces)) if p is not None)
+
+
 def mask_secrets(text: str, secrets: Iterable[str]) -> str:
-    # Longest first, so a secret containing another is masked whole.
-    for secret in sorted((s for s in secrets if s and len(s) >= 3), key=len, reverse=True):
-        text = text.replace(secret, MASK)
+    for pattern in _mask_patterns(tuple(sorted({s for s in secrets if s and len(s) >= 3}))):
+        text = pattern.sub(MASK, text)
     return text
 
 
@@ -69,7 +133,9 @@ class LogWriter:
         self.write(text, stream)
 
     def write(self, text: str, stream: str = "stdout") -> None:
-        for raw in str(text).splitlines() or [""]:
+        # Masked before splitting too, so a multi-line secret given whole goes whole.
+        text = mask_secrets(str(text), self.secrets)
+        for raw in text.splitlines() or [""]:
             self._write_line(raw.rstrip("\r"), stream)
         if not self.hold and time.monotonic() - self._last_flush >= self.flush_every:
             self.flush()

@@ -16,7 +16,7 @@ from deployments.executions.dispatch import (
     insert_claiming,
     new_task_id,
 )
-from deployments.logs import LogWriter
+from deployments.logs import LogWriter, mask_secrets
 from deployments.models import Execution, ExecutionLogLine
 
 Status = Execution.Status
@@ -92,6 +92,8 @@ def execution_finish(
         retry, retry_line = _retry(execution, now)
     if log is None:
         log = LogWriter(owner=execution, line_model=ExecutionLogLine, fk_name="execution")
+    # The reason goes to the API, the pages and alert messages: masked like the log.
+    reason = mask_secrets(reason or "", log.secrets)
     # The last lines and the final status commit together: the live view never shows a
     # finished execution without its last line.
     with transaction.atomic():

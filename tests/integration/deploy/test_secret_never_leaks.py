@@ -45,13 +45,17 @@ def local_runtime(settings, tmp_path):
 
 @pytest.fixture
 def leaky_component(project, alice, tmp_path):
+    return _task_component(project, alice, tmp_path, "leaky", MAIN)
+
+
+def _task_component(project, alice, tmp_path, name: str, main: str):
     from components.models import Component
 
-    repo = BareRepo.create(tmp_path / "leaky.git")
-    repo.commit({"main.py": MAIN, "requirements.txt": ""}, message="print the secret")
+    repo = BareRepo.create(tmp_path / f"{name}.git")
+    repo.commit({"main.py": main, "requirements.txt": ""}, message="print the secret")
     return Component.objects.create(
         project=project,
-        name="leaky",
+        name=name,
         source_kind=Component.SourceKind.GIT,
         git_url=repo.url,
         branch="main",
@@ -217,3 +221,85 @@ def test_secret_never_leaks(
             assert SECRET.encode() not in body, (user.username, url)
             ok += response.status_code == 200
     assert ok > 40  # the walk really rendered pages, not just errors
+
+
+# --- the forms a task prints a secret in ------------------------------------------------------
+PEM = (
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n"
+    "MzEfYyjiWA4R4M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvu\n"
+    "-----END PRIVATE KEY-----\n"
+)
+CREDENTIALS = (
+    '{\n  "type": "service_account",\n  "private_key_id": "9f8e7d6c5b4a39281706f5e4d3c2b1a0",\n'
+    '  "client_email": "nightly@tasks.iam.example"\n}'
+)
+ODD_TOKEN = "tok'en\"$Wraith\\value 31337"  # quotes, $, a backslash and a space
+FORMS = """\
+import json, os, shlex, subprocess, sys
+pem, cred, token = os.environ["TLS_KEY"], os.environ["GCP_CREDENTIALS"], os.environ["ODD_TOKEN"]
+print(pem)
+sys.stdout.write("key follows:" + pem + "end of key\\n")
+print(cred)
+print(json.dumps(dict(os.environ)))
+print(json.dumps({"credentials": cred, "token": token}, indent=1))
+print(os.environ)
+print(repr(pem), repr(token))
+print("export ODD_TOKEN=" + shlex.quote(token))
+sys.stdout.flush()
+subprocess.run(["bash", "-c", 'declare -p ODD_TOKEN TLS_KEY; printf "%q\\n" "$ODD_TOKEN"'])
+print("done printing")
+"""
+# Pieces that must never be stored, whatever the form: each is unique to one secret.
+NEVER = [
+    "MIIEvQIBADANBgkqhkiG9w0",
+    "bS1GB4t7NXp98C3SC6dVMvDu",
+    "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+    "nightly@tasks.iam.example",
+    "Wraith",
+]
+
+
+def test_secrets_are_masked_in_every_form_a_task_prints(
+    local_runtime, project, alice, dev, tmp_path, django_capture_on_commit_callbacks
+):
+    """PEM keys and pretty JSON span lines (and runtimes hand the log one line at a time);
+    json.dumps, print(os.environ), shlex.quote, `declare -p` and `printf %q` escape a value.
+    A real task prints each; no piece of any secret reaches the stored log."""
+    from deployments.executions.actions import execution_run_now
+    from deployments.executions.run import execution_run
+
+    component = _task_component(project, alice, tmp_path, "printer", FORMS)
+    build = _build(component, alice, django_capture_on_commit_callbacks)
+    deployment = deployment_deploy(
+        component=component, environment=dev, build=build, schedule="@every 1h", actor=alice
+    )
+    for key, value in [
+        ("TLS_KEY", PEM),
+        ("GCP_CREDENTIALS", CREDENTIALS),
+        ("ODD_TOKEN", ODD_TOKEN),
+    ]:
+        config_set(
+            component=component,
+            environment=dev,
+            key=key,
+            value=value,
+            is_secret=True,
+            actor=alice,
+        )
+    with django_capture_on_commit_callbacks(execute=False):
+        execution = execution_run_now(deployment=deployment, actor=alice)
+    execution_run(execution_id=execution.pk)
+    execution.refresh_from_db()
+    assert execution.status == Execution.Status.SUCCEEDED, execution.reason
+    texts = list(execution.log_lines.order_by("seq").values_list("text", flat=True))
+    log = "\n".join(texts)
+    # The task really printed every form (masked): the lines around them are there.
+    assert "done printing" in texts
+    assert any(t.startswith("key follows:") for t in texts), texts
+    assert any(t.startswith("environ({") for t in texts), texts
+    assert any(t.startswith("declare -x ODD_TOKEN=") for t in texts), texts
+    assert any(t.startswith("export ODD_TOKEN=") for t in texts), texts
+    assert log.count("••••") >= 12, log
+    leaked = [(piece, t) for piece in NEVER for t in texts if piece in t]
+    assert not leaked, leaked
