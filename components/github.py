@@ -17,9 +17,14 @@ import github
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from github import Auth, Github, GithubException
+from github.Requester import (
+    HTTPRequestsConnectionClass,
+    HTTPSRequestsConnectionClass,
+    Requester,
+)
 from requests.exceptions import RequestException
 
-from portal import crypto
+from portal import crypto, outbound
 
 from .models import GitHubConnection
 from .sources import git
@@ -31,10 +36,11 @@ class GitHubError(Exception):
     """A GitHub API call failed; the message is user-facing."""
 
 
-def validate_api_url(url: str) -> str:
+def validate_api_url(url: str, *, check_host: bool = True) -> str:
     """The stripped API URL, or ValidationError: http(s) only, and (without
     CHORUS_ALLOW_LOCAL_GIT_URLS) no host on the server's own network, which a user could
-    otherwise make Chorus call with a token it chose (cloud metadata, internal services)."""
+    otherwise make Chorus call with a token it chose (cloud metadata, internal services).
+    check_host=False checks the form only: each connection checks its host (below)."""
     u = (url or "").strip().rstrip("/")
     try:
         parts = urlsplit(u)
@@ -47,16 +53,59 @@ def validate_api_url(url: str) -> str:
             "Enter the GitHub API URL, like https://api.github.com or https://<host>/api/v3.",
             code="invalid",
         )
-    if not getattr(settings, "CHORUS_ALLOW_LOCAL_GIT_URLS", False):
-        git.checked_addresses(host, what="GitHub API host", things="APIs", field="API URL")
+    if check_host:
+        _checked_api_host(host)
     return u
 
 
+def _checked_api_host(host: str) -> list:
+    if getattr(settings, "CHORUS_ALLOW_LOCAL_GIT_URLS", False):
+        try:
+            return outbound.check_host(host, allow_private=True)
+        except outbound.Refused as exc:
+            raise ValidationError(f"{exc} Check the host name in the API URL.") from None
+    return git.checked_addresses(host, what="GitHub API host", things="APIs", field="API URL")
+
+
+def _pinned(connection_class):
+    """PyGitHub's connection class, checking its host when created (once per request: see
+    `client`) and connecting to the addresses it checked, never resolving the name again."""
+
+    class Pinned(connection_class):
+        def __init__(self, host: str, *args, **kwargs) -> None:
+            super().__init__(host, *args, **kwargs)
+            try:
+                addresses = _checked_api_host(host)
+            except ValidationError as exc:
+                raise GitHubError(" ".join(exc.messages)) from None
+            outbound.pin(
+                self.session,
+                host,
+                addresses,
+                max_retries=self.retry,
+                pool_connections=self.pool_size,
+                pool_maxsize=self.pool_size,
+            )
+
+    Pinned.__name__ = f"Pinned{connection_class.__name__}"
+    return Pinned
+
+
+def pin_github_connections() -> None:
+    """Make every PyGitHub request of this process go through `_pinned` connections.
+
+    PyGitHub builds its requests sessions inside its own connection classes; swapping those
+    classes (its public hook) is the one place every request passes. It also turns off the
+    reuse of a connection between requests, so each request checks its host again.
+    Called once from ComponentsConfig.ready()."""
+    Requester.injectConnectionClasses(
+        _pinned(HTTPRequestsConnectionClass), _pinned(HTTPSRequestsConnectionClass)
+    )
+
+
 def client(*, base_url: str | None = None, token: str) -> Github:
-    # Checked before every client, not only when the connection was saved: the setting or the
-    # host's DNS may have changed since.
     try:
-        url = validate_api_url(base_url or settings.CHORUS_GITHUB_API_URL)
+        url = validate_api_url(base_url or settings.CHORUS_GITHUB_API_URL, check_host=False)
     except ValidationError as exc:
         raise GitHubError(" ".join(exc.messages)) from None
     return Github(

@@ -8,6 +8,7 @@ Secrets may also be given as files: `SECRET_KEY_FILE`, `CHORUS_ENCRYPTION_KEY_FI
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -244,6 +245,20 @@ DJANGO_CELERY_BEAT_TZ_AWARE = True
 # production unless explicitly allowed; allowed in development so local repos work.
 CHORUS_ALLOW_LOCAL_GIT_URLS = env.bool("CHORUS_ALLOW_LOCAL_GIT_URLS", default=not PRODUCTION)
 CHORUS_GITHUB_API_URL = env.str("CHORUS_GITHUB_API_URL", default="https://api.github.com")
+# Hosts members choose (git remotes, GitHub API, alert webhooks) are resolved once, checked and
+# connected to at the checked address (portal/outbound.py). CHORUS_DNS_SERVERS ("ip[:port],…")
+# makes Chorus ask those DNS servers instead of the system resolver; CHORUS_OUTBOUND_ALLOW
+# ("cidr,…") lists private networks an operator trusts as targets (an internal GitHub
+# Enterprise), without allowing every private address.
+CHORUS_DNS_SERVERS = env.list("CHORUS_DNS_SERVERS", default=[])
+CHORUS_OUTBOUND_ALLOW = env.list("CHORUS_OUTBOUND_ALLOW", default=[])
+for _net in CHORUS_OUTBOUND_ALLOW:
+    try:
+        ipaddress.ip_network(_net.strip(), strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"CHORUS_OUTBOUND_ALLOW: “{_net}” is not a network (like 10.20.0.0/16)"
+        ) from None
 CHORUS_DOCKER_HOST = env.str("DOCKER_HOST", default="")
 # Task containers join this network (created with inter-container traffic off) unless their
 # environment names another; builds run with these limits (docs/security.md).

@@ -7,9 +7,7 @@ both send it) and its outcome - HTTP status or error - is recorded on the row.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import logging
-import socket
 from urllib.parse import urlsplit
 
 import requests
@@ -18,7 +16,7 @@ from django.core.mail import send_mail
 from django.db.models import Q
 from django.utils import timezone
 
-from portal import crypto
+from portal import crypto, outbound
 
 from ..models import AlertChannel, AlertDelivery
 
@@ -52,32 +50,44 @@ def delivery_send(*, delivery_id: int) -> AlertDelivery | None:
     return delivery
 
 
-def webhook_target_refusal(host: str | None) -> str:
-    """Why a webhook may not be sent to this host, or "" when it may.
+def _checked_webhook_host(host: str | None):
+    """(checked addresses, "") or (None, why a webhook may not be sent to this host).
 
-    In production Chorus refuses webhooks to loopback, private and link-local addresses (a
-    user could otherwise make the server POST into its own network), unless
-    CHORUS_ALERT_WEBHOOK_ALLOW_PRIVATE is set. Checked when the channel is saved and again at
-    every send, since DNS answers change.
+    Chorus refuses webhooks to loopback, private, link-local and the other networks of
+    portal/outbound.py (a member could otherwise make the server POST into its own network),
+    unless CHORUS_ALERT_WEBHOOK_ALLOW_PRIVATE is set. Checked when the channel is saved and
+    again at every send, since DNS answers change; the send connects to the checked address.
     """
-    if settings.CHORUS_ALERT_WEBHOOK_ALLOW_PRIVATE or not host:
-        return ""
+    if not host:
+        return None, "The webhook URL has no host."
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except OSError:
-        return f"The webhook host “{host}” does not resolve."
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved:
-            return (
-                f"The webhook host “{host}” is a private address ({ip}); "
-                "set CHORUS_ALERT_WEBHOOK_ALLOW_PRIVATE=true to allow it."
-            )
-    return ""
+        return outbound.check_host(
+            host, allow_private=settings.CHORUS_ALERT_WEBHOOK_ALLOW_PRIVATE
+        ), ""
+    except outbound.Refused as refused:
+        if refused.ip is None:
+            return None, f"The webhook host “{host}” does not resolve."
+        return None, (
+            f"The webhook host “{refused.where}” is a private address; "
+            "set CHORUS_ALERT_WEBHOOK_ALLOW_PRIVATE=true to allow it."
+        )
+
+
+def webhook_target_refusal(host: str | None) -> str:
+    """Why a webhook may not be sent to this host, or "" when it may (when a channel is saved;
+    with private hosts allowed, a name that does not resolve yet is not refused)."""
+    if settings.CHORUS_ALERT_WEBHOOK_ALLOW_PRIVATE and host:
+        return ""
+    return _checked_webhook_host(host)[1]
 
 
 def _send(channel: AlertChannel, subject: str, message: str) -> tuple[int | None, str]:
-    """(HTTP status or None, error text or "")."""
+    """(HTTP status or None, error text or "").
+
+    The error text is shown to every member of the project (alerts page, API), so it names the
+    webhook's host only: the rest of the URL is its credential (Slack's are), and the
+    receiver's answer is not echoed (Chorus must not be a way to read an internal page).
+    """
     if channel.kind == AlertChannel.Kind.EMAIL:
         if not channel.addresses:
             return None, "no email addresses configured"
@@ -90,19 +100,26 @@ def _send(channel: AlertChannel, subject: str, message: str) -> tuple[int | None
         url = crypto.decrypt(channel.webhook_url_encrypted)
     except crypto.DecryptionError as exc:
         return None, str(exc)
-    refusal = webhook_target_refusal(urlsplit(url).hostname)
+    host = urlsplit(url).hostname
+    addresses, refusal = _checked_webhook_host(host)
     if refusal:
         return None, refusal
+    session = outbound.pin(requests.Session(), host, addresses)
     try:
         # No redirects: a 30x to an internal address would bypass the check above.
-        resp = requests.post(
+        resp = session.post(
             url, json={"text": message}, timeout=WEBHOOK_TIMEOUT, allow_redirects=False
         )
+    except requests.Timeout:
+        return None, f"webhook at {host} did not answer within {WEBHOOK_TIMEOUT} s"
     except requests.RequestException as exc:
-        return None, f"webhook unreachable: {type(exc).__name__}: {exc}"[:500]
+        # requests' messages repeat the URL (path and query: the credential).
+        return None, f"webhook at {host} unreachable ({type(exc).__name__})"
+    finally:
+        session.close()
     if 200 <= resp.status_code < 300:
         return resp.status_code, ""
-    return resp.status_code, f"webhook answered HTTP {resp.status_code}: {resp.text[:300]}"
+    return resp.status_code, f"webhook at {host} answered HTTP {resp.status_code}"
 
 
 def alerts_send_pending(*, older_than_seconds: int = 60) -> int:

@@ -9,9 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Receiver:
-    def __init__(self):
+    def __init__(self, host: str = "127.0.0.1", *, body: bytes = b""):
         self.messages: list[dict] = []
         self.status = 200
+        self.body = body  # what it answers (an internal page would answer something private)
         self._lock = threading.Lock()
         receiver = self
 
@@ -29,13 +30,14 @@ class Receiver:
                     status = receiver.status
                 self.send_response(status)
                 self.end_headers()
-                self.wfile.write(b"ok" if status < 300 else b"nope")
+                self.wfile.write(receiver.body or (b"ok" if status < 300 else b"nope"))
 
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/T000/B000/secret"
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://{host}:{self.port}/hooks/T000/B000/secret"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

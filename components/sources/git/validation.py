@@ -8,33 +8,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import socket
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from portal import outbound
+
 # scp-like syntax: user@host:path (no scheme). git treats it as ssh.
 _SCP_RE = re.compile(r"^[A-Za-z0-9._~-]+@([A-Za-z0-9.-]+):(?!//)")
 _NETWORK_SCHEMES = ("https", "http", "ssh", "git")
-# Without CHORUS_ALLOW_LOCAL_GIT_URLS a git host may not be the server itself or the networks
-# around it: a user could otherwise make Chorus fetch from (and probe) internal services.
-_PRIVATE_NETWORKS = tuple(
-    ipaddress.ip_network(n)
-    for n in (
-        "127.0.0.0/8",  # loopback
-        "::1/128",
-        "0.0.0.0/8",  # "this host": connecting to 0.0.0.0 reaches the server itself
-        "::/128",
-        "10.0.0.0/8",  # private
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "fc00::/7",
-        "169.254.0.0/16",  # link-local (cloud metadata services live here)
-        "fe80::/10",
-    )
-)
 
 
 def is_local_url(url: str) -> bool:
@@ -98,12 +82,6 @@ def url_host(url: str) -> str:
     return host
 
 
-def _is_private(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip in net for net in _PRIVATE_NETWORKS)
-
-
 def local_hosts_allowed() -> bool:
     return bool(getattr(settings, "CHORUS_ALLOW_LOCAL_GIT_URLS", False))
 
@@ -116,35 +94,24 @@ def checked_addresses(
     field: str = "git URL",
 ) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     """Resolve `host` once and return its addresses, or raise ValidationError when it is, or
-    resolves to, a loopback/private/link-local address (one private answer is enough) or does
+    resolves to, a refused address (portal/outbound.py; one such answer is enough) or does
     not resolve. Callers that connect afterwards must connect to exactly these addresses, or
     DNS could answer differently the second time (rebinding)."""
     try:
-        addresses = [ipaddress.ip_address(host)]
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-        except (OSError, UnicodeError):
+        return outbound.check_host(host)
+    except outbound.Refused as refused:
+        if refused.ip is None:
             raise ValidationError(
                 f"Cannot resolve host “{host}”: check the host name in the {field}.",
                 code="unresolvable",
             ) from None
-        addresses = []
-        for info in infos:
-            ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-            if ip not in addresses:
-                addresses.append(ip)
-    for ip in addresses:
-        if _is_private(ip):
-            where = host if str(ip) == host else f"{host} ({ip})"
-            raise ValidationError(
-                f"The {what} {where} is a loopback, private or link-local address; "
-                f"{things} on the server's own network are not allowed here. "
-                "Use a public host (an operator can allow them with "
-                "CHORUS_ALLOW_LOCAL_GIT_URLS=true).",
-                code="private",
-            )
-    return addresses
+        raise ValidationError(
+            f"The {what} {refused.where} is a loopback, private or link-local address; "
+            f"{things} on the server's own network are not allowed here. "
+            "Use a public host (an operator can allow them with "
+            "CHORUS_ALLOW_LOCAL_GIT_URLS=true).",
+            code="private",
+        ) from None
 
 
 def _refuse_private_host(host: str) -> None:

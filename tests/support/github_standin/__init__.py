@@ -55,6 +55,7 @@ class GitHubStandin(Routes, GitWrites, JsonShapes):
     repos: dict[str, StandinRepo] = field(default_factory=dict)
     pulls: dict[str, list[dict]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
+    host: str = "127.0.0.1"  # another loopback address (127.0.0.2) to tell apart who was reached
 
     def __post_init__(self) -> None:
         self._own_root = self.root is None
@@ -71,7 +72,7 @@ class GitHubStandin(Routes, GitWrites, JsonShapes):
             pass
 
         Handler.standin = standin
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((self.host, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
