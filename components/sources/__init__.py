@@ -140,8 +140,8 @@ def _remote(component) -> tuple[str, git.Auth | None, str]:
             url = validate_git_url(info.clone_url)
         except ValidationError as exc:
             raise SourceError(
-                f"GitHub gave the clone URL {info.clone_url!r}, which is refused: "
-                + " ".join(exc.messages),
+                f"GitHub gave the clone URL {git.strip_credentials(info.clone_url)!r}, which "
+                "is refused: " + " ".join(exc.messages),
                 field="repository",
             ) from exc
         auth = None if git.is_local_url(url) else git.Auth("x-access-token", token)

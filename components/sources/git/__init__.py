@@ -20,7 +20,13 @@ from .commands import DEFAULT_TIMEOUT, Auth, run_git
 from .errors import GitError
 from .pinning import Remote, pin_remote
 from .remote import SHA_RE, branches_of, fetch_commit, ls_remote, match_ref
-from .validation import checked_addresses, is_local_url, normalize_path, validate_git_url
+from .validation import (
+    checked_addresses,
+    is_local_url,
+    normalize_path,
+    strip_credentials,
+    validate_git_url,
+)
 from .worktree import checkout, commit_message, list_dir, path_kind, read_blob, scratch_dir
 
 __all__ = [
@@ -44,5 +50,6 @@ __all__ = [
     "read_blob",
     "run_git",
     "scratch_dir",
+    "strip_credentials",
     "validate_git_url",
 ]

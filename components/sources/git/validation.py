@@ -64,9 +64,52 @@ def validate_git_url(url: str) -> str:
         raise ValidationError(
             f"Unsupported URL scheme “{scheme}”; use https://, ssh:// or git://.", code="invalid"
         )
+    _refuse_credentials(u, scheme)
     if not getattr(settings, "CHORUS_ALLOW_LOCAL_GIT_URLS", False):
         _refuse_private_host(url_host(u))
     return u
+
+
+CREDENTIAL_REFUSAL = (
+    "This git URL carries a credential ({what}). Chorus keeps a component's URL in clear and "
+    "shows it to every member of the project, in build logs and in the API, so it is not "
+    "accepted. For a private GitHub (or GitHub Enterprise) repository, connect the account "
+    "under GitHub connections (its token is stored encrypted and never shown) and pick the "
+    "repository from there; otherwise use the URL without the credential."
+)
+
+
+def _refuse_credentials(url: str, scheme: str) -> None:
+    """A password (or, over http(s)/git, a user name, which GitHub accepts as a token) in the
+    URL is refused: ssh's user name (git@host) is not a secret."""
+    if "://" not in url:
+        return  # scp-like user@host:path carries a user name only
+    try:
+        parts = urlsplit(url)
+        user, password = parts.username, parts.password
+    except ValueError:
+        return
+    if password is not None:
+        raise ValidationError(CREDENTIAL_REFUSAL.format(what="user:password@"), code="credential")
+    if user and scheme in ("http", "https", "git"):
+        raise ValidationError(
+            CREDENTIAL_REFUSAL.format(what="a user or token before @"), code="credential"
+        )
+
+
+def strip_credentials(url: str) -> str:
+    """The URL without what `_refuse_credentials` refuses (for rows saved before it did)."""
+    if "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    authority, sep, path = rest.partition("/")
+    userinfo, at, hostport = authority.rpartition("@")
+    if not at:
+        return url
+    if scheme.lower() == "ssh":
+        user = userinfo.split(":", 1)[0]
+        return f"{scheme}://{user}@{hostport}{sep}{path}"
+    return f"{scheme}://{hostport}{sep}{path}"
 
 
 def url_host(url: str) -> str:
