@@ -99,3 +99,22 @@ class GitHubConnection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.login} @ {self.base_url}"
+
+
+class WebhookDelivery(models.Model):
+    """A GitHub delivery that was accepted (its signature matched a component's secret).
+
+    A delivery is signed over its body only, so a captured one stays valid forever: the body's
+    digest (and GitHub's delivery id) are remembered, and the same delivery is not acted on
+    twice, whatever X-GitHub-Delivery header a replay carries.
+    """
+
+    delivery_id = models.CharField(max_length=100)
+    body_sha256 = models.CharField(max_length=64, unique=True)
+    event = models.CharField(max_length=50, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["delivery_id"], name="webhook_delivery_unique_id")
+        ]

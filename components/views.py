@@ -241,6 +241,7 @@ def github_webhook_view(request) -> HttpResponse:
         body=request.body,
         event=request.headers.get("X-GitHub-Event", ""),
         signature=request.headers.get("X-Hub-Signature-256"),
+        delivery_id=request.headers.get("X-GitHub-Delivery"),
         content_type=request.content_type or "application/json",
     )
     return JsonResponse(result.data, status=result.status)

@@ -16,11 +16,12 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from portal import crypto
 
-from .models import Component
+from .models import Component, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +65,20 @@ def _candidates(full_name: str):
 
 
 def webhook_push_receive(
-    *, body: bytes, event: str, signature: str | None, content_type: str = "application/json"
+    *,
+    body: bytes,
+    event: str,
+    signature: str | None,
+    delivery_id: str | None = None,
+    content_type: str = "application/json",
 ) -> WebhookResult:
-    """Handle one delivery. 403 and nothing queued unless a component's secret signed it."""
+    """Handle one delivery. 403 and nothing queued unless a component's secret signed it;
+    a delivery already accepted once (a replay) is answered and ignored."""
     if not signature:
         return WebhookResult(403, {"error": "missing X-Hub-Signature-256 header"})
+    delivery_id = (delivery_id or "").strip()
+    if not delivery_id or len(delivery_id) > 100:
+        return WebhookResult(400, {"error": "missing or invalid X-GitHub-Delivery header"})
     try:
         payload = _payload(body, content_type)
     except (ValueError, UnicodeDecodeError):
@@ -91,6 +101,10 @@ def webhook_push_receive(
     if not signed:
         return WebhookResult(
             403, {"error": "the signature does not match the secret of any component"}
+        )
+    if not _first_time(body, delivery_id, event):
+        return WebhookResult(
+            200, {"note": f"delivery {delivery_id} was already received; nothing done again"}
         )
     names = [f"{c.project.slug}/{c.name}" for c in signed]
     if event == "ping":
@@ -124,6 +138,20 @@ def webhook_push_receive(
     if notes:
         data["note"] = "; ".join(notes)
     return WebhookResult(status, data)
+
+
+def _first_time(body: bytes, delivery_id: str, event: str) -> bool:
+    """Remember this delivery; False when it (its body, or its id) was accepted before."""
+    try:
+        with transaction.atomic():
+            WebhookDelivery.objects.create(
+                delivery_id=delivery_id,
+                body_sha256=hashlib.sha256(body).hexdigest(),
+                event=event[:50],
+            )
+    except IntegrityError:
+        return False
+    return True
 
 
 def _branch_matches(component: Component, ref: str, default_branch: str) -> bool:

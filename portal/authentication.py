@@ -6,6 +6,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from .models import ApiToken
+from .throttling import auth_failure_record, auth_failures_check
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -18,6 +19,8 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed("Malformed Authorization header.")
+        # An address that keeps failing is refused before its next guess is even looked at.
+        auth_failures_check(request)
         key = parts[1]
         token = (
             ApiToken.objects.select_related("user")
@@ -25,7 +28,13 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             .first()
         )
         if token is None or not token.user.is_active:
+            auth_failure_record(request)
             raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
+        if token.is_expired:
+            auth_failure_record(request)
+            raise exceptions.AuthenticationFailed(
+                "This API token has expired; create a new one (Account → API tokens)."
+            )
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
         return token.user, token
 

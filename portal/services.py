@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -97,16 +99,34 @@ def membership_remove(*, membership: Membership, actor) -> None:
     membership.delete()
 
 
+TOKEN_MAX_DAYS = 3650
+
+
 @transaction.atomic
-def api_token_create(*, user, name: str) -> tuple[ApiToken, str]:
-    """Create a token; return it with its secret, which is never retrievable again."""
+def api_token_create(
+    *, user, name: str, expires_in_days: int | None = None
+) -> tuple[ApiToken, str]:
+    """Create a token; return it with its secret, which is never retrievable again.
+
+    expires_in_days: the token stops working that many days from now; None: until revoked.
+    Who may ask is the caller's business: a browser session, or the API with the password
+    (portal/api/tokens.py) - never a token alone, or a stolen token would outlive revocation.
+    """
     name = (name or "").strip() or "token"
+    expires_at = None
+    if expires_in_days is not None:
+        if not 1 <= int(expires_in_days) <= TOKEN_MAX_DAYS:
+            raise ValidationError(
+                {"expires_in_days": f"Give a number of days between 1 and {TOKEN_MAX_DAYS}."}
+            )
+        expires_at = timezone.now() + timedelta(days=int(expires_in_days))
     key = ApiToken.generate_key()
     token = ApiToken.objects.create(
         user=user,
         name=name[:100],
         key_prefix=key[: len(ApiToken.PREFIX) + 6],
         key_hash=ApiToken.hash_key(key),
+        expires_at=expires_at,
     )
     return token, key
 

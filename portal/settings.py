@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -97,6 +98,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI assets served locally (no CDN)
     "django_filters",
     "django_celery_beat",
+    "axes",
     "portal",
     "components",
     "deployments",
@@ -113,6 +115,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -184,6 +188,21 @@ STORAGES = {
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
+# Password guessing (django-axes): after CHORUS_LOGIN_FAILURE_LIMIT failed logins from one
+# address (on /login/, /admin/login/ and the API's password re-authentication) that address
+# is refused for CHORUS_LOGIN_COOLOFF_MINUTES. Failures are kept in the database, so every web
+# process counts the same. The address is REMOTE_ADDR: behind a proxy, make the server set it
+# to the client's (gunicorn --forwarded-allow-ips), or every client shares one count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("CHORUS_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("CHORUS_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "portal.views.login_locked_out"
+AXES_VERBOSE = False
 LOGOUT_REDIRECT_URL = "login"
 CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
 
@@ -373,6 +392,28 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "portal.api_errors.exception_handler",
+    # portal/throttling.py: rates read from the settings below at every request.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "portal.throttling.AnonRate",
+        "portal.throttling.UserRate",
+    ],
+}
+# API rates ("<n>/<second|minute|hour|day>"): per client address without a login, per user with
+# one; creating tokens has its own, lower rate. CHORUS_API_AUTH_FAILURE_LIMIT failed token
+# authentications from one address within 10 minutes refuse that address's API requests for the
+# rest of those minutes (tokens cannot be guessed, but nobody should get to try).
+CHORUS_API_ANON_RATE = env.str("CHORUS_API_ANON_RATE", default="60/minute")
+CHORUS_API_USER_RATE = env.str("CHORUS_API_USER_RATE", default="1200/minute")
+CHORUS_API_TOKEN_CREATE_RATE = env.str("CHORUS_API_TOKEN_CREATE_RATE", default="20/hour")
+CHORUS_API_AUTH_FAILURE_LIMIT = env.int("CHORUS_API_AUTH_FAILURE_LIMIT", default=20)
+# Throttle counts live in the cache: one per process by default; CHORUS_CACHE_URL (redis://…)
+# shares them between processes.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+        if (_cache_url := env.str("CHORUS_CACHE_URL", default=""))
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chorus API",

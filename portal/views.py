@@ -170,7 +170,11 @@ def api_tokens(request):
     form = ApiTokenForm(request.POST or None)
     new_key = None
     if request.method == "POST" and form.is_valid():
-        _, new_key = services.api_token_create(user=request.user, name=form.cleaned_data["name"])
+        _, new_key = services.api_token_create(
+            user=request.user,
+            name=form.cleaned_data["name"],
+            expires_in_days=form.cleaned_data["expires_in_days"],
+        )
         form = ApiTokenForm()
     tokens = ApiToken.objects.filter(user=request.user)
     return render(
@@ -185,6 +189,23 @@ def api_token_revoke(request, token_id: int):
     services.api_token_revoke(token=token, actor=request.user)
     messages.success(request, f"Token “{token.name}” revoked.")
     return redirect("api_tokens")
+
+
+def login_locked_out(request, original_response=None, credentials=None):
+    """What django-axes answers while an address is locked out (settings.AXES_*): the page,
+    or the API's error shape for a password re-authentication through the API."""
+    from django.conf import settings
+    from django.http import JsonResponse
+
+    minutes = max(1, int(settings.AXES_COOLOFF_TIME.total_seconds() // 60))
+    message = (
+        f"Too many failed logins from your address; logging in from it is paused for "
+        f"{minutes} minute{'s' if minutes != 1 else ''}."
+    )
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": {"code": "locked_out", "message": message}}, status=429)
+    context = {"failure_limit": settings.AXES_FAILURE_LIMIT, "minutes": minutes}
+    return render(request, "registration/locked_out.html", context, status=429)
 
 
 def csrf_failure(request, reason: str = ""):

@@ -186,3 +186,12 @@ def login(page, live_server, password):
         return page
 
     return do
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    """Throttle counts (DRF rates, failed token authentications) live in the default cache, a
+    per-process one in tests: each test starts with none, as a new client would."""
+    from django.core.cache import cache
+
+    cache.clear()

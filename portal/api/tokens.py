@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import authenticate
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -9,6 +11,7 @@ from rest_framework.response import Response
 
 from portal import services
 from portal.models import ApiToken
+from portal.throttling import AnonRate, TokenCreateRate, UserRate
 
 from .base import ApiListView, ApiView, InputSerializer, errors, list_responses, responses
 
@@ -22,6 +25,7 @@ class TokenOut(serializers.Serializer):
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True)
     revoked_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
     is_active = serializers.BooleanField()
 
 
@@ -31,6 +35,20 @@ class TokenCreatedOut(TokenOut):
 
 class TokenCreateIn(InputSerializer):
     name = serializers.CharField(max_length=100)
+    expires_in_days = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=services.TOKEN_MAX_DAYS,
+        help_text="The token stops working after this many days; omit it for no expiry.",
+    )
+    password = serializers.CharField(
+        required=False,
+        write_only=True,
+        trim_whitespace=False,
+        help_text="Your password: required when this request is authenticated by a token "
+        "(a token alone cannot make new tokens); not needed from a logged-in browser session.",
+    )
 
 
 class TokenListApi(ApiListView):
@@ -49,18 +67,39 @@ class TokenListApi(ApiListView):
 
 
 class TokenCreateApi(ApiView):
+    throttle_classes = [AnonRate, UserRate, TokenCreateRate]
+
     @extend_schema(
         operation_id="tokens_create",
         summary="Create an API token; its secret is in this response only",
+        description="From a browser session, or with a token plus your `password`: a token "
+        "alone cannot make tokens, so revoking a stolen one ends its use.",
         request=TokenCreateIn,
-        responses=responses(TokenCreatedOut, 400, status=201),
+        responses=responses(TokenCreatedOut, 400, 403, status=201),
     )
     def post(self, request):
         data = self.input(TokenCreateIn)
-        token, key = services.api_token_create(user=request.user, name=data["name"])
+        if isinstance(request.auth, ApiToken):
+            _reauthenticate(request, data.get("password") or "")
+        token, key = services.api_token_create(
+            user=request.user, name=data["name"], expires_in_days=data.get("expires_in_days")
+        )
         body = TokenOut(token).data
         body["key"] = key
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _reauthenticate(request, password: str) -> None:
+    """The password of the token's user, checked through Django's authenticate() so failed
+    guesses count towards the login lockout (django-axes) like the login page's."""
+    if not password:
+        raise PermissionDenied(
+            "A token cannot create tokens on its own: send your password too (or create "
+            "tokens in the web UI, Account → API tokens)."
+        )
+    user = authenticate(request._request, username=request.user.get_username(), password=password)
+    if user is None or user.pk != request.user.pk:
+        raise PermissionDenied("That password is not right; no token was created.")
 
 
 class TokenRevokeApi(ApiView):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
+import sys
+
 from . import output
 from .client import Client, CliError, load_settings, write_config
 from .helpers import (
@@ -42,8 +45,25 @@ def cmd_tokens_list(args):
     )
 
 
+def _password(args) -> str:
+    """The password the API asks for before a token makes a token: from stdin with
+    --password-stdin (scripts), else asked at the terminal, never from an argument."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
+        raise CliError(
+            "creating a token needs your password: pipe it in with --password-stdin "
+            "(or create the token in the web UI)",
+            2,
+        )
+    return getpass.getpass("Password: ")
+
+
 def cmd_tokens_create(args):
-    token = client_for(args).post("tokens/create/", {"name": args.name})
+    body = {"name": args.name, "password": _password(args)}
+    if args.expires_in_days:
+        body["expires_in_days"] = args.expires_in_days
+    token = client_for(args).post("tokens/create/", body)
     if args.json:
         return output.emit_json(token)
     print(f"Token {token['name']} (id {token['id']}). Store it now; it is not shown again:")

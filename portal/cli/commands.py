@@ -78,9 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = group("tokens", "your API tokens")
     command(g, "list", cmd_tokens_list, "list your tokens (never their secrets)")
-    command(
-        g, "create", cmd_tokens_create, "create a token; its secret is shown once"
-    ).add_argument("name")
+    p = command(
+        g,
+        "create",
+        cmd_tokens_create,
+        "create a token; its secret is shown once (asks for your password)",
+    )
+    p.add_argument("name")
+    p.add_argument("--expires-in-days", type=int, help="the token stops working after N days")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read your password from standard input"
+    )
     command(g, "revoke", cmd_tokens_revoke, "revoke a token").add_argument("id", type=int)
 
     g = group("projects", "projects you belong to")

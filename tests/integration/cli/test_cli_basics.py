@@ -115,9 +115,20 @@ def test_components_create_list_view_delete(chorus, tokens, project):
     assert r.json() == []
 
 
-def test_tokens_create_list_revoke(chorus, tokens, project):
+def test_tokens_create_list_revoke(chorus, tokens, project, password):
     r = chorus("tokens", "create", "laptop", token=tokens["owner"])
-    assert r.code == 0
+    assert r.code == 2 and "--password-stdin" in r.err  # a token alone makes no token
+    r = chorus(
+        "tokens",
+        "create",
+        "laptop",
+        "--password-stdin",
+        "--expires-in-days",
+        "30",
+        token=tokens["owner"],
+        stdin=password + "\n",
+    )
+    assert r.code == 0, r.err
     key = r.out.splitlines()[1]
     assert key.startswith("chorus_")
     r = chorus("tokens", "list", "--json", token=key)

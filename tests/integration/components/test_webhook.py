@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+import uuid
 
 import pytest
 from django.urls import reverse
@@ -45,7 +46,8 @@ def push(gh_repo, ref="refs/heads/main", **extra) -> bytes:
 
 
 def deliver(client, body: bytes, *, secret: str | None, event="push", signature=None, **kw):
-    headers = {"HTTP_X_GITHUB_EVENT": event, "HTTP_X_GITHUB_DELIVERY": "d-1"}
+    delivery = kw.get("delivery") or str(uuid.uuid4())
+    headers = {"HTTP_X_GITHUB_EVENT": event, "HTTP_X_GITHUB_DELIVERY": delivery}
     if signature is not None:
         headers["HTTP_X_HUB_SIGNATURE_256"] = signature
     elif secret is not None:
@@ -73,12 +75,44 @@ def test_valid_signature_queues_exactly_one_build(client, component, gh_repo):
     assert build.commit_sha == gh_repo.bare.head("main") and build.status == "queued"
 
 
-def test_redelivery_reuses_the_active_build(client, component, gh_repo):
-    body = push(gh_repo)
-    deliver(client, body, secret=secret_of(component))
-    r = deliver(client, body, secret=secret_of(component))
+def test_another_push_of_the_same_commit_reuses_the_active_build(client, component, gh_repo):
+    deliver(client, push(gh_repo), secret=secret_of(component))
+    r = deliver(client, push(gh_repo, pusher={"name": "hubot"}), secret=secret_of(component))
     assert r.status_code == 202
     assert Build.objects.filter(component=component).count() == 1
+
+
+def test_a_replayed_delivery_is_not_acted_on_again(client, component, gh_repo):
+    """A delivery is signed over its body only: a captured one replays forever unless it is
+    remembered, whatever X-GitHub-Delivery the replay carries."""
+    body = push(gh_repo)
+    r = deliver(client, body, secret=secret_of(component), delivery="72d3162e-cc78-11e3")
+    assert r.status_code == 202
+    build = Build.objects.get(component=component)
+    build.status = Build.Status.SUCCEEDED  # finished: a new delivery would queue a new build
+    build.save()
+    for delivery in ("72d3162e-cc78-11e3", "a-new-id-the-attacker-made-up"):
+        r = deliver(client, body, secret=secret_of(component), delivery=delivery)
+        assert r.status_code == 200
+        assert "was already received" in r.json()["note"]
+    assert Build.objects.filter(component=component).count() == 1
+    # A different body under an id already seen is refused too (ids are GitHub's, unique).
+    other = push(gh_repo, pusher={"name": "hubot"})
+    r = deliver(client, other, secret=secret_of(component), delivery="72d3162e-cc78-11e3")
+    assert r.status_code == 200 and Build.objects.filter(component=component).count() == 1
+
+
+def test_a_delivery_without_its_id_is_refused(client, component, gh_repo):
+    body = push(gh_repo)
+    r = client.post(
+        reverse("github_webhook"),
+        data=body,
+        content_type="application/json",
+        HTTP_X_GITHUB_EVENT="push",
+        HTTP_X_HUB_SIGNATURE_256=signature_for(secret_of(component), body),
+    )
+    assert r.status_code == 400 and "X-GitHub-Delivery" in r.json()["error"]
+    assert not Build.objects.exists()
 
 
 def test_wrong_signature_is_403_and_queues_nothing(client, component, gh_repo):

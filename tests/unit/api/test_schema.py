@@ -52,7 +52,9 @@ def test_swagger_ui_is_served_from_local_static_files(client_for, alice):
     assert "cdn" not in html.lower() and "unpkg" not in html.lower()
 
 
-def test_every_operation_answers_as_the_schema_says(apis, project, component, build, envs, alice):
+def test_every_operation_answers_as_the_schema_says(
+    apis, project, component, build, envs, alice, password
+):
     """Call every operation (success and the usual failures) and validate each body."""
     from django.utils import timezone
 
@@ -67,10 +69,11 @@ def test_every_operation_answers_as_the_schema_says(apis, project, component, bu
 
     # Account and projects
     owner.get("tokens/")
-    token = owner.post("tokens/create/", {"name": "ci"}).json()
+    token = owner.post("tokens/create/", {"name": "ci", "password": password}).json()
     owner.post(f"tokens/{token['id']}/revoke/")
     owner.post("tokens/999999/revoke/")
     owner.post("tokens/create/", {})
+    owner.post("tokens/create/", {"name": "no password"})  # 403: a token alone makes no token
     anon.get("projects/")
     owner.get("projects/")
     dave_project = outsider.post("projects/create/", {"name": "Dave's"})

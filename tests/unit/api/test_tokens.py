@@ -9,9 +9,9 @@ from .conftest import Api, body_text, error_code
 pytestmark = pytest.mark.django_db
 
 
-def test_token_create_returns_key_once_and_it_works(api, alice):
+def test_token_create_returns_key_once_and_it_works(api, alice, password):
     me = api(alice)
-    r = me.post("tokens/create/", {"name": "laptop"})
+    r = me.post("tokens/create/", {"name": "laptop", "password": password})
     assert r.status_code == 201
     key = r.json()["key"]
     assert key.startswith("chorus_")
@@ -30,8 +30,8 @@ def test_token_create_needs_a_name(api, alice):
     assert r.status_code == 400 and "name" in r.json()["error"]["fields"]
 
 
-def test_token_revoke_own_only(api, alice, bob):
-    r = api(alice).post("tokens/create/", {"name": "ci"})
+def test_token_revoke_own_only(api, alice, bob, password):
+    r = api(alice).post("tokens/create/", {"name": "ci", "password": password})
     token_id, key = r.json()["id"], r.json()["key"]
     # Someone else's token id is not revealed.
     r = api(bob).post(f"tokens/{token_id}/revoke/")
