@@ -71,3 +71,36 @@ def test_a_failed_delivery_shows_the_host_only(project, component, alice, carol,
         assert expected in text
         for secret in ("Zebra", "Ocelot", "Hunter2", "/services/"):
             assert secret not in text
+
+
+def test_errors_stored_before_are_rewritten(project, alice):
+    import importlib
+
+    from django.apps import apps
+
+    channel = alert_channel_create(
+        project=project,
+        actor=alice,
+        name="slack",
+        kind="webhook",
+        webhook_url=f"https://127.0.0.1/services/{CREDENTIAL}",
+    )
+    old = {
+        "webhook unreachable: ConnectionError: HTTPSConnectionPool(host='127.0.0.1', port=443): "
+        f"Max retries exceeded with url: /services/{CREDENTIAL}": (
+            "webhook at 127.0.0.1 unreachable (ConnectionError)"
+        ),
+        f"webhook answered HTTP 500: {ANSWER.decode()}": "webhook at 127.0.0.1 answered HTTP 500",
+        "email not sent: SMTP refused": "email not sent: SMTP refused",
+    }
+    rows = [
+        AlertDelivery.objects.create(channel=channel, kind="test", status="failed", error=error)
+        for error in old
+    ]
+    migration = importlib.import_module(
+        "observability.migrations.0004_delivery_errors_name_host_only"
+    )
+    migration.forwards(apps, None)
+    for row, expected in zip(rows, old.values(), strict=True):
+        row.refresh_from_db()
+        assert row.error == expected
