@@ -41,6 +41,7 @@ def cmd_tokens_list(args):
             ("active", "is_active"),
             ("created", lambda r: output.when(r["created_at"])),
             ("last used", lambda r: output.when(r["last_used_at"])),
+            ("expires", lambda r: output.when(r["expires_at"]) if r.get("expires_at") else "never"),
         ],
     )
 

@@ -134,6 +134,9 @@ def test_tokens_create_list_revoke(chorus, tokens, project, password):
     r = chorus("tokens", "list", "--json", token=key)
     assert key not in r.out and {"cli", "laptop"} == {t["name"] for t in r.json()}
     laptop = next(t for t in r.json() if t["name"] == "laptop")
+    assert laptop["expires_at"]  # --expires-in-days 30
+    r = chorus("tokens", "list", token=key)
+    assert "never" in r.out and laptop["expires_at"][:10] in r.out
     r = chorus("tokens", "revoke", str(laptop["id"]), token=tokens["owner"])
     assert r.code == 0 and "Revoked token laptop" in r.out
     r = chorus("projects", "list", token=key)
