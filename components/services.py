@@ -258,8 +258,8 @@ def component_delete(*, component: Component, actor) -> None:
     _require(actor, component.project)
     from django_celery_beat.models import PeriodicTask
 
+    from deployments.deploy.services.rules import check_environment_role
     from deployments.models import Deployment
-    from deployments.services.deploy import check_environment_role
 
     for environment in component_environments_in_use(component=component):
         check_environment_role(

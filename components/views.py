@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from deployments.services.deploy import can_change
+from deployments.deploy.services.rules import can_change
 from portal.roles import Role
 from portal.selectors import project_get_for_user, project_role
 

@@ -11,9 +11,10 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from components.models import Component
+from deployments.deploy.services.config import config_set
+from deployments.deploy.services.lifecycle import deployment_deploy
+from deployments.deploy.services.state import deployment_undeploy
 from deployments.models import ConfigVar, Deployment, Environment, Execution
-from deployments.services.config import config_set
-from deployments.services.deploy import deployment_deploy, deployment_undeploy
 from tests.support.factories import sample_component, succeeded_build
 from tests.unit.api.conftest import Api
 

@@ -7,9 +7,9 @@ import json
 import pytest
 from django.utils import timezone
 
+from deployments.executions.finish import execution_finish
 from deployments.logs import LogWriter
 from deployments.models import Execution, ExecutionLogLine
-from deployments.executions.finish import execution_finish
 from tests.unit.api.conftest import Api
 
 pytestmark = pytest.mark.django_db
