@@ -95,7 +95,7 @@ def test_rows_saved_before_are_cleaned(project, carol, client_for):
     viewer = client_for(carol)
     assert TOKEN in viewer.get(f"/p/{project.slug}/c/legacy/").content.decode()  # the leak
 
-    migration = importlib.import_module("components.migrations.0002_git_url_credentials_removed")
+    migration = importlib.import_module("components.migrations.0003_git_url_credentials_removed")
     migration.forwards(django_apps, None)
 
     component.refresh_from_db()

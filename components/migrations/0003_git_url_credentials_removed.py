@@ -59,7 +59,7 @@ def forwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("components", "0001_initial"),
+        ("components", "0002_component_run_as_root"),
         ("deployments", "0006_config_snapshot"),
     ]
 

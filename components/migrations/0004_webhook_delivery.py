@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("components", "0002_git_url_credentials_removed"),
+        ("components", "0003_git_url_credentials_removed"),
     ]
 
     operations = [
