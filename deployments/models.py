@@ -33,6 +33,9 @@ class Environment(models.Model):
     runtime_kind = models.CharField(max_length=10, choices=RuntimeKind.choices, default="auto")
     docker_host = models.CharField(max_length=200, blank=True, help_text="Empty: DOCKER_HOST")
     docker_network = models.CharField(max_length=100, blank=True)
+    # The Celery queue this environment's runs go to (e.g. "executions.prod"), so they run
+    # only on workers started for it, next to its engine. Empty: the shared "executions".
+    queue = models.CharField(max_length=100, blank=True, help_text="Empty: executions")
     memory_limit_mb = models.PositiveIntegerField(default=512)
     cpu_limit = models.FloatField(default=1.0)
     pids_limit = models.PositiveIntegerField(default=256)

@@ -210,7 +210,8 @@ def _finish(build: Build, log: LogWriter, *, status: str, error: str = "", **fie
     """Write the last log line, then the final status (in that order, so a live view that
     sees the final status has every line). Only a running build is finished."""
     if status == Build.Status.SUCCEEDED:
-        last = f"Build succeeded: {fields.get('image_ref', '')} ({fields.get('image_digest', '')})"
+        ref, digest = fields.get("image_ref", ""), fields.get("image_digest", "")
+        last = f"Build succeeded: {ref}" + (f" ({digest})" if digest != ref else "")
     elif status == Build.Status.CANCELLED:
         last = f"Build cancelled: {error}"
     else:

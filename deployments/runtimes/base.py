@@ -52,8 +52,12 @@ class Limits:
 
 @dataclass(frozen=True)
 class BuiltImage:
-    ref: str  # what `run` takes: an image tag/id (docker) or a directory path (local)
+    # What `run` takes, immutable: an image id "sha256:…" (docker), "<repo>@sha256:…" once
+    # pushed to a registry, or a directory named by its digest (local). Never a tag: a tag
+    # moves when the same commit is built again.
+    ref: str
     digest: str  # content identity: "sha256:…"; the same digest runs in every environment
+    tag: str = ""  # the human name it was built under (logs only)
 
 
 @dataclass
@@ -64,6 +68,10 @@ class RunResult:
     # Set when the runtime itself failed (engine down, image missing): user-facing text.
     error: str = ""
     container_id: str = ""
+    # The image the task really ran, read back from the engine (the container's image id,
+    # the local image's digest): what the execution records, and what the production gate
+    # compares.
+    image_id: str = ""
 
 
 class RunHandle:

@@ -98,9 +98,11 @@ class DockerRun(DockerConnection):
             return RunResult(exit_code=None, error=self._run_error("create the container", exc))
         container_id = str(container["Id"])
         try:
-            return self._run_container(
+            result = self._run_container(
                 client, container_id, timeout=timeout, log=log, cancel=cancel, on_start=on_start
             )
+            result.image_id = self._image_of(api, container_id)
+            return result
         finally:
             try:
                 api.remove_container(container_id, force=True)
@@ -206,6 +208,14 @@ class DockerRun(DockerConnection):
             if oom:
                 result.error = "The task ran out of memory (killed by the memory limit)."
         return result
+
+    @staticmethod
+    def _image_of(api, container_id: str) -> str:
+        """The id of the image the engine created this container from (its own record)."""
+        try:
+            return str(api.inspect_container(container_id).get("Image") or "")
+        except (docker.errors.DockerException, requests.RequestException, OSError):
+            return ""
 
     @staticmethod
     def _oom_killed(api, container_id: str) -> bool:
