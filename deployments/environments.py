@@ -1,4 +1,5 @@
-"""Reads of environments, shared by builds, deploy, executions and observability."""
+"""Environments, shared by builds, deploy, executions and observability: reads, and where an
+environment's runs go (its queue)."""
 
 from __future__ import annotations
 
@@ -18,3 +19,11 @@ def environment_get(*, slug: str) -> Environment:
 def promotion_source(*, environment: Environment) -> Environment | None:
     """The environment right before `environment` on the promotion path (None for the first)."""
     return Environment.objects.filter(order__lt=environment.order).order_by("-order").first()
+
+
+DEFAULT_EXECUTIONS_QUEUE = "executions"
+
+
+def queue_for(environment: Environment | None) -> str:
+    """The Celery queue an environment's runs (and its image pulls) go to."""
+    return (getattr(environment, "queue", "") or "").strip() or DEFAULT_EXECUTIONS_QUEUE

@@ -111,6 +111,20 @@ class Build(models.Model):
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
 
+    @property
+    def image_home(self) -> str:
+        """Where the image lives when that limits where it runs (no registry), for the UI."""
+        if not self.image_ref or self.status != self.Status.SUCCEEDED:
+            return ""
+        if self.runtime_kind == RuntimeKind.LOCAL:
+            return "Local image: it lives only on the machine that built it."
+        if self.runtime_kind == RuntimeKind.DOCKER and "@sha256:" not in self.image_ref:
+            return (
+                "Not in a registry: this image lives only on the Docker engine that built it "
+                "(set CHORUS_REGISTRY to run it on other hosts)."
+            )
+        return ""
+
 
 class LogLineBase(models.Model):
     seq = models.PositiveIntegerField()
@@ -221,6 +235,7 @@ class DeploymentEvent(models.Model):
         RUN = "run", "Manual run"
         SCHEDULE = "schedule", "Schedule change"
         POLICY = "policy", "Policy change"
+        PULL = "pull", "Image pull"
 
     class Outcome(models.TextChoices):
         OK = "ok", "Succeeded"

@@ -1,5 +1,6 @@
-"""Environment.queue (runs routed to an environment's own workers), and Docker builds made
-before runs were pinned: their image_ref was the mutable tag; it becomes the image id."""
+"""Environment.queue (runs routed to an environment's own workers); the deploy log's "Image
+pull" entries; and Docker builds made before runs were pinned: their image_ref was the mutable
+tag, it becomes the image id."""
 
 from django.db import migrations, models
 from django.db.models import F
@@ -25,6 +26,27 @@ class Migration(migrations.Migration):
             model_name="environment",
             name="queue",
             field=models.CharField(blank=True, help_text="Empty: executions", max_length=100),
+        ),
+        migrations.AlterField(
+            model_name="deploymentevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("deploy", "Deploy"),
+                    ("promote", "Promote"),
+                    ("rollback", "Rollback"),
+                    ("config", "Config change"),
+                    ("secret", "Secret change"),
+                    ("suspend", "Suspend"),
+                    ("resume", "Resume"),
+                    ("undeploy", "Undeploy"),
+                    ("run", "Manual run"),
+                    ("schedule", "Schedule change"),
+                    ("policy", "Policy change"),
+                    ("pull", "Image pull"),
+                ],
+                max_length=10,
+            ),
         ),
         migrations.RunPython(pin_docker_refs, migrations.RunPython.noop),
     ]

@@ -31,6 +31,10 @@ class ImageInUse(ImageRemoveError):
     """A task (running or stopped container) still uses the image: it is kept, never forced."""
 
 
+class ImagePullError(Exception):
+    """An image could not be pushed to or pulled from the registry. Message is user-facing."""
+
+
 class BuildError(Exception):
     """The build failed for a reason the user can act on. Message is user-facing."""
 
@@ -144,6 +148,11 @@ class Runtime(ABC):
         The default begins nothing here: the whole run, `on_start` included, happens in
         `wait()`. A runtime with `quick_start` really starts the task in `start`."""
         return RunHandle(lambda: self.run(**run_kwargs))
+
+    def ensure_image(self, ref: str, *, auth: dict | None = None) -> bool:
+        """Make sure this runtime holds `ref`, pulling it from the registry if needed; True
+        when it pulled. Runtimes without a registry (local, record) have nothing to pull."""
+        return False
 
     def find(self, labels: Mapping[str, str]) -> list[RunningTask]:
         """Tasks (running or exited) carrying all these labels."""

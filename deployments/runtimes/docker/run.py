@@ -11,7 +11,14 @@ import docker
 import docker.errors
 import requests
 
-from deployments.runtimes.base import CancelFn, Limits, LogFn, RunResult, RuntimeUnavailable
+from deployments.runtimes.base import (
+    CancelFn,
+    ImagePullError,
+    Limits,
+    LogFn,
+    RunResult,
+    RuntimeUnavailable,
+)
 from deployments.runtimes.docker.connection import (
     API_TIMEOUT,
     CANCEL_POLL_SECONDS,
@@ -52,7 +59,16 @@ class DockerRun(DockerConnection):
         api = client.api
         try:
             network = self.network or ensure_network(api, default_network(), where=self.where)
-            user = task_user(api, image, run_as_root=run_as_root)
+            try:
+                user = task_user(api, image, run_as_root=run_as_root)
+            except docker.errors.ImageNotFound:
+                # Gone from this engine (pruned by hand, a new host): a registry image is
+                # pulled by its digest again; anything else cannot come back.
+                problem = self._pull_again(image, log)
+                if problem:
+                    client.close()
+                    return RunResult(exit_code=None, error=problem)
+                user = task_user(api, image, run_as_root=run_as_root)
         except docker.errors.ImageNotFound:
             client.close()
             return RunResult(
@@ -109,6 +125,20 @@ class DockerRun(DockerConnection):
             except (docker.errors.DockerException, requests.RequestException, OSError):
                 pass  # the reconciler removes leftovers by label
             client.close()
+
+    def _pull_again(self, image: str, log: LogFn) -> str:
+        """Pull a vanished registry image; "" when it is back, else why not (in words)."""
+        from deployments.registry import is_registry_ref, registry_for_ref
+
+        if not is_registry_ref(image):
+            return f"Image {image} is not on the Docker engine at {self.where}; build it again."
+        registry = registry_for_ref(image)
+        log(f"[chorus] {image} is not on {self.where}: pulling it by digest", "chorus")
+        try:
+            self.ensure_image(image, auth=registry.auth_config() if registry else None)
+        except (ImagePullError, RuntimeUnavailable) as exc:
+            return f"The image could not be pulled: {exc}"
+        return ""
 
     def _run_error(self, what: str, exc: BaseException) -> str:
         if isinstance(exc, docker.errors.APIError):

@@ -3,6 +3,10 @@
 A rebuild of the same commit with other content (the component's path changed) moves the tag
 `chorus/<project>/<component>:<sha12>`; Production must still run the promoted image, and the
 execution must record what the engine really started.
+
+The Docker test runs on engine B (scripts/services.sh), which only these tests use: its
+containers sleep a moment so the engine's own inspect can see them, and on the shared engine
+another Chorus's reconciler could stop a container it does not know.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ import time
 import pytest
 from django.db import connection
 
+from deployments.baseimages import ensure_busybox_image
 from deployments.models import Build, Environment, Execution
 from deployments.runtimes import Limits
 from deployments.runtimes.local import LocalRuntime
 from deployments.services.deploy import deployment_deploy, deployment_promote
 from deployments.services.executions import execution_run, execution_run_now
-from tests.support.builds import BUSYBOX_BASE, docker_client
+from tests.support.builds import BUSYBOX_BASE
+from tests.support.registry import DOCKER_B, engine_b, remove_image
 
 from .conftest import log_lines
 
@@ -35,24 +41,18 @@ def _task(word: str) -> dict[str, str]:
     }
 
 
-def _run(execution: Execution) -> tuple[Execution, str]:
+def _run(execution: Execution, client) -> tuple[Execution, str]:
     """Run `execution` here as a worker would; returns it and the image id the engine gives
     for its container while it runs (docker inspect)."""
     seen: list[str] = []
 
     def watch() -> None:
-        client = docker_client()
-        try:
-            for _ in range(200):
-                found = client.containers.list(
-                    filters={"label": f"chorus.execution={execution.pk}"}
-                )
-                if found:
-                    seen.append(client.api.inspect_container(found[0].id)["Image"])
-                    return
-                time.sleep(0.05)
-        finally:
-            client.close()
+        for _ in range(200):
+            found = client.containers.list(filters={"label": f"chorus.execution={execution.pk}"})
+            if found:
+                seen.append(client.api.inspect_container(found[0].id)["Image"])
+                return
+            time.sleep(0.05)
 
     watcher = threading.Thread(target=watch)
     watcher.start()
@@ -63,8 +63,19 @@ def _run(execution: Execution) -> tuple[Execution, str]:
     return execution, (seen or [""])[0]
 
 
+@pytest.fixture
+def docker_b():
+    client = engine_b()
+    ensure_busybox_image(client, tag=BUSYBOX_BASE, log=lambda line: None)
+    made: list[str] = []
+    yield client, made
+    for ref in made:
+        remove_image(client, ref)
+    client.close()
+
+
 def test_production_runs_the_promoted_image_after_a_rebuild_moves_the_tag(
-    base_images,
+    docker_b,
     build_settings,
     repo,
     make_component,
@@ -73,20 +84,22 @@ def test_production_runs_the_promoted_image_after_a_rebuild_moves_the_tag(
     bob,
     django_capture_on_commit_callbacks,
 ):
+    client, made = docker_b
     dev, prod = Environment.objects.get(slug="dev"), Environment.objects.get(slug="prod")
     for env in (dev, prod):
-        env.runtime_kind = "docker"
+        env.runtime_kind, env.docker_host = "docker", DOCKER_B
         env.save()  # through save(): the runtimes' environment cache follows it
     sha = repo.commit({**_task("a"), **_task("b")})
     component = make_component(repo, "pinned", preset="dockerfile", path="a")
     x = run_build(component)
     assert x.status == Build.Status.SUCCEEDED, log_lines(x)[-5:]
+    made.append(x.image_digest)
 
     with django_capture_on_commit_callbacks(execute=True):
         deployment_deploy(
             component=component, environment=dev, build=x, schedule="@daily", actor=bob
         )
-    dev_run, _ = _run(execution_run_now(deployment=component.deployments.get(), actor=bob))
+    dev_run, _ = _run(execution_run_now(deployment=component.deployments.get(), actor=bob), client)
     assert dev_run.status == Execution.Status.SUCCEEDED
     with django_capture_on_commit_callbacks(execute=True):
         prod_deployment = deployment_promote(
@@ -97,15 +110,14 @@ def test_production_runs_the_promoted_image_after_a_rebuild_moves_the_tag(
     component.path = "b"
     component.save()
     y = run_build(component)
+    made.append(y.image_digest)
     assert y.status == Build.Status.SUCCEEDED and y.commit_sha == x.commit_sha == sha
-    client = docker_client()
     assert client.images.get(f"chorus/payments/pinned:{sha[:12]}").id == y.image_digest
-    client.close()
     assert y.image_digest != x.image_digest
 
     with django_capture_on_commit_callbacks(execute=False):
         queued = execution_run_now(deployment=prod_deployment, actor=alice)
-    prod_run, engine_image = _run(queued)
+    prod_run, engine_image = _run(queued, client)
 
     assert prod_run.status == Execution.Status.SUCCEEDED, prod_run.reason
     assert engine_image == x.image_digest, "the engine started the promoted image"
