@@ -137,7 +137,8 @@ class DockerRun(DockerConnection):
         try:
             self.ensure_image(image, auth=registry.auth_config() if registry else None)
         except (ImagePullError, RuntimeUnavailable) as exc:
-            return f"The image could not be pulled: {exc}"
+            # The reason is kept short (the log's first line names the image in full).
+            return f"The image could not be pulled: {str(exc).replace(image, 'the image')}"
         return ""
 
     def _run_error(self, what: str, exc: BaseException) -> str:
