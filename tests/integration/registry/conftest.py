@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from deployments.baseimages import ensure_busybox_image
 from tests.integration.builds.conftest import (  # noqa: F401
     base_images,
     build_settings,
@@ -13,7 +14,8 @@ from tests.integration.builds.conftest import (  # noqa: F401
     repo,
     run_build,
 )
-from tests.support.registry import RegistryProcess, engine_b
+from tests.support.builds import BUSYBOX_BASE
+from tests.support.registry import DOCKER_B, RegistryProcess, engine_b, remove_image
 
 
 @pytest.fixture
@@ -41,3 +43,20 @@ def docker_env(slug: str, **fields):
         setattr(env, key, value)
     env.save()
     return env
+
+
+@pytest.fixture
+def on_b(docker_b, build_settings):  # noqa: F811 - the imported fixture
+    """Development builds and runs on engine B; images made are removed afterwards."""
+    ensure_busybox_image(docker_b, tag=BUSYBOX_BASE, log=lambda line: None)
+    env = docker_env("dev", docker_host=DOCKER_B)
+    made: list[str] = []
+    yield env, made
+    for ref in made:
+        remove_image(docker_b, ref)
+
+
+@pytest.fixture
+def registry(private_registry, build_settings):  # noqa: F811 - the imported fixture
+    build_settings.CHORUS_REGISTRY = f"{private_registry.host}/chorus"
+    return private_registry

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from deployments.baseimages import ensure_busybox_image
 from deployments.models import Build, Deployment, DeploymentEvent, Execution
 from deployments.services.deploy import deployment_deploy
 from deployments.services.executions import execution_run, execution_run_now
@@ -24,28 +24,9 @@ from tests.integration.builds.conftest import log_lines
 from tests.support.builds import BUSYBOX_BASE
 from tests.support.registry import DOCKER_B, RegistryProcess, has_image, remove_image
 
-from .conftest import docker_env
-
 pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.timeout(300)]
 
 TASK = f'FROM {BUSYBOX_BASE}\nCMD ["/bin/busybox", "echo", "task ran"]\n'
-
-
-@pytest.fixture
-def on_b(docker_b, build_settings):
-    """Development builds and runs on engine B; images made are removed afterwards."""
-    ensure_busybox_image(docker_b, tag=BUSYBOX_BASE, log=lambda line: None)
-    env = docker_env("dev", docker_host=DOCKER_B)
-    made: list[str] = []
-    yield env, made
-    for ref in made:
-        remove_image(docker_b, ref)
-
-
-@pytest.fixture
-def registry(private_registry, build_settings):
-    build_settings.CHORUS_REGISTRY = f"{private_registry.host}/chorus"
-    return private_registry
 
 
 def _build(run_build, component, made) -> Build:
@@ -74,9 +55,9 @@ def test_registry_down_during_the_build_fails_it_saying_so(
     on_b, registry, repo, make_component, run_build, docker_b
 ):
     _, made = on_b
-    repo.commit(
-        {"Dockerfile": f'FROM {BUSYBOX_BASE}\nRUN /bin/busybox sleep 3\nCMD ["/bin/busybox"]\n'}
-    )
+    # A step of its own (never cached): the build runs a container while the registry stops.
+    step = f"/bin/busybox sleep 3 # {uuid.uuid4().hex}"
+    repo.commit({"Dockerfile": f'FROM {BUSYBOX_BASE}\nRUN {step}\nCMD ["/bin/busybox"]\n'})
     component = make_component(repo, "push-fails", preset="dockerfile")
 
     def stop_when_building() -> None:
