@@ -51,7 +51,16 @@ def _upsert(
     tz = validate_timezone(timezone)
     check_build(component=component, build=build)
     check_production_gate(component=component, build=build, environment=environment)
-    check_registry_image(build=build)
+    current = (
+        Deployment.objects.filter(component=component, environment=environment)
+        .exclude(status=Deployment.Status.UNDEPLOYED)
+        .values_list("build_id", flat=True)
+        .first()
+    )
+    if current != build.pk:
+        # A new image for this environment: it must still be in the registry. A schedule or
+        # policy change of the running build does not depend on the registry.
+        check_registry_image(build=build)
     cleaned = policies_clean(policies, environment=environment)
 
     deployment = (

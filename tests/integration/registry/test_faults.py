@@ -17,7 +17,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from deployments.models import Build, Deployment, DeploymentEvent, Execution
-from deployments.services.deploy import deployment_deploy
+from deployments.services.deploy import deployment_deploy, deployment_undeploy
 from deployments.services.executions import execution_run, execution_run_now
 from deployments.services.pulls import deployment_image_pull
 from tests.integration.builds.conftest import log_lines
@@ -99,6 +99,16 @@ def test_registry_down_during_a_deploy_refuses_it_with_the_reason(
     assert not Deployment.objects.filter(component=component).exists()
     event = DeploymentEvent.objects.get(component=component)
     assert event.outcome == DeploymentEvent.Outcome.FAILED and message in event.message
+
+    # Once deployed, a schedule change of the same build does not need the registry.
+    registry.start()
+    _deploy(component, env, build, bob, django_capture_on_commit_callbacks)
+    registry.stop()
+    with django_capture_on_commit_callbacks(execute=False):
+        changed = deployment_deploy(
+            component=component, environment=env, build=build, schedule="@hourly", actor=bob
+        )
+    assert changed.schedule == "@hourly"
 
 
 def test_registry_down_during_a_tick_on_an_engine_with_the_image_runs_on(
@@ -194,6 +204,9 @@ def test_a_digest_deleted_by_hand_is_reported_where_users_look(
     )
     assert execution.reason.endswith("manifest unknown"), execution.reason
 
+    # Deploying it again (after an undeploy) is refused, saying why.
+    with django_capture_on_commit_callbacks(execute=False):
+        deployment_undeploy(deployment=deployment, actor=bob)
     with pytest.raises(ValidationError) as refused:
         _deploy(component, env, build, alice, django_capture_on_commit_callbacks)
     assert gone in str(refused.value)
