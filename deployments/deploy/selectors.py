@@ -143,7 +143,7 @@ def environment_row(*, component: Component, environment: Environment, user) -> 
 
 
 def image_problem(deployment: Deployment) -> str:
-    """Why the deployed image is not on its engine, when its last pull failed (services/pulls)."""
+    """Why the deployed image is not on its engine, when its last pull failed (services/pulls.py)."""
     last = (
         DeploymentEvent.objects.filter(
             deployment=deployment, build_id=deployment.build_id, kind=DeploymentEvent.Kind.PULL

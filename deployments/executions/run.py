@@ -388,7 +388,7 @@ def _execute(started: Started) -> None:
     extra = watch.start_fields()
     if result.image_id:
         # What the engine says it ran, not what the deployment asked for: the production
-        # gate compares this (deploy/rules.py).
+        # gate compares this (deploy/services/rules.py).
         if execution.image_digest and result.image_id != execution.image_digest:
             log(
                 f"[chorus] the engine ran image {result.image_id}, "

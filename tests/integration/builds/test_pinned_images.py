@@ -17,12 +17,13 @@ import time
 import pytest
 from django.db import connection
 
-from deployments.baseimages import ensure_busybox_image
+from deployments.builds.baseimages.busybox import ensure_busybox_image
+from deployments.deploy.services.lifecycle import deployment_deploy, deployment_promote
+from deployments.executions.actions import execution_run_now
+from deployments.executions.run import execution_run
 from deployments.models import Build, Environment, Execution
-from deployments.runtimes import Limits
-from deployments.runtimes.local import LocalRuntime
-from deployments.services.deploy import deployment_deploy, deployment_promote
-from deployments.services.executions import execution_run, execution_run_now
+from deployments.runtimes.base import Limits
+from deployments.runtimes.local.runtime import LocalRuntime
 from tests.support.builds import BUSYBOX_BASE
 from tests.support.registry import DOCKER_B, engine_b, remove_image
 
@@ -130,7 +131,7 @@ def test_production_runs_the_promoted_image_after_a_rebuild_moves_the_tag(
 def test_a_local_image_is_never_changed_by_a_rebuild(build_settings, repo, make_component):
     """The local runtime's image directory is named by its digest: a rebuild of the same
     commit with another command makes a new directory, and the deployed one runs as before."""
-    from deployments.services.builds import build_execute, build_queue
+    from deployments.builds.services import build_execute, build_queue
 
     build_settings.CHORUS_DEFAULT_RUNTIME = "local"
     repo.commit(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from deployments.baseimages import ensure_busybox_image
+from deployments.builds.baseimages.busybox import ensure_busybox_image
 from tests.integration.builds.conftest import (  # noqa: F401
     base_images,
     build_settings,

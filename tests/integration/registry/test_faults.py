@@ -16,10 +16,12 @@ import uuid
 import pytest
 from django.core.exceptions import ValidationError
 
+from deployments.deploy.services.lifecycle import deployment_deploy
+from deployments.deploy.services.pulls import deployment_image_pull
+from deployments.deploy.services.state import deployment_undeploy
+from deployments.executions.actions import execution_run_now
+from deployments.executions.run import execution_run
 from deployments.models import Build, Deployment, DeploymentEvent, Execution
-from deployments.services.deploy import deployment_deploy, deployment_undeploy
-from deployments.services.executions import execution_run, execution_run_now
-from deployments.services.pulls import deployment_image_pull
 from tests.integration.builds.conftest import log_lines
 from tests.support.builds import BUSYBOX_BASE
 from tests.support.registry import DOCKER_B, RegistryProcess, has_image, remove_image

@@ -10,11 +10,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from deployments.builds.images import images_prune
+from deployments.deploy.services.lifecycle import deployment_deploy
+from deployments.executions.actions import execution_run_now
+from deployments.executions.run import execution_run
 from deployments.models import Build, Execution
 from deployments.registry import registry_from_settings
-from deployments.services.deploy import deployment_deploy
-from deployments.services.executions import execution_run, execution_run_now
-from deployments.services.images import images_prune
 from tests.integration.builds.conftest import log_lines
 from tests.support.builds import BUSYBOX_BASE
 from tests.support.registry import has_image, remove_image

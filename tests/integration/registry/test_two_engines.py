@@ -14,10 +14,11 @@ import time
 import pytest
 from django.db import connection
 
+from deployments.deploy.services.lifecycle import deployment_deploy, deployment_promote
+from deployments.executions.actions import execution_run_now
+from deployments.executions.run import execution_run
 from deployments.models import Build, DeploymentEvent, Execution
 from deployments.registry import registry_from_settings
-from deployments.services.deploy import deployment_deploy, deployment_promote
-from deployments.services.executions import execution_run, execution_run_now
 from tests.integration.builds.conftest import log_lines
 from tests.integration.executions.live import wait_until
 from tests.support.builds import BUSYBOX_BASE, docker_client
