@@ -40,6 +40,9 @@ DOCKER_B_SOCKET="${CHORUS_DOCKER_B_SOCKET:-/run/chorus-docker-b.sock}"
 DOCKER_B_EXEC_ROOT=/run/chorus-docker-b
 DOCKER_B_BRIDGE=chorus-b0
 DOCKER_B_BIP=172.31.254.1/24
+# Engine B's task network (an environment on B names it in Environment.docker_network). Never
+# Chorus's default name: both engines would claim the one host bridge interface it names.
+DOCKER_B_TASK_NETWORK=chorus-b-tasks
 
 log() { echo "services: $*" >&2; }
 die() {
@@ -453,6 +456,20 @@ start_docker_b() {
     if [[ "$out" != probe-ok ]]; then
         echo "docker-b: FAILED (the second engine answers but a container cannot run: ${out:-no output})"
         return 1
+    fi
+    # Its task network, isolated like Chorus's own (inter-container traffic off, no host ports).
+    if ! docker_b network inspect "$DOCKER_B_TASK_NETWORK" >/dev/null 2>&1; then
+        docker_b network create --driver bridge --label org.chorus.managed=true \
+            -o com.docker.network.bridge.enable_icc=false \
+            -o "com.docker.network.bridge.name=$DOCKER_B_TASK_NETWORK" \
+            "$DOCKER_B_TASK_NETWORK" >/dev/null || {
+            echo "docker-b: FAILED (could not create the task network $DOCKER_B_TASK_NETWORK)"
+            return 1
+        }
+    fi
+    if have iptables; then
+        add_rule iptables INPUT -i "$DOCKER_B_TASK_NETWORK" -m conntrack --ctstate NEW,INVALID -j DROP ||
+            log "docker-b: could not add the INPUT rule for $DOCKER_B_TASK_NETWORK"
     fi
     echo "docker-b: ok"
 }

@@ -233,7 +233,13 @@ def run_registry(args, db_url: str, redis_url: str, n: int) -> dict:
     from deployments.builds.baseimages.common import BUSYBOX_TAG
     from deployments.registry import Registry
     from deployments.runtimes.docker.runtime import DockerRuntime
-    from tests.support.registry import DOCKER_B, REGISTRY_PORT, engine_b, shared_registry
+    from tests.support.registry import (
+        DOCKER_B,
+        DOCKER_B_NETWORK,
+        REGISTRY_PORT,
+        engine_b,
+        shared_registry,
+    )
 
     location = shared_registry("chorus-bench")
     registry = Registry(location=location)
@@ -267,8 +273,16 @@ def run_registry(args, db_url: str, redis_url: str, n: int) -> dict:
         n=n,
         runtime="docker",
         image=ref,
-        environment={"docker_host": DOCKER_B, "queue": "executions.b"},
-        worker_env={"DOCKER_HOST": DOCKER_B, "CHORUS_REGISTRY": location},
+        environment={
+            "docker_host": DOCKER_B,
+            "docker_network": DOCKER_B_NETWORK,
+            "queue": "executions.b",
+        },
+        worker_env={
+            "DOCKER_HOST": DOCKER_B,
+            "CHORUS_DOCKER_NETWORK": DOCKER_B_NETWORK,
+            "CHORUS_REGISTRY": location,
+        },
     )
     say("(registry mode: lag = tick to container running on engine B, image pulled by digest)")
     return m

@@ -22,6 +22,9 @@ from .processes import LOG_DIR
 
 REGISTRY_PORT = int(os.environ.get("CHORUS_TEST_REGISTRY_PORT", "5001"))
 DOCKER_B = "unix://" + os.environ.get("CHORUS_DOCKER_B_SOCKET", "/run/chorus-docker-b.sock")
+# Engine B's task network (scripts/services.sh): environments on B name it, because Chorus's
+# default network name would make both engines claim one host bridge interface.
+DOCKER_B_NETWORK = "chorus-b-tasks"
 
 
 def _answers(url: str) -> bool:

@@ -25,7 +25,7 @@ from deployments.models import Build, Environment, Execution
 from deployments.runtimes.base import Limits
 from deployments.runtimes.local.runtime import LocalRuntime
 from tests.support.builds import BUSYBOX_BASE
-from tests.support.registry import DOCKER_B, engine_b, remove_image
+from tests.support.registry import DOCKER_B, DOCKER_B_NETWORK, engine_b, remove_image
 
 from .conftest import log_lines
 
@@ -88,7 +88,7 @@ def test_production_runs_the_promoted_image_after_a_rebuild_moves_the_tag(
     client, made = docker_b
     dev, prod = Environment.objects.get(slug="dev"), Environment.objects.get(slug="prod")
     for env in (dev, prod):
-        env.runtime_kind, env.docker_host = "docker", DOCKER_B
+        env.runtime_kind, env.docker_host, env.docker_network = "docker", DOCKER_B, DOCKER_B_NETWORK
         env.save()  # through save(): the runtimes' environment cache follows it
     sha = repo.commit({**_task("a"), **_task("b")})
     component = make_component(repo, "pinned", preset="dockerfile", path="a")

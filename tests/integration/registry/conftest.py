@@ -15,7 +15,13 @@ from tests.integration.builds.conftest import (  # noqa: F401
     run_build,
 )
 from tests.support.builds import BUSYBOX_BASE
-from tests.support.registry import DOCKER_B, RegistryProcess, engine_b, remove_image
+from tests.support.registry import (
+    DOCKER_B,
+    DOCKER_B_NETWORK,
+    RegistryProcess,
+    engine_b,
+    remove_image,
+)
 
 
 @pytest.fixture
@@ -49,7 +55,7 @@ def docker_env(slug: str, **fields):
 def on_b(docker_b, build_settings):  # noqa: F811 - the imported fixture
     """Development builds and runs on engine B; images made are removed afterwards."""
     ensure_busybox_image(docker_b, tag=BUSYBOX_BASE, log=lambda line: None)
-    env = docker_env("dev", docker_host=DOCKER_B)
+    env = docker_env("dev", docker_host=DOCKER_B, docker_network=DOCKER_B_NETWORK)
     made: list[str] = []
     yield env, made
     for ref in made:

@@ -23,7 +23,13 @@ from tests.integration.builds.conftest import log_lines
 from tests.integration.executions.live import wait_until
 from tests.support.builds import BUSYBOX_BASE, docker_client
 from tests.support.processes import flush_broker, start_worker
-from tests.support.registry import DOCKER_B, has_image, remove_image, shared_registry
+from tests.support.registry import (
+    DOCKER_B,
+    DOCKER_B_NETWORK,
+    has_image,
+    remove_image,
+    shared_registry,
+)
 
 from .conftest import docker_env
 
@@ -70,7 +76,9 @@ def test_build_on_a_promote_to_production_on_engine_b(
 ):
     build_settings.CHORUS_REGISTRY = shared_registry()
     dev = docker_env("dev")
-    prod = docker_env("prod", docker_host=DOCKER_B, queue="executions.prod")
+    prod = docker_env(
+        "prod", docker_host=DOCKER_B, docker_network=DOCKER_B_NETWORK, queue="executions.prod"
+    )
     repo.commit({"Dockerfile": TASK})
     component = make_component(repo, "two-hosts", preset="dockerfile")
 
@@ -101,7 +109,11 @@ def test_build_on_a_promote_to_production_on_engine_b(
         queues="executions.prod",
         pool="threads",
         concurrency=4,
-        extra_env={"DOCKER_HOST": DOCKER_B, "CHORUS_REGISTRY": build_settings.CHORUS_REGISTRY},
+        extra_env={
+            "DOCKER_HOST": DOCKER_B,
+            "CHORUS_DOCKER_NETWORK": DOCKER_B_NETWORK,
+            "CHORUS_REGISTRY": build_settings.CHORUS_REGISTRY,
+        },
     )
     try:
         assert not has_image(docker_b, build.image_digest), "B had no copy before the promotion"
