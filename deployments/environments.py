@@ -36,10 +36,15 @@ def queue_for(environment: Environment | None) -> str:
 
 @transaction.atomic
 def environment_set_hosting(
-    *, environment: Environment, docker_host: str | None = None, queue: str | None = None
+    *,
+    environment: Environment,
+    docker_host: str | None = None,
+    docker_network: str | None = None,
+    queue: str | None = None,
 ) -> Environment:
-    """Set the engine (`docker_host`, "" for DOCKER_HOST) and the Celery queue ("" for the
-    shared "executions") of an environment's runs. Runs already queued keep their queue."""
+    """Set the engine (`docker_host`, "" for DOCKER_HOST), its task network ("" for
+    CHORUS_DOCKER_NETWORK) and the Celery queue ("" for the shared "executions") of an
+    environment's runs. Runs already queued keep their queue. None leaves a field as it is."""
     errors: dict[str, list[str]] = {}
     if docker_host is not None:
         docker_host = docker_host.strip()
@@ -48,6 +53,13 @@ def environment_set_hosting(
                 "A Docker host is unix:///path.sock, tcp://host:port or ssh://user@host."
             ]
         environment.docker_host = docker_host
+    if docker_network is not None:
+        docker_network = docker_network.strip()
+        if docker_network and not QUEUE_RE.match(docker_network):
+            errors["docker_network"] = [
+                "A Docker network name is letters, digits, '.', '_' or '-'."
+            ]
+        environment.docker_network = docker_network
     if queue is not None:
         queue = queue.strip()
         if queue and not QUEUE_RE.match(queue):

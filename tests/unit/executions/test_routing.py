@@ -49,7 +49,9 @@ def _ids(broker, queue: str) -> list[int]:
 def test_a_run_goes_to_its_environment_s_queue(project, alice, broker):
     out = io.StringIO()
     call_command("chorus_environment", "prod", "--queue", "executions.prod", stdout=out)
-    assert out.getvalue().strip() == "Production: engine DOCKER_HOST, queue executions.prod"
+    assert out.getvalue().strip() == (
+        "Production: engine DOCKER_HOST, network CHORUS_DOCKER_NETWORK, queue executions.prod"
+    )
     prod_run = _execution(project, alice, "prod")
     dev_run = _execution(project, alice, "dev")
 
