@@ -33,6 +33,9 @@ class Environment(models.Model):
     runtime_kind = models.CharField(max_length=10, choices=RuntimeKind.choices, default="auto")
     docker_host = models.CharField(max_length=200, blank=True, help_text="Empty: DOCKER_HOST")
     docker_network = models.CharField(max_length=100, blank=True)
+    # The Celery queue this environment's runs go to (e.g. "executions.prod"), so they run
+    # only on workers started for it, next to its engine. Empty: the shared "executions".
+    queue = models.CharField(max_length=100, blank=True, help_text="Empty: executions")
     memory_limit_mb = models.PositiveIntegerField(default=512)
     cpu_limit = models.FloatField(default=1.0)
     pids_limit = models.PositiveIntegerField(default=256)
@@ -107,6 +110,20 @@ class Build(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def image_home(self) -> str:
+        """Where the image lives when that limits where it runs (no registry), for the UI."""
+        if not self.image_ref or self.status != self.Status.SUCCEEDED:
+            return ""
+        if self.runtime_kind == RuntimeKind.LOCAL:
+            return "Local image: it lives only on the machine that built it."
+        if self.runtime_kind == RuntimeKind.DOCKER and "@sha256:" not in self.image_ref:
+            return (
+                "Not in a registry: this image lives only on the Docker engine that built it "
+                "(set CHORUS_REGISTRY to run it on other hosts)."
+            )
+        return ""
 
 
 class LogLineBase(models.Model):
@@ -218,6 +235,7 @@ class DeploymentEvent(models.Model):
         RUN = "run", "Manual run"
         SCHEDULE = "schedule", "Schedule change"
         POLICY = "policy", "Policy change"
+        PULL = "pull", "Image pull"
 
     class Outcome(models.TextChoices):
         OK = "ok", "Succeeded"

@@ -247,7 +247,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "chorus"
 # Autodiscovery finds `<app>.tasks` of each installed app; the deployments app keeps its task
 # modules in its feature folders, so they are named here and every worker registers them.
-CELERY_IMPORTS = ("deployments.builds.tasks", "deployments.executions.tasks")
+CELERY_IMPORTS = (
+    "deployments.builds.tasks",
+    "deployments.deploy.tasks",
+    "deployments.executions.tasks",
+)
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
 # ChorusScheduler (deployments/executions/scheduler.py) is django-celery-beat's DatabaseScheduler with a
@@ -294,6 +298,16 @@ CHORUS_LOCAL_TASK_NETWORK = env.bool("CHORUS_LOCAL_TASK_NETWORK", default=False)
 # Extra host paths the local sandbox shows read-only (e.g. a wheelhouse pip.conf points at).
 CHORUS_LOCAL_SANDBOX_PATHS = env.list("CHORUS_LOCAL_SANDBOX_PATHS", default=[])
 CHORUS_PYTHON_BASE_IMAGE = env.str("CHORUS_PYTHON_BASE_IMAGE", default="python:3.12-slim")
+# The OCI registry images live in (deployments/registry.py, docs/scaling.md): set, every Docker
+# build pushes <registry>/<project>/<component> and runs pull by digest on any engine. Empty:
+# images stay on the engine that built them (one machine).
+CHORUS_REGISTRY = env.str("CHORUS_REGISTRY", default="")
+CHORUS_REGISTRY_USERNAME = env.str("CHORUS_REGISTRY_USERNAME", default="")
+CHORUS_REGISTRY_PASSWORD = _from_env_or_file("CHORUS_REGISTRY_PASSWORD") or ""
+# Plain HTTP to the registry; unset: only for a loopback host (as the Docker engine does).
+CHORUS_REGISTRY_INSECURE = (
+    env.bool("CHORUS_REGISTRY_INSECURE") if os.environ.get("CHORUS_REGISTRY_INSECURE") else None
+)
 CHORUS_BUILD_TIMEOUT = env.int("CHORUS_BUILD_TIMEOUT", default=1800)
 CHORUS_MAX_CONCURRENT_BUILDS = env.int("CHORUS_MAX_CONCURRENT_BUILDS", default=2)
 CHORUS_LOG_MAX_BYTES = env.int("CHORUS_LOG_MAX_BYTES", default=1_000_000)

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Machine services for Chorus: PostgreSQL, Redis and the Docker engine.
+# Machine services for Chorus: PostgreSQL, Redis and the Docker engine; for the tests of many
+# hosts also an OCI registry (Debian's docker-registry, CNCF Distribution) on a loopback port
+# and a second Docker engine standing in for a second host.
 #
 #   scripts/services.sh install   apt-get install whatever is missing (root only)
 #   scripts/services.sh start     start what is not answering, then print one line each
@@ -13,6 +15,8 @@
 # Environment knobs:
 #   CHORUS_SERVICES_DIR   pidfiles and logs (default <repo>/var/services)
 #   CHORUS_DOCKERD_FLAGS  extra dockerd flags, tried before the built-in fallbacks
+#   CHORUS_TEST_REGISTRY_PORT  loopback port of the test registry (default 5001)
+#   CHORUS_DOCKER_B_SOCKET     unix socket of the second engine (default /run/chorus-docker-b.sock)
 set -euo pipefail
 
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
@@ -28,6 +32,17 @@ PG_DB=chorus
 REDIS_HOST=127.0.0.1
 REDIS_PORT=6379
 PROBE_IMAGE=chorus/services-probe:latest
+REGISTRY_HOST=127.0.0.1
+REGISTRY_PORT="${CHORUS_TEST_REGISTRY_PORT:-5001}"
+# The second engine's socket and exec root live under /run, not var/: a unix socket path has
+# at most 107 bytes, and every checkout on the machine must find the same engine.
+DOCKER_B_SOCKET="${CHORUS_DOCKER_B_SOCKET:-/run/chorus-docker-b.sock}"
+DOCKER_B_EXEC_ROOT=/run/chorus-docker-b
+DOCKER_B_BRIDGE=chorus-b0
+DOCKER_B_BIP=172.31.254.1/24
+# Engine B's task network (an environment on B names it in Environment.docker_network). Never
+# Chorus's default name: both engines would claim the one host bridge interface it names.
+DOCKER_B_TASK_NETWORK=chorus-b-tasks
 
 log() { echo "services: $*" >&2; }
 die() {
@@ -55,6 +70,10 @@ REQUIREMENTS=(
     "git git"
     "docker-compose docker-compose"
     "bwrap bubblewrap"
+    "docker-registry docker-registry"
+    "htpasswd apache2-utils"
+    "ip iproute2"
+    "curl curl"
 )
 
 missing_packages() {
@@ -336,6 +355,134 @@ status_docker() {
     echo "docker: ok"
 }
 
+# ---------------------------------------------------------------------------------- registry
+
+registry_answers() {
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 \
+        "http://$REGISTRY_HOST:$REGISTRY_PORT/v2/" 2>/dev/null)" == 200 ]]
+}
+
+# Debian's package ships a systemd unit on :5000 with auth; ours is its own process with its
+# own config and storage, no auth, deletes allowed (image clean-up uses the registry API).
+start_registry() {
+    if ! registry_answers; then
+        have docker-registry || {
+            echo "registry: FAILED (docker-registry not installed; run: $0 install)"
+            return 1
+        }
+        mkdir -p "$VAR/registry/data"
+        printf '%s\n' \
+            "version: 0.1" \
+            "log:" \
+            "  level: warn" \
+            "storage:" \
+            "  filesystem:" \
+            "    rootdirectory: $VAR/registry/data" \
+            "  delete:" \
+            "    enabled: true" \
+            "http:" \
+            "  addr: $REGISTRY_HOST:$REGISTRY_PORT" \
+            "  secret: chorus-test-registry" >"$VAR/registry/config.yml"
+        log "registry: starting docker-registry on $REGISTRY_HOST:$REGISTRY_PORT; log: $VAR/registry.log"
+        setsid docker-registry serve "$VAR/registry/config.yml" >>"$VAR/registry.log" 2>&1 </dev/null &
+        echo $! >"$VAR/registry.pid"
+        for _ in $(seq 1 20); do
+            registry_answers && break
+            sleep 0.5
+        done
+    fi
+    status_registry
+}
+
+status_registry() {
+    if registry_answers; then
+        echo "registry: ok"
+    else
+        echo "registry: FAILED (no answer from http://$REGISTRY_HOST:$REGISTRY_PORT/v2/; see $VAR/registry.log)"
+        return 1
+    fi
+}
+
+# ---------------------------------------------------------------------------------- docker B
+
+docker_b() { DOCKER_HOST="unix://$DOCKER_B_SOCKET" docker "$@"; }
+
+docker_b_answers() { timeout 10 env DOCKER_HOST="unix://$DOCKER_B_SOCKET" docker info >/dev/null 2>&1; }
+
+# A second engine on this machine standing in for a second host: its own data root, exec
+# root, socket, pidfile and bridge, so it shares nothing with the first (which is never
+# restarted or reconfigured here). It leaves iptables alone (the first engine owns the DOCKER
+# chains), so its tasks have no outbound NAT. 127.0.0.0/8 counts as an insecure registry by
+# default; the flag names the test registry anyway.
+start_docker_b() {
+    if ! docker_b_answers; then
+        have dockerd || {
+            echo "docker-b: FAILED (dockerd not installed; run: $0 install)"
+            return 1
+        }
+        # --bridge and --bip exclude each other in dockerd: the bridge is made here with the
+        # address (--bip's role), and the engine takes its subnet from it.
+        if ! ip link show "$DOCKER_B_BRIDGE" >/dev/null 2>&1; then
+            log "docker-b: creating bridge $DOCKER_B_BRIDGE ($DOCKER_B_BIP)"
+            ip link add "$DOCKER_B_BRIDGE" type bridge
+            ip addr add "$DOCKER_B_BIP" dev "$DOCKER_B_BRIDGE"
+        fi
+        ip link set "$DOCKER_B_BRIDGE" up
+        mkdir -p "$VAR/docker-b" "$DOCKER_B_EXEC_ROOT"
+        rm -f "$DOCKER_B_SOCKET"
+        log "docker-b: starting a second dockerd on $DOCKER_B_SOCKET; log: $VAR/docker-b.log"
+        echo "=== $(date -u +%FT%TZ) dockerd (engine B)" >>"$VAR/docker-b.log"
+        setsid dockerd --data-root "$VAR/docker-b" --exec-root "$DOCKER_B_EXEC_ROOT" \
+            -H "unix://$DOCKER_B_SOCKET" --pidfile "$VAR/docker-b.pid" \
+            --bridge "$DOCKER_B_BRIDGE" --iptables=false --ip6tables=false --ip-masq=false \
+            --insecure-registry "$REGISTRY_HOST:$REGISTRY_PORT" \
+            >>"$VAR/docker-b.log" 2>&1 </dev/null &
+        for _ in $(seq 1 60); do
+            docker_b_answers && break
+            sleep 1
+        done
+        docker_b_answers || {
+            tail -n 15 "$VAR/docker-b.log" >&2 || true
+            echo "docker-b: FAILED (the second dockerd did not answer on $DOCKER_B_SOCKET; see $VAR/docker-b.log)"
+            return 1
+        }
+    fi
+    # The probe image is copied from the first engine (never pulled): a container must run.
+    if ! docker_b image inspect "$PROBE_IMAGE" >/dev/null 2>&1; then
+        docker image save "$PROBE_IMAGE" | docker_b image load >/dev/null
+    fi
+    local out
+    out="$(timeout 60 env DOCKER_HOST="unix://$DOCKER_B_SOCKET" docker run --rm "$PROBE_IMAGE" /bin/busybox echo probe-ok 2>&1)" || true
+    if [[ "$out" != probe-ok ]]; then
+        echo "docker-b: FAILED (the second engine answers but a container cannot run: ${out:-no output})"
+        return 1
+    fi
+    # Its task network, isolated like Chorus's own (inter-container traffic off, no host ports).
+    if ! docker_b network inspect "$DOCKER_B_TASK_NETWORK" >/dev/null 2>&1; then
+        docker_b network create --driver bridge --label org.chorus.managed=true \
+            -o com.docker.network.bridge.enable_icc=false \
+            -o "com.docker.network.bridge.name=$DOCKER_B_TASK_NETWORK" \
+            "$DOCKER_B_TASK_NETWORK" >/dev/null || {
+            echo "docker-b: FAILED (could not create the task network $DOCKER_B_TASK_NETWORK)"
+            return 1
+        }
+    fi
+    if have iptables; then
+        add_rule iptables INPUT -i "$DOCKER_B_TASK_NETWORK" -m conntrack --ctstate NEW,INVALID -j DROP ||
+            log "docker-b: could not add the INPUT rule for $DOCKER_B_TASK_NETWORK"
+    fi
+    echo "docker-b: ok"
+}
+
+status_docker_b() {
+    if docker_b_answers; then
+        echo "docker-b: ok"
+    else
+        echo "docker-b: FAILED (no second engine on $DOCKER_B_SOCKET)"
+        return 1
+    fi
+}
+
 # ---------------------------------------------------------------------------------- commands
 
 cmd_start() {
@@ -351,6 +498,9 @@ cmd_start() {
     start_redis || rc=1
     start_docker || rc=1
     task_network_rules
+    start_registry || rc=1
+    # After the first engine: its probe image is copied to the second.
+    start_docker_b || rc=1
     [[ "$rc" == 0 ]] || die "start: some services failed (see above)"
 }
 
@@ -359,6 +509,8 @@ cmd_status() {
     status_postgres || rc=1
     status_redis || rc=1
     status_docker || rc=1
+    status_registry || rc=1
+    status_docker_b || rc=1
     return "$rc"
 }
 
@@ -379,6 +531,8 @@ stop_pidfile() {
 }
 
 cmd_stop() {
+    stop_pidfile docker-b "$VAR/docker-b.pid"
+    stop_pidfile registry "$VAR/registry.pid"
     stop_pidfile dockerd "$VAR/dockerd.pid"
     stop_pidfile redis "$VAR/redis.pid"
     if [[ -f "$VAR/postgres.started" ]]; then

@@ -8,7 +8,10 @@ A succeeded build's image may go when all of these hold:
 - no build of the same commit is queued or running (that build will tag the same ref).
 
 Two builds of one commit share one image ref (and local images are shared by identical
-trees), so a ref is removed only when every build using it may go. Each ref is removed through
+trees), so a ref is removed only when every build using it may go. A registry image
+(`<repo>@sha256:…`, deployments/registry.py) is removed from the building engine by its image
+id, from every environment's engine that pulled it (best effort), and its manifest is deleted
+through the registry API; the registry's own garbage collection then frees the blobs. Each ref is removed through
 the runtime that built it, never forced; the builds are marked (`image_removed_at`) and the
 deploy services then refuse them with a clear message. A runtime that cannot be reached (a
 Docker engine that is down) leaves its builds for the next run.
@@ -26,7 +29,8 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from deployments.builds.services import build_environment
-from deployments.models import Build, Deployment, Execution
+from deployments.models import Build, Deployment, Environment, Execution
+from deployments.registry import RegistryError, is_registry_ref, registry_for_ref
 from deployments.runtimes import runtime_for_build
 from deployments.runtimes.base import ImageRemoveError, Runtime, RuntimeUnavailable
 
@@ -204,11 +208,11 @@ def images_prune(*, now: datetime | None = None, dry_run: bool = False) -> Prune
             summary.shared.append(outcome)
             continue
         try:
-            runtime.remove_image(ref)
+            _remove(runtime, ref, builds[0])
         except BaseException as exc:
             # The image is still there: the builds stay deployable.
             Build.objects.filter(pk__in=ids, image_removed_at=now).update(image_removed_at=None)
-            if not isinstance(exc, RuntimeUnavailable | ImageRemoveError):
+            if not isinstance(exc, RuntimeUnavailable | ImageRemoveError | RegistryError):
                 raise
             outcome.reason = str(exc)
             if isinstance(exc, RuntimeUnavailable):
@@ -217,3 +221,26 @@ def images_prune(*, now: datetime | None = None, dry_run: bool = False) -> Prune
             continue
         summary.removed.append(outcome)
     return summary
+
+
+def _remove(runtime: Runtime, ref: str, build: Build) -> None:
+    """Remove one image where it lives; raises (and it stays) when the building engine or the
+    registry refuses or cannot be reached."""
+    if not is_registry_ref(ref):
+        runtime.remove_image(ref)
+        return
+    # By image id: the build's tag and digest reference go together.
+    runtime.remove_image(build.image_digest or ref)
+    registry = registry_for_ref(ref)
+    if registry is not None:
+        registry.delete(ref)
+    # Engines of other environments pulled it: best effort, an engine that is down or still
+    # has a stopped container of it keeps its copy (nothing can run it without the manifest).
+    for environment in Environment.objects.exclude(docker_host=""):
+        other = runtime_for_build(build, environment)
+        if repr(other) == repr(runtime):
+            continue
+        try:
+            other.remove_image(build.image_digest or ref)
+        except (RuntimeUnavailable, ImageRemoveError):
+            pass

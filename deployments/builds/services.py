@@ -35,11 +35,14 @@ from components.sources import SourceError, source_fetch, source_resolve
 from deployments.builds.dockerfiles import declares_arg, render_dockerfile
 from deployments.logs import LogWriter
 from deployments.models import Build, BuildLogLine, Environment
+from deployments.registry import Registry, RegistryError, registry_from_settings
 from deployments.runtimes import get_runtime
 from deployments.runtimes.base import (
     BuildCancelled,
     BuildError,
     BuildTimedOut,
+    BuiltImage,
+    ImagePullError,
     Limits,
     Runtime,
     RuntimeUnavailable,
@@ -58,17 +61,23 @@ class BuildSlotsBusy(Exception):
 
 
 # --- helpers ------------------------------------------------------------------------------
-def image_tag(build: Build) -> str:
-    """chorus/<project>/<component>:<short-sha>, reduced to what Docker accepts."""
+def _clean(part: str) -> str:
+    part = re.sub(r"[^a-z0-9._-]+", "-", part.lower()).strip("._-")
+    return part or "x"
 
-    def clean(part: str) -> str:
-        part = re.sub(r"[^a-z0-9._-]+", "-", part.lower()).strip("._-")
-        return part or "x"
 
+def image_repository(build: Build, registry: Registry | None = None) -> str:
+    """<registry>/<project>/<component> with a registry, else chorus/<project>/<component>,
+    reduced to what Docker accepts."""
     component = build.component
-    return (
-        f"chorus/{clean(component.project.slug)}/{clean(component.name)}:{clean(build.short_sha)}"
-    )
+    if registry is not None:
+        return registry.repository(project=component.project.slug, component=component.name)
+    return f"chorus/{_clean(component.project.slug)}/{_clean(component.name)}"
+
+
+def image_tag(build: Build, registry: Registry | None = None) -> str:
+    """The human name of a build's image: <repository>:<short-sha>. Runs never use it."""
+    return f"{image_repository(build, registry)}:{_clean(build.short_sha)}"
 
 
 def build_environment() -> Environment | None:
@@ -210,7 +219,8 @@ def _finish(build: Build, log: LogWriter, *, status: str, error: str = "", **fie
     """Write the last log line, then the final status (in that order, so a live view that
     sees the final status has every line). Only a running build is finished."""
     if status == Build.Status.SUCCEEDED:
-        last = f"Build succeeded: {fields.get('image_ref', '')} ({fields.get('image_digest', '')})"
+        ref, digest = fields.get("image_ref", ""), fields.get("image_digest", "")
+        last = f"Build succeeded: {ref}" + (f" ({digest})" if digest != ref else "")
     elif status == Build.Status.CANCELLED:
         last = f"Build cancelled: {error}"
     else:
@@ -271,7 +281,14 @@ def build_execute(*, build_id: int) -> str:
                 error=f"The build took longer than {settings.CHORUS_BUILD_TIMEOUT} seconds "
                 "(CHORUS_BUILD_TIMEOUT) and was stopped.",
             )
-        except (BuildError, RuntimeUnavailable, SourceError, ValidationError) as exc:
+        except (
+            BuildError,
+            ImagePullError,
+            RegistryError,
+            RuntimeUnavailable,
+            SourceError,
+            ValidationError,
+        ) as exc:
             message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             _finish(build, log, status=Build.Status.FAILED, error=message)
         except BaseException as exc:
@@ -302,6 +319,13 @@ def _execute(build: Build, log: LogWriter) -> None:
     log(f"Runtime: {runtime.kind} ({runtime!r})", "chorus")
     if getattr(runtime, "fallback_reason", ""):
         log(f"{runtime.fallback_reason} Building with the local runtime instead.", "chorus")
+    # Docker images go to the registry when there is one; local images stay on this machine.
+    registry = registry_from_settings() if runtime.kind == "docker" else None
+    if registry is not None:
+        log(
+            f"Registry: {registry.location} (the image is pushed; runs pull it by digest)", "chorus"
+        )
+        registry.check()  # down or refusing the credentials: fail now, not after the build
 
     last_check = [0.0, False]
 
@@ -346,7 +370,7 @@ def _execute(build: Build, log: LogWriter) -> None:
         if declares_arg(text, "BASE_IMAGE"):
             build_args["BASE_IMAGE"] = settings.CHORUS_PYTHON_BASE_IMAGE
             log(f"Base image: {settings.CHORUS_PYTHON_BASE_IMAGE} (build-arg BASE_IMAGE)", "chorus")
-        tag = image_tag(build)
+        tag = image_tag(build, registry)
         remaining = max(deadline - time.monotonic(), 1.0)
         try:
             image = runtime.build(
@@ -364,6 +388,8 @@ def _execute(build: Build, log: LogWriter) -> None:
             raise _explain_missing_base(exc, runtime, build_args.get("BASE_IMAGE")) from exc
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if registry is not None:
+        image = _push(build, runtime, image, registry, log)
     _finish(
         build,
         log,
@@ -397,6 +423,26 @@ def _explain_missing_base(exc: BuildError, runtime: Runtime, base: str | None) -
         f"offline base images with `python manage.py build_base_images` and set "
         f"CHORUS_PYTHON_BASE_IMAGE=chorus/python:3-debian."
     )
+
+
+def _push(
+    build: Build, runtime: Runtime, image: BuiltImage, registry: Registry, log: LogWriter
+) -> BuiltImage:
+    """Push the built image; from now on it is `<repository>@<repository digest>`.
+
+    A failure (registry down, credentials refused) raises, and the build fails saying so:
+    nothing about a pushed image is recorded until the registry gave its digest."""
+    repository = image_repository(build, registry)
+    digest = runtime.push(
+        image_id=image.ref,
+        repository=repository,
+        tag=_clean(build.short_sha),
+        auth=registry.auth_config(),
+        log=log,
+    )
+    ref = f"{repository}@{digest}"
+    log(f"Pushed: {ref}", "chorus")
+    return BuiltImage(ref=ref, digest=image.digest, tag=image.tag)
 
 
 def _check(runtime: Runtime) -> None:

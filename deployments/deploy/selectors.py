@@ -81,6 +81,8 @@ class EnvironmentRow:
     source_deployment: Deployment | None
     source_ran: bool
     rollback_builds: list[Build]
+    # The last pull of the deployed image onto this environment's engine failed: why.
+    image_problem: str = ""
 
 
 def succeeded_builds(*, component: Component) -> QuerySet[Build]:
@@ -136,7 +138,23 @@ def environment_row(*, component: Component, environment: Environment, user) -> 
             and build_ran_in(deployment=source_deployment, build=source_deployment.build)
         ),
         rollback_builds=[b for b in builds if not deployment or b.pk != deployment.build_id],
+        image_problem=image_problem(deployment) if deployment else "",
     )
+
+
+def image_problem(deployment: Deployment) -> str:
+    """Why the deployed image is not on its engine, when its last pull failed (services/pulls.py)."""
+    last = (
+        DeploymentEvent.objects.filter(
+            deployment=deployment, build_id=deployment.build_id, kind=DeploymentEvent.Kind.PULL
+        )
+        .order_by("-created_at", "-id")
+        .values_list("outcome", "message")
+        .first()
+    )
+    if last and last[0] == DeploymentEvent.Outcome.FAILED:
+        return last[1]
+    return ""
 
 
 def deploy_overview(*, component: Component, user) -> list[EnvironmentRow]:

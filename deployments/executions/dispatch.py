@@ -93,9 +93,12 @@ def publish_runs(items: Iterable[tuple[int, str, datetime | None]]) -> int:
     if not items:
         return 0
     now = timezone.now()
+    queues = _queues([i[0] for i in items])
     with execution_run_task.app.producer_or_acquire() as producer:
         for execution_id, task_id, due in items:
             options: dict = {"task_id": task_id or new_task_id(), "producer": producer}
+            if queues.get(execution_id):
+                options["queue"] = queues[execution_id]
             kwargs = {}
             if due is not None and due > now:
                 kwargs["due"] = due.timestamp()
@@ -103,6 +106,20 @@ def publish_runs(items: Iterable[tuple[int, str, datetime | None]]) -> int:
                     options["eta"] = due - PRESTAGE
             execution_run_task.apply_async((execution_id,), kwargs, **options)
     return len(items)
+
+
+def _queues(execution_ids: list[int]) -> dict[int, str]:
+    """Execution id -> its environment's own queue, for those whose environment names one
+    (Environment.queue, e.g. "executions.prod"); the others go to the task's "executions"."""
+    found: dict[int, str] = {}
+    for start in range(0, len(execution_ids), INSERT_CHUNK):
+        chunk = execution_ids[start : start + INSERT_CHUNK]
+        found.update(
+            Execution.objects.filter(pk__in=chunk)
+            .exclude(deployment__environment__queue="")
+            .values_list("pk", "deployment__environment__queue")
+        )
+    return found
 
 
 def dispatch_on_commit(items: Sequence[tuple[int, str, datetime | None]]) -> None:

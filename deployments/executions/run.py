@@ -385,11 +385,22 @@ def _execute(started: Started) -> None:
     status, reason = _judge(execution, result, watch, timeout)
     if result.error and result.exit_code is not None:
         log(f"[chorus] {result.error}", "chorus")
+    extra = watch.start_fields()
+    if result.image_id:
+        # What the engine says it ran, not what the deployment asked for: the production
+        # gate compares this (deploy/services/rules.py).
+        if execution.image_digest and result.image_id != execution.image_digest:
+            log(
+                f"[chorus] the engine ran image {result.image_id}, "
+                f"not {execution.image_digest} as deployed",
+                "chorus",
+            )
+        extra["image_digest"] = result.image_id[:100]
     execution_finish(
         execution=execution,
         status=status,
         reason=reason,
         exit_code=result.exit_code,
         log=log,
-        extra=watch.start_fields(),
+        extra=extra,
     )

@@ -31,6 +31,10 @@ class ImageInUse(ImageRemoveError):
     """A task (running or stopped container) still uses the image: it is kept, never forced."""
 
 
+class ImagePullError(Exception):
+    """An image could not be pushed to or pulled from the registry. Message is user-facing."""
+
+
 class BuildError(Exception):
     """The build failed for a reason the user can act on. Message is user-facing."""
 
@@ -52,8 +56,12 @@ class Limits:
 
 @dataclass(frozen=True)
 class BuiltImage:
-    ref: str  # what `run` takes: an image tag/id (docker) or a directory path (local)
+    # What `run` takes, immutable: an image id "sha256:…" (docker), "<repo>@sha256:…" once
+    # pushed to a registry, or a directory named by its digest (local). Never a tag: a tag
+    # moves when the same commit is built again.
+    ref: str
     digest: str  # content identity: "sha256:…"; the same digest runs in every environment
+    tag: str = ""  # the human name it was built under (logs only)
 
 
 @dataclass
@@ -64,6 +72,10 @@ class RunResult:
     # Set when the runtime itself failed (engine down, image missing): user-facing text.
     error: str = ""
     container_id: str = ""
+    # The image the task really ran, read back from the engine (the container's image id,
+    # the local image's digest): what the execution records, and what the production gate
+    # compares.
+    image_id: str = ""
 
 
 class RunHandle:
@@ -136,6 +148,11 @@ class Runtime(ABC):
         The default begins nothing here: the whole run, `on_start` included, happens in
         `wait()`. A runtime with `quick_start` really starts the task in `start`."""
         return RunHandle(lambda: self.run(**run_kwargs))
+
+    def ensure_image(self, ref: str, *, auth: dict | None = None) -> bool:
+        """Make sure this runtime holds `ref`, pulling it from the registry if needed; True
+        when it pulled. Runtimes without a registry (local, record) have nothing to pull."""
+        return False
 
     def find(self, labels: Mapping[str, str]) -> list[RunningTask]:
         """Tasks (running or exited) carrying all these labels."""

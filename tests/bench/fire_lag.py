@@ -23,6 +23,11 @@ Redis. Lag = start - T.
 --containers N: N deployments on the Docker runtime with the busybox image; fire lag is then the
 time from T to the container running (the runtime's start callback, after `docker start`).
 
+--registry: N (--containers, default 100) real containers on engine B (scripts/services.sh's
+second engine) of an image pushed to the test registry and referred to by digest, as with
+CHORUS_REGISTRY; B's copy is removed first and pulled ahead by digest before the tick; the
+environment's runs go to its own queue (executions.b) served by workers whose DOCKER_HOST is B.
+
 The last line is one JSON object:
 {"n", "chorus_p50_s", "chorus_p99_s", "chorus_max_s", "stock_p50_s", "stock_p99_s",
  "duplicates", "missed"}.
@@ -162,7 +167,17 @@ def report(name: str, m: dict) -> None:
 
 
 # --- runs -------------------------------------------------------------------------------------
-def run_chorus(args, db_url: str, redis_url: str, *, n: int, runtime: str, image: str) -> dict:
+def run_chorus(
+    args,
+    db_url: str,
+    redis_url: str,
+    *,
+    n: int,
+    runtime: str,
+    image: str,
+    environment: dict | None = None,
+    worker_env: dict | None = None,
+) -> dict:
     from django.db import connection
 
     flush_redis(redis_url)
@@ -171,10 +186,10 @@ def run_chorus(args, db_url: str, redis_url: str, *, n: int, runtime: str, image
     t = target_minute(setup_budget)
     say(f"chorus: creating {n} deployments due at {t:%H:%M:%S} UTC ({runtime} runtime)")
     started = time.perf_counter()
-    ids = create_chorus(n, t, runtime=runtime, image=image)
+    ids = create_chorus(n, t, runtime=runtime, image=image, environment=environment)
     say(f"chorus: created in {time.perf_counter() - started:.1f} s; starting processes")
     connection.close()
-    procs = start_workers(args, env, "chorus")
+    procs = start_workers(args, {**env, **(worker_env or {})}, "chorus")
     try:
         procs.append(start_beat(env, "chorus", "deployments.executions.scheduler:ChorusScheduler"))
         if datetime.now(UTC) > t - timedelta(seconds=5):
@@ -212,12 +227,78 @@ def run_stock(args, db_url: str, redis_url: str, n: int) -> dict:
     return m
 
 
+def run_registry(args, db_url: str, redis_url: str, n: int) -> dict:
+    """N containers on engine B, of an image in the registry pulled ahead by digest."""
+    from deployments.builds.baseimages.busybox import ensure_busybox_image
+    from deployments.builds.baseimages.common import BUSYBOX_TAG
+    from deployments.registry import Registry
+    from deployments.runtimes.docker.runtime import DockerRuntime
+    from tests.support.registry import (
+        DOCKER_B,
+        DOCKER_B_NETWORK,
+        REGISTRY_PORT,
+        engine_b,
+        shared_registry,
+    )
+
+    location = shared_registry("chorus-bench")
+    registry = Registry(location=location)
+    engine_a = DockerRuntime()
+    client = engine_a.client(timeout=600)
+    ensure_busybox_image(client, tag=BUSYBOX_TAG, log=lambda line: None)
+    image_id = client.images.get(BUSYBOX_TAG).id
+    client.close()
+    repository = registry.repository(project="bench", component="fire-lag")
+    digest = engine_a.push(
+        image_id=image_id, repository=repository, tag="bench", auth=None, log=lambda *a: None
+    )
+    ref = f"{repository}@{digest}"
+    b = engine_b()
+    try:
+        b.images.remove(image_id, force=True)
+    except Exception:  # noqa: BLE001 - not there: as wanted
+        pass
+    b.close()
+    started = time.perf_counter()
+    pulled = DockerRuntime(base_url=DOCKER_B).ensure_image(ref)
+    say(
+        f"registry: {ref} (127.0.0.1:{REGISTRY_PORT}) pulled ahead onto {DOCKER_B} "
+        f"in {time.perf_counter() - started:.2f} s (pulled: {pulled})"
+    )
+    args.queues = "executions,executions.b"
+    m = run_chorus(
+        args,
+        db_url,
+        redis_url,
+        n=n,
+        runtime="docker",
+        image=ref,
+        environment={
+            "docker_host": DOCKER_B,
+            "docker_network": DOCKER_B_NETWORK,
+            "queue": "executions.b",
+        },
+        worker_env={
+            "DOCKER_HOST": DOCKER_B,
+            "CHORUS_DOCKER_NETWORK": DOCKER_B_NETWORK,
+            "CHORUS_REGISTRY": location,
+        },
+    )
+    say("(registry mode: lag = tick to container running on engine B, image pulled by digest)")
+    return m
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1000, help="schedules due in the same minute")
     parser.add_argument("--no-stock", action="store_true", help="skip the stock comparison")
     parser.add_argument(
         "--containers", type=int, default=0, help="run N real containers instead (Docker)"
+    )
+    parser.add_argument(
+        "--registry",
+        action="store_true",
+        help="containers on engine B of an image pulled by digest from the test registry",
     )
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument(
@@ -231,6 +312,8 @@ def main() -> None:
     parser.add_argument("--redis-db", type=int, default=15)
     parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for runs")
     args = parser.parse_args()
+    if args.registry and not args.containers:
+        args.containers = 100
     if not args.concurrency:
         args.concurrency = max(100, (args.containers or args.n) // args.workers + 200)
 
@@ -238,7 +321,11 @@ def main() -> None:
     say(f"database {db_url.rsplit('/', 1)[-1]}, redis {redis_url}, {os.cpu_count()} CPU(s)")
     setup_django(db_url, redis_url)
 
-    if args.containers:
+    if args.registry:
+        n = args.containers
+        chorus = run_registry(args, db_url, redis_url, n)
+        stock = None
+    elif args.containers:
         from deployments.builds.baseimages.busybox import ensure_busybox_image
         from deployments.builds.baseimages.common import BUSYBOX_TAG
         from deployments.runtimes.docker.runtime import DockerRuntime

@@ -92,9 +92,12 @@ def crontab_row(t: datetime):
     return row
 
 
-def create_chorus(n: int, t: datetime, *, runtime: str, image: str) -> list[int]:
+def create_chorus(
+    n: int, t: datetime, *, runtime: str, image: str, environment: dict | None = None
+) -> list[int]:
     """N components, one build and one deployment each, with their PeriodicTasks (what the
-    deploy service creates, written in bulk so 10,000 take seconds)."""
+    deploy service creates, written in bulk so 10,000 take seconds). `environment`: more
+    fields of the environment (its engine, its queue)."""
     from django.contrib.auth import get_user_model
     from django.db import transaction
     from django.utils import timezone
@@ -108,6 +111,8 @@ def create_chorus(n: int, t: datetime, *, runtime: str, image: str) -> list[int]
     project = project_create(name="Bench", description="fire lag", actor=user)
     env = Environment.objects.get(slug="dev")
     env.runtime_kind = runtime
+    for key, value in (environment or {}).items():
+        setattr(env, key, value)
     env.save()
     crontab = crontab_row(t)
     now = timezone.now()
@@ -265,7 +270,7 @@ def start_workers(args, env: dict[str, str], label: str) -> list[Proc]:
             [
                 sys.executable, "-m", "celery", "-A", "portal", "worker",
                 "--loglevel=WARNING", f"--pool={args.pool}", f"--concurrency={args.concurrency}",
-                "-Q", "executions", "-n", f"{label}{k}@%h",
+                "-Q", getattr(args, "queues", "executions"), "-n", f"{label}{k}@%h",
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
                 "-I", "tests.bench.fire_lag",
             ],

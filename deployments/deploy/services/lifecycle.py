@@ -9,6 +9,7 @@ from components.models import Component
 from deployments.deploy.services import events
 from deployments.deploy.services.beat import sync_periodic_task
 from deployments.deploy.services.events import recorded
+from deployments.deploy.services.pulls import check_registry_image, pull_ahead_on_commit
 from deployments.deploy.services.rules import (
     POLICY_FIELDS,
     POLICY_LABELS,
@@ -50,6 +51,16 @@ def _upsert(
     tz = validate_timezone(timezone)
     check_build(component=component, build=build)
     check_production_gate(component=component, build=build, environment=environment)
+    current = (
+        Deployment.objects.filter(component=component, environment=environment)
+        .exclude(status=Deployment.Status.UNDEPLOYED)
+        .values_list("build_id", flat=True)
+        .first()
+    )
+    if current != build.pk:
+        # A new image for this environment: it must still be in the registry. A schedule or
+        # policy change of the running build does not depend on the registry.
+        check_registry_image(build=build)
     cleaned = policies_clean(policies, environment=environment)
 
     deployment = (
@@ -114,6 +125,7 @@ def _upsert(
             elif not build_changed and changes:
                 kind = DeploymentEvent.Kind.POLICY
     sync_periodic_task(deployment, sched)
+    pull_ahead_on_commit(deployment)
     message = f"{verb} {_describe_deploy(build, sched, tz)}"
     if deployment.status == Deployment.Status.SUSPENDED:
         message += "; the deployment stays suspended until resumed"

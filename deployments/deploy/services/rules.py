@@ -150,10 +150,12 @@ def check_image_present(*, build: Build) -> None:
 
 
 def _same_image(build: Build) -> Q:
-    q = Q(build=build)
+    """Executions that ran this build's image: by the digest each recorded from its engine
+    (what really ran), whichever build started it; by the build only where no digest was
+    recorded. An execution of this build that recorded another digest does not count."""
     if build.image_digest:
-        q |= Q(image_digest=build.image_digest)
-    return q
+        return Q(image_digest=build.image_digest) | Q(build=build, image_digest="")
+    return Q(build=build)
 
 
 def build_ran_in(*, deployment: Deployment, build: Build) -> bool:

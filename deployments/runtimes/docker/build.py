@@ -149,7 +149,9 @@ class DockerBuild(DockerConnection):
                 raise BuildError(
                     f"The build finished but {tag} is not on the engine: {exc}"
                 ) from exc
-            return BuiltImage(ref=tag, digest=image.id or image_id)
+            image_id = image.id or image_id
+            log(f"Image {image_id} (tagged {tag}; runs start the id, never the tag)", "chorus")
+            return BuiltImage(ref=image_id, digest=image_id, tag=tag)
         finally:
             client.close()
 

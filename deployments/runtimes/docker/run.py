@@ -11,7 +11,14 @@ import docker
 import docker.errors
 import requests
 
-from deployments.runtimes.base import CancelFn, Limits, LogFn, RunResult, RuntimeUnavailable
+from deployments.runtimes.base import (
+    CancelFn,
+    ImagePullError,
+    Limits,
+    LogFn,
+    RunResult,
+    RuntimeUnavailable,
+)
 from deployments.runtimes.docker.connection import (
     API_TIMEOUT,
     CANCEL_POLL_SECONDS,
@@ -52,7 +59,16 @@ class DockerRun(DockerConnection):
         api = client.api
         try:
             network = self.network or ensure_network(api, default_network(), where=self.where)
-            user = task_user(api, image, run_as_root=run_as_root)
+            try:
+                user = task_user(api, image, run_as_root=run_as_root)
+            except docker.errors.ImageNotFound:
+                # Gone from this engine (pruned by hand, a new host): a registry image is
+                # pulled by its digest again; anything else cannot come back.
+                problem = self._pull_again(image, log)
+                if problem:
+                    client.close()
+                    return RunResult(exit_code=None, error=problem)
+                user = task_user(api, image, run_as_root=run_as_root)
         except docker.errors.ImageNotFound:
             client.close()
             return RunResult(
@@ -98,15 +114,32 @@ class DockerRun(DockerConnection):
             return RunResult(exit_code=None, error=self._run_error("create the container", exc))
         container_id = str(container["Id"])
         try:
-            return self._run_container(
+            result = self._run_container(
                 client, container_id, timeout=timeout, log=log, cancel=cancel, on_start=on_start
             )
+            result.image_id = self._image_of(api, container_id)
+            return result
         finally:
             try:
                 api.remove_container(container_id, force=True)
             except (docker.errors.DockerException, requests.RequestException, OSError):
                 pass  # the reconciler removes leftovers by label
             client.close()
+
+    def _pull_again(self, image: str, log: LogFn) -> str:
+        """Pull a vanished registry image; "" when it is back, else why not (in words)."""
+        from deployments.registry import is_registry_ref, registry_for_ref
+
+        if not is_registry_ref(image):
+            return f"Image {image} is not on the Docker engine at {self.where}; build it again."
+        registry = registry_for_ref(image)
+        log(f"[chorus] {image} is not on {self.where}: pulling it by digest", "chorus")
+        try:
+            self.ensure_image(image, auth=registry.auth_config() if registry else None)
+        except (ImagePullError, RuntimeUnavailable) as exc:
+            # The reason is kept short (the log's first line names the image in full).
+            return f"The image could not be pulled: {str(exc).replace(image, 'the image')}"
+        return ""
 
     def _run_error(self, what: str, exc: BaseException) -> str:
         if isinstance(exc, docker.errors.APIError):
@@ -206,6 +239,14 @@ class DockerRun(DockerConnection):
             if oom:
                 result.error = "The task ran out of memory (killed by the memory limit)."
         return result
+
+    @staticmethod
+    def _image_of(api, container_id: str) -> str:
+        """The id of the image the engine created this container from (its own record)."""
+        try:
+            return str(api.inspect_container(container_id).get("Image") or "")
+        except (docker.errors.DockerException, requests.RequestException, OSError):
+            return ""
 
     @staticmethod
     def _oom_killed(api, container_id: str) -> bool:

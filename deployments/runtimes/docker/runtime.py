@@ -1,13 +1,15 @@
-"""The Docker runtime, put together from its parts (connection, build, run, containers)."""
+"""The Docker runtime, put together from its parts (connection, build, run, containers,
+images)."""
 
 from __future__ import annotations
 
 from deployments.runtimes.docker.build import DockerBuild
 from deployments.runtimes.docker.containers import DockerContainers
+from deployments.runtimes.docker.images import DockerImages
 from deployments.runtimes.docker.run import DockerRun
 
 
-class DockerRuntime(DockerBuild, DockerRun, DockerContainers):
+class DockerRuntime(DockerBuild, DockerRun, DockerContainers, DockerImages):
     kind = "docker"
 
     @classmethod

@@ -84,9 +84,9 @@ class LocalBuild(LocalCore):
             log(f"Note: the local runtime skips “RUN {args[:200]}”", "chorus")
         with locked_dir(self.images_dir / ".locks" / f"{image_dir.name}.lock"):
             if (image_dir / IMAGE_FILE).is_file():
+                # Left exactly as it is: a deployment may run this directory.
                 log(f"Reusing the identical image built before ({digest[:19]})", "chorus")
-                self._write_meta(image_dir, digest=digest, tag=tag, command=command, env=env)
-                return BuiltImage(ref=str(image_dir), digest=digest)
+                return BuiltImage(ref=str(image_dir), digest=digest, tag=tag)
             if image_dir.exists():
                 shutil.rmtree(image_dir)  # an interrupted earlier build
             try:

@@ -46,6 +46,15 @@ class LocalRun(LocalCore):
                 exit_code=None,
                 error=f"The local image {image} does not exist on this machine; build it again.",
             )
+        digest = str(meta.get("digest") or "")
+        if image_dir.name != digest.removeprefix("sha256:")[:32]:
+            # Directories are named by their digest and never rewritten (build.py): one whose
+            # record says otherwise is not the image the deployment holds.
+            return RunResult(
+                exit_code=None,
+                error=f"The local image {image} does not hold the image its name says "
+                f"({digest or 'no digest'}); build it again.",
+            )
         try:
             self.check()
             bwrap = self.bwrap()
@@ -82,7 +91,7 @@ class LocalRun(LocalCore):
                 with contextlib.suppress(ValueError, OSError):
                     resource.setrlimit(which, (value, value))
 
-        result = RunResult(exit_code=None, container_id=run_id)
+        result = RunResult(exit_code=None, container_id=run_id, image_id=digest)
         sandboxed = sandbox.command(
             argv,
             bwrap=bwrap,

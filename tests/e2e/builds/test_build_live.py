@@ -70,7 +70,7 @@ def test_press_build_and_watch_the_live_log(page, live_server, login, bob, proje
             expect(status).to_have_text("Succeeded", timeout=60_000)
             expect(status).to_have_attribute("class", "badge badge-succeeded")
             expect(log).to_contain_text(f"compiling part 6 of 6 ({token})")
-            expect(log.locator(".line").last).to_contain_text("Build succeeded: chorus/")
+            expect(log.locator(".line").last).to_contain_text("Build succeeded: sha256:")
             assert log.locator(".line").count() > lines_while_running
             assert "\n\n" not in log.inner_text(), "appended lines leave no blank lines between"
             assert page.evaluate("window.__sameDocument") is True

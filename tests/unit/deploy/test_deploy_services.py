@@ -211,6 +211,20 @@ def test_promoting_needs_the_current_build_to_have_run(
         deployment_promote(component=component, source_env=dev, target_env=prod, actor=alice)
 
 
+def test_a_run_of_the_build_that_ran_another_image_does_not_clear_it(
+    component, dev, prod, build, alice, ran
+):
+    """The gate compares what the engine says ran, not the build the run was started for."""
+    d = deploy(component, dev, build, alice)
+    other = ran(d)
+    other.image_digest = "sha256:" + "e" * 64  # what the engine reported it started
+    other.save()
+    with pytest.raises(ValidationError, match="has not run successfully in Development"):
+        deployment_promote(component=component, source_env=dev, target_env=prod, actor=alice)
+    ran(d)  # a run that recorded the build's own image
+    assert deployment_promote(component=component, source_env=dev, target_env=prod, actor=alice)
+
+
 def test_developer_promoting_is_refused(component, dev, prod, build, bob, ran):
     d = deploy(component, dev, build, bob)
     ran(d)
