@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -323,6 +324,17 @@ CHORUS_BEAT_MAX_INTERVAL = env.float("CHORUS_BEAT_MAX_INTERVAL", default=0.5)
 CHORUS_EXECUTION_HEARTBEAT_SECONDS = env.float("CHORUS_EXECUTION_HEARTBEAT_SECONDS", default=2.0)
 CHORUS_EXECUTION_STALE_SECONDS = env.float("CHORUS_EXECUTION_STALE_SECONDS", default=20.0)
 CHORUS_RECONCILE_INTERVAL = env.float("CHORUS_RECONCILE_INTERVAL", default=10.0)
+# The id on every task this installation starts (label chorus.installation), so installations
+# sharing a Docker engine never touch each other's tasks; derived from SECRET_KEY and the
+# database when empty (deployments/installation.py).
+CHORUS_INSTALLATION = env.str("CHORUS_INSTALLATION", default="").strip()
+if CHORUS_INSTALLATION and not re.fullmatch(
+    r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", CHORUS_INSTALLATION
+):
+    raise ImproperlyConfigured(
+        "CHORUS_INSTALLATION must be 1 to 63 letters, digits, '.', '_' or '-', starting with "
+        "a letter or digit"
+    )
 # Beat and every worker check in every N s (observability/heartbeats.py); the overview warns
 # when no beat, or no worker of the executions queue, has checked in for M s.
 CHORUS_PROCESS_HEARTBEAT_SECONDS = env.float("CHORUS_PROCESS_HEARTBEAT_SECONDS", default=5.0)

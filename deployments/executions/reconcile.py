@@ -7,8 +7,11 @@ every change it makes is a conditional UPDATE.
    finished from their container, found by its labels: the container's exit code when it had
    finished (succeeded / failed), otherwise the container is stopped and the execution fails
    with reason "worker lost". Retries apply as for any failure.
-2. Containers labelled `chorus.managed=true` whose execution is not running (finished,
-   deleted, never claimed) are orphans: stopped and removed.
+2. Containers labelled `chorus.managed=true` and with this installation's
+   `chorus.installation` label (deployments/installation.py) whose execution is not running
+   (finished, deleted, never claimed) are orphans: stopped and removed. Every find here asks
+   for this installation's label: tasks of another installation sharing the engine, whose
+   executions are not in this database, are never touched.
 3. Pending executions: a tick no worker started within its starting deadline is recorded as
    missed; retries due now that were not put on the queue (long backoff) are dispatched, and
    manual runs whose message was lost are dispatched again (the claim makes a duplicate
@@ -25,6 +28,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from deployments.installation import installation_labels
 from deployments.models import Environment, Execution
 from deployments.runtimes import get_runtime
 from deployments.runtimes.base import Runtime, RuntimeUnavailable
@@ -71,10 +75,11 @@ def _runtime(environment: Environment) -> Runtime | None:
 
 
 def _find(runtime: Runtime | None, labels: dict) -> list:
+    """This installation's tasks carrying `labels` (never another installation's)."""
     if runtime is None:
         return []
     try:
-        return runtime.find(labels)
+        return runtime.find({**labels, **installation_labels()})
     except Exception:  # noqa: BLE001 - engine down: nothing found, finish without it
         logger.exception("reconcile: could not list tasks on %r", runtime)
         return []

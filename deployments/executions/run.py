@@ -30,6 +30,7 @@ from deployments.executions.batch import start_when_due
 from deployments.executions.claims import Outcome, Started
 from deployments.executions.finish import execution_finish
 from deployments.executions.snapshots import config_snapshot_save
+from deployments.installation import installation_labels
 from deployments.logs import LogWriter
 from deployments.models import Build, Execution, ExecutionLogLine
 from deployments.runtimes import runtime_for_kind
@@ -96,6 +97,7 @@ def labels_for(execution: Execution) -> dict[str, str]:
         "chorus.execution": str(execution.pk),
         "chorus.deployment": str(execution.deployment_id),
         "chorus.managed": "true",
+        **installation_labels(),
     }
 
 

@@ -10,4 +10,5 @@ from tests.unit.executions.conftest import (  # noqa: F401
     make_build,
     make_component,
     prod,
+    tick,
 )

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 
+from deployments.installation import LABEL, installation_id
 from tests.support.processes import flush_broker, start_beat, start_worker
 
 from .live import PROCESS_ENV, Created, containers_of, snapshot, task_image, wait_until
@@ -218,7 +219,7 @@ def worker_lost(django_db_setup, django_db_blocker):
                 orphan = client.containers.run(
                     image, detach=True,
                     labels={"chorus.managed": "true", "chorus.execution": "999999999",
-                            "org.chorus.managed": "true"},
+                            "org.chorus.managed": "true", LABEL: installation_id()},
                 )  # fmt: skip
                 client.close()
                 killed = timezone.now()
