@@ -25,6 +25,7 @@ from portal.api.base import (
     list_responses,
     responses,
 )
+from portal.api.filters import IdFilter
 from portal.roles import Role
 from portal.selectors import project_get_for_user
 
@@ -97,7 +98,7 @@ class DeliveryOut(serializers.Serializer):
 class DeliveryFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=AlertDelivery.Status.choices)
     kind = django_filters.ChoiceFilter(choices=AlertDelivery.Kind.choices)
-    channel = django_filters.NumberFilter(field_name="channel_id")
+    channel = IdFilter(field_name="channel_id")
 
     class Meta:
         model = AlertDelivery

@@ -212,6 +212,14 @@ def csrf_failure(request, reason: str = ""):
     return render(request, "errors/csrf.html", {"reason": reason}, status=403)
 
 
+def error_400(request, exception=None):
+    from django.core.exceptions import BadRequest
+
+    # Only our own BadRequest sentences are shown (a SuspiciousOperation's text is not for users).
+    message = str(exception) if isinstance(exception, BadRequest) else ""
+    return render(request, "errors/400.html", {"message": message}, status=400)
+
+
 def error_403(request, exception=None):
     message = str(exception) if exception and str(exception) else ""
     return render(request, "errors/403.html", {"message": message}, status=403)

@@ -72,7 +72,13 @@ class ApiView(_TranslateMixin, APIView):
 
 class ApiListView(_TranslateMixin, generics.ListAPIView):
     # A paginated list (limit/offset); `get_queryset` does the permission-checked read.
-    pass
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # An out-of-range limit or offset is refused before any work (portal/api/pagination.py).
+        validate = getattr(self.paginator, "validate", None)
+        if validate is not None:
+            validate(request)
 
 
 # --- schema helpers -------------------------------------------------------------------------

@@ -142,3 +142,40 @@ def succeeded_in_dev(dev_deployment, build):
         exit_code=0,
         finished_at=timezone.now(),
     )
+
+
+@pytest.fixture
+def world(apis, component, build, dev_deployment, alice):
+    """One of everything, so each path reaches its validation rather than a 404."""
+    from django.utils import timezone
+
+    from deployments.models import Execution
+    from observability.services.alert_config import alert_channel_create, alert_rule_create
+
+    execution = Execution.objects.create(
+        deployment=dev_deployment,
+        scheduled_for=timezone.now(),
+        status="failed",
+        build=build,
+        image_ref=build.image_ref,
+        finished_at=timezone.now(),
+    )
+    channel = alert_channel_create(
+        project=component.project,
+        actor=alice,
+        name="ops",
+        kind="email",
+        email_addresses="ops@example.com",
+    )
+    rule = alert_rule_create(component=component, actor=alice, kind="on_failure", channel=channel)
+    return {
+        "project": "payments",
+        "component": "nightly",
+        "env": "dev",
+        "username": "carol",
+        "build_id": build.pk,
+        "execution_id": execution.pk,
+        "token_id": 1,
+        "channel_id": channel.pk,
+        "rule_id": rule.pk,
+    }

@@ -1,0 +1,116 @@
+"""Every route of the URL configuration, and one of everything to fill in its parameters.
+
+The role matrix and the page fuzzing walk `all_routes()`, so a new route is covered (or
+fails the test for want of an entry) without anyone remembering to add it. Django's admin is
+left out: it has its own staff-only permission system, not Chorus's roles.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # the URL name, namespaced ("api:builds") where the include has one
+    route: str  # "p/<slug:project_slug>/c/<str:name>/"
+    callback: object
+
+    @property
+    def params(self) -> list[str]:
+        return [m.group(2) for m in PARAM.finditer(self.route)]
+
+    @property
+    def is_api(self) -> bool:
+        return self.route.startswith("api/")
+
+    def url(self, values: dict) -> str:
+        return "/" + PARAM.sub(lambda m: str(values[m.group(2)]), self.route).lstrip("^")
+
+
+def all_routes() -> list[Route]:
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    found: list[Route] = []
+
+    def walk(patterns, prefix: str, namespace: str) -> None:
+        for p in patterns:
+            text = str(p.pattern)
+            if isinstance(p, URLResolver):
+                if text.startswith("admin/"):
+                    continue
+                ns = ":".join(filter(None, [namespace, p.namespace]))
+                walk(p.url_patterns, prefix + text, ns)
+            elif isinstance(p, URLPattern):
+                name = ":".join(filter(None, [namespace, p.name or ""])) or prefix + text
+                found.append(Route(name=name, route=prefix + text, callback=p.callback))
+
+    walk(get_resolver().url_patterns, "", "")
+    return found
+
+
+def build_world(*, owner, outsider, project) -> dict:
+    """One of everything in `project` (owner's), keyed by every route parameter's name."""
+    from django.utils import timezone
+
+    from components.models import GitHubConnection
+    from components.services import component_create
+    from deployments.deploy.services.config import config_set
+    from deployments.deploy.services.lifecycle import deployment_deploy
+    from deployments.models import Environment, Execution
+    from observability.services.alert_config import alert_channel_create, alert_rule_create
+    from portal.models import Membership
+    from portal.services import api_token_create
+    from tests.support.factories import succeeded_build
+
+    component = component_create(
+        project=project,
+        actor=owner,
+        name="nightly",
+        source_kind="sample",
+        sample_key="health-check",
+    )
+    build = succeeded_build(component, image_ref="chorus/busybox:latest")
+    dev = Environment.objects.get(slug="dev")
+    deployment = deployment_deploy(
+        component=component, environment=dev, build=build, schedule="0 2 * * *",
+        timezone="UTC", actor=owner,
+    )  # fmt: skip
+    config_set(
+        component=component, environment=dev, key="GREETING", value="hi", is_secret=False,
+        actor=owner,
+    )  # fmt: skip
+    execution = Execution.objects.create(
+        deployment=deployment, scheduled_for=timezone.now(), status="failed", build=build,
+        image_ref=build.image_ref, finished_at=timezone.now(),
+    )  # fmt: skip
+    channel = alert_channel_create(
+        project=project, actor=owner, name="ops", kind="email", email_addresses="ops@example.com"
+    )
+    rule = alert_rule_create(component=component, actor=owner, kind="on_failure", channel=channel)
+    connection = GitHubConnection.objects.create(
+        project=project, base_url="https://api.github.example", login="octo", token_encrypted="x"
+    )
+    # The outsider's own token: revoking someone else's token must be refused.
+    token, _ = api_token_create(user=owner, name="world")
+    viewer = Membership.objects.filter(project=project, role="viewer").first()
+    return {
+        "project_slug": project.slug,
+        "project": project.slug,
+        "name": component.name,
+        "component": component.name,
+        "env_slug": "dev",
+        "env": "dev",
+        "key": "GREETING",
+        "build_id": build.pk,
+        "execution_id": execution.pk,
+        "channel_id": channel.pk,
+        "rule_id": rule.pk,
+        "connection_id": connection.pk,
+        "token_id": token.pk,
+        "membership_id": viewer.pk if viewer else 0,
+        "username": viewer.user.username if viewer else "nobody",
+    }
