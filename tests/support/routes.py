@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+# Routes with one of these parameters also run against Production (world["prod"]).
+PRODUCTION_PARAMS = {"env_slug", "env", "execution_id"}
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,10 @@ class Route:
     @property
     def is_api(self) -> bool:
         return self.route.startswith("api/")
+
+    @property
+    def has_production_variant(self) -> bool:
+        return bool(PRODUCTION_PARAMS & set(self.params))
 
     def url(self, values: dict) -> str:
         return "/" + PARAM.sub(lambda m: str(values[m.group(2)]), self.route).lstrip("^")
@@ -83,9 +90,29 @@ def build_world(*, owner, outsider, project) -> dict:
         component=component, environment=dev, key="GREETING", value="hi", is_secret=False,
         actor=owner,
     )  # fmt: skip
+    now = timezone.now()
     execution = Execution.objects.create(
-        deployment=deployment, scheduled_for=timezone.now(), status="failed", build=build,
-        image_ref=build.image_ref, finished_at=timezone.now(),
+        deployment=deployment, scheduled_for=now, status="failed", build=build,
+        image_ref=build.image_ref, finished_at=now,
+    )  # fmt: skip
+    # It ran in Development, so Production may run it: a production deployment, its config
+    # and a run, for the routes that act on an environment (owners only, in production).
+    Execution.objects.create(
+        deployment=deployment, scheduled_for=now - timedelta(minutes=1), status="succeeded",
+        build=build, image_ref=build.image_ref, finished_at=now, exit_code=0,
+    )  # fmt: skip
+    prod = Environment.objects.get(slug="prod")
+    prod_deployment = deployment_deploy(
+        component=component, environment=prod, build=build, schedule="0 4 * * *",
+        timezone="UTC", actor=owner,
+    )  # fmt: skip
+    config_set(
+        component=component, environment=prod, key="GREETING", value="hello", is_secret=False,
+        actor=owner,
+    )  # fmt: skip
+    prod_execution = Execution.objects.create(
+        deployment=prod_deployment, scheduled_for=now, status="failed", build=build,
+        image_ref=build.image_ref, finished_at=now,
     )  # fmt: skip
     channel = alert_channel_create(
         project=project, actor=owner, name="ops", kind="email", email_addresses="ops@example.com"
@@ -113,4 +140,6 @@ def build_world(*, owner, outsider, project) -> dict:
         "token_id": token.pk,
         "membership_id": viewer.pk if viewer else 0,
         "username": viewer.user.username if viewer else "nobody",
+        # The same routes aimed at Production instead (see PRODUCTION_PARAMS).
+        "prod": {"env_slug": "prod", "env": "prod", "execution_id": prod_execution.pk},
     }
