@@ -1,6 +1,6 @@
 # Chorus: two commands on a fresh machine.
 #   make run   install, migrate, collect static files, create the first user, start web (gunicorn),
-#              both workers and beat
+#              both workers and beat under scripts/supervise.py (restarts a process that dies)
 #   make test  install (incl. system services on Debian as root), start services, run the suite
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -28,8 +28,8 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py bootstrap --url http://127.0.0.1:$(PORT)
-	@echo "Starting web, worker, executions worker and beat (Ctrl-C stops them all)…"
-	PORT=$(PORT) PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/honcho start
+	@echo "Starting web, worker, executions worker and beat (one that dies is restarted; Ctrl-C stops them all)…"
+	PORT=$(PORT) PATH=$(abspath $(VENV))/bin:$$PATH $(PY) scripts/supervise.py Procfile
 
 services:
 	bash scripts/services.sh install
