@@ -78,7 +78,7 @@ class MakeRun:
         raise AssertionError(f"make run never printed {pattern!r}:\n{self.text()[-4000:]}")
 
     def stop(self) -> None:
-        """Stop the whole process group (make, honcho, gunicorn, workers, beat)."""
+        """Stop the whole process group (make and the supervisor; it stops gunicorn, the workers and beat)."""
         for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
             try:
                 os.killpg(self.proc.pid, sig)

@@ -1,6 +1,6 @@
 """`make run` from a fresh clone: serves the login page; a second start reuses the database and
 the first user. Runs the real Makefile with its embedded defaults (SQLite + filesystem broker),
-starting web (gunicorn), worker and beat through honcho.
+starting web (gunicorn), worker and beat under scripts/supervise.py.
 """
 
 from __future__ import annotations
