@@ -80,13 +80,18 @@ def execution_finish(
     expect: tuple[str, ...] = (Status.RUNNING,),
     where: Q | None = None,
     extra: dict | None = None,
+    finished_at=None,
 ) -> bool:
     """Record the final status of a running execution (once), schedule a retry if due, and
-    tell observability. False when it was already finished by someone else."""
+    tell observability. False when it was already finished by someone else.
+
+    `finished_at`: when it really ended, if not now (the reconciler adopting a container that
+    exited while no worker watched it)."""
     now = timezone.now()
+    ended = finished_at or now
     extra = dict(extra or {})
     started = extra.get("started_at") or execution.started_at
-    duration = max(0.0, (now - started).total_seconds()) if started else None
+    duration = max(0.0, (ended - started).total_seconds()) if started else None
     retry, retry_line = (None, "")
     if status in Execution.FAILURES:
         retry, retry_line = _retry(execution, now)
@@ -104,7 +109,7 @@ def execution_finish(
                 status=status,
                 reason=(reason or "")[:300],
                 exit_code=exit_code,
-                finished_at=now,
+                finished_at=ended,
                 duration_seconds=duration,
                 **extra,
             )
@@ -133,7 +138,7 @@ def execution_finish(
         log.close()  # lines written before someone else ended it stay visible
         return False
     execution.status, execution.reason, execution.exit_code = status, reason, exit_code
-    execution.finished_at, execution.duration_seconds = now, duration
+    execution.finished_at, execution.duration_seconds = ended, duration
     for key, value in extra.items():
         setattr(execution, key, value)
     return True

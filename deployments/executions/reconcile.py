@@ -6,7 +6,10 @@ every change it makes is a conditional UPDATE.
 1. Running executions whose worker stopped sending heartbeats (killed, machine lost) are
    finished from their container, found by its labels: the container's exit code when it had
    finished (succeeded / failed), otherwise the container is stopped and the execution fails
-   with reason "worker lost". Retries apply as for any failure.
+   with reason "worker lost". Either way the execution adopts what the engine kept: the lines
+   the task printed after the last stored one (`_adopted_log`), and the container's own start
+   and end times (so the duration is the task's, not the time until the reconciler came).
+   Retries apply as for any failure.
 2. Containers labelled `chorus.managed=true` and with this installation's
    `chorus.installation` label (deployments/installation.py) whose execution is not running
    (finished, deleted, never claimed) are orphans: stopped and removed. Every find here asks
@@ -25,11 +28,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from deployments.installation import installation_labels
-from deployments.models import Environment, Execution
+from deployments.logs import LogWriter
+from deployments.models import Environment, Execution, ExecutionLogLine
 from deployments.runtimes import get_runtime
 from deployments.runtimes.base import Runtime, RuntimeUnavailable
 
@@ -94,6 +98,48 @@ def _stop(runtime: Runtime | None, container_id: str) -> None:
         logger.exception("reconcile: could not stop %s", container_id)
 
 
+def _adopted_log(runtime: Runtime | None, execution: Execution, task) -> LogWriter:
+    """The execution's log, holding (not yet stored) the lines its task printed after the last
+    line a worker stored: the engine's output of each stream, less as many lines as are
+    stored for that stream, cut and masked as a worker cuts and masks them."""
+    from deployments.deploy.services.config import deployment_runtime_env
+
+    _, secrets = deployment_runtime_env(deployment=execution.deployment)
+    log = LogWriter(
+        owner=execution, line_model=ExecutionLogLine, fk_name="execution", secrets=secrets
+    )
+    # Stored only inside execution_finish's transaction, with the final status.
+    log.hold = True
+    if runtime is None or execution.log_truncated:
+        return log
+    try:
+        kept = runtime.output(task.container_id)
+    except Exception:  # noqa: BLE001 - engine gone: finish without its output
+        logger.exception("reconcile: could not read the output of %s", task.container_id)
+        return log
+    stored = dict(
+        ExecutionLogLine.objects.filter(execution=execution, stream__in=("stdout", "stderr"))
+        .values_list("stream")
+        .annotate(n=Count("pk"))
+    )
+    seen = {"stdout": 0, "stderr": 0}
+    missing = []
+    for line in kept:
+        for piece in line.text.splitlines() or [""]:
+            seen[line.stream] = seen.get(line.stream, 0) + 1
+            if seen[line.stream] > stored.get(line.stream, 0):
+                missing.append((piece, line.stream))
+    if missing:
+        log(
+            f"[chorus] the worker was lost; {len(missing)} more line(s) from the engine's log "
+            f"of container {task.container_id[:12]}:",
+            "chorus",
+        )
+        for text, stream in missing:
+            log(text, stream)
+    return log
+
+
 def reconcile_execution(execution: Execution, *, cancelled: bool = False) -> bool:
     """Finish one running execution whose worker is gone, from its container's state."""
     from deployments.executions.finish import execution_finish
@@ -118,6 +164,12 @@ def reconcile_execution(execution: Execution, *, cancelled: bool = False) -> boo
         status, reason = Status.FAILED, "worker lost (the container was stopped)"
     else:
         status, reason = Status.FAILED, "worker lost"
+    # What the engine kept of the task, read before the container is removed: the lines
+    # printed after the last stored one, and when it really started and ended.
+    task = (exited or tasks or [None])[0]
+    log = _adopted_log(runtime, execution, task) if task is not None else None
+    extra = {"started_at": task.started_at} if task is not None and task.started_at else {}
+    finished_at = task.finished_at if task is not None and not task.running else None
     for t in tasks:
         _stop(runtime, t.container_id)
     beat = execution.heartbeat_at
@@ -126,9 +178,12 @@ def reconcile_execution(execution: Execution, *, cancelled: bool = False) -> boo
         status=status,
         reason=reason,
         exit_code=exit_code,
+        log=log,
         expect=(Status.RUNNING,),
         # Only if the heartbeat did not move meanwhile (a slow but live worker wins).
         where=Q(heartbeat_at=beat) if beat else Q(heartbeat_at__isnull=True),
+        extra=extra,
+        finished_at=finished_at,
     )
     if done:
         logger.warning("reconcile: execution %s ended as %s (%s)", execution.pk, status, reason)

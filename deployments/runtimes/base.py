@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 # log(line, stream) where stream is "stdout", "stderr" or "chorus" (Chorus's own messages).
@@ -96,6 +97,18 @@ class RunningTask:
     labels: dict[str, str] = field(default_factory=dict)
     running: bool = True
     exit_code: int | None = None
+    # When the task really started and ended, as the engine saw it (None: not known).
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OutputLine:
+    """One line a task printed, as the engine kept it (for the reconciler to adopt)."""
+
+    stream: str  # "stdout" or "stderr"
+    text: str
+    ts: datetime | None = None
 
 
 class Runtime(ABC):
@@ -156,6 +169,11 @@ class Runtime(ABC):
 
     def find(self, labels: Mapping[str, str]) -> list[RunningTask]:
         """Tasks (running or exited) carrying all these labels."""
+        return []
+
+    def output(self, container_id: str) -> list[OutputLine]:
+        """Everything the task printed that the runtime still keeps, oldest first, each
+        stream cut into lines as a run's log cuts it ([] when it keeps nothing)."""
         return []
 
     def stop(self, container_id: str) -> None:
