@@ -3,12 +3,13 @@
 `RequestParamsMiddleware` refuses, for every page and API operation, a path or query string
 whose decoded text is not UTF-8 or holds a NUL byte (PostgreSQL cannot store one, and no
 name, slug or filter of Chorus contains one): a 400 with a message (the API's error body
-under /api/). `bounded_int` reads a whole number within a range with a sentence for the user;
-the API's paging and id filters, and the pages' numeric parameters, use it.
+under /api/). `bounded_int` reads a whole number within a range with a sentence for the user
+(the API's paging uses it).
 """
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote_to_bytes
 
 from django.core.exceptions import BadRequest
@@ -21,23 +22,9 @@ BIGINT_MAX = 2**63 - 1
 def bounded_int(raw, *, minimum: int = 0, maximum: int = BIGINT_MAX) -> int:
     """`raw` as an int within [minimum, maximum], else ValueError with a readable sentence."""
     text = str(raw).strip()
-    if not text or len(text) > 25 or not text.lstrip("-+").isdigit():
+    if not re.fullmatch(r"[-+]?[0-9]{1,25}", text) or not minimum <= int(text) <= maximum:
         raise ValueError(f"Must be a whole number from {minimum} to {maximum}.")
-    value = int(text)
-    if not minimum <= value <= maximum:
-        raise ValueError(f"Must be a whole number from {minimum} to {maximum}.")
-    return value
-
-
-def query_int(request, name: str, *, default: int, minimum: int = 0, maximum: int = BIGINT_MAX):
-    """A page's numeric query parameter: missing or empty → default, invalid → BadRequest (400)."""
-    raw = request.GET.get(name, "")
-    if raw == "":
-        return default
-    try:
-        return bounded_int(raw, minimum=minimum, maximum=maximum)
-    except ValueError as exc:
-        raise BadRequest(f"The parameter “{name}”: {exc}") from exc
+    return int(text)
 
 
 def _problem(data: bytes, what: str) -> str:
@@ -67,4 +54,4 @@ class RequestParamsMiddleware:
         return self.get_response(request)
 
 
-__all__ = ["BIGINT_MAX", "RequestParamsMiddleware", "bounded_int", "query_int"]
+__all__ = ["BIGINT_MAX", "RequestParamsMiddleware", "bounded_int"]
