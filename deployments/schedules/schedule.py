@@ -1,13 +1,14 @@
-"""The parsed schedule and its tick computation (croniter in a timezone, `@every` in UTC)."""
+"""The parsed schedule and its ticks (cron in a timezone by wallclock.py, `@every` in UTC)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from cron_descriptor import ExpressionDescriptor, Options
-from croniter import croniter
 
+from deployments.schedules import wallclock
 from deployments.schedules.durations import compact_duration, format_duration
 from deployments.schedules.timezones import get_zone
 
@@ -41,15 +42,21 @@ class Schedule:
         return ExpressionDescriptor(self.cron, opts).get_description()
 
     # -- ticks ---------------------------------------------------------------------------------
-    def next_after(self, t: datetime, tz: str | tzinfo = "UTC") -> datetime:
-        """The first tick strictly after `t` (aware), as an aware UTC datetime."""
+    def iter_after(self, t: datetime, tz: str | tzinfo = "UTC") -> Iterator[datetime]:
+        """Every tick strictly after `t` (aware), oldest first, as aware UTC datetimes."""
         require_aware(t)
         if self.is_interval:
             p = self.interval_seconds
-            ts = int(t.timestamp() // p) * p + p
-            return datetime.fromtimestamp(ts, UTC)
-        it = croniter(self.cron, t.astimezone(get_zone(tz)))
-        return it.get_next(datetime).astimezone(UTC)
+            ts = int(t.timestamp() // p) * p
+            while True:
+                ts += p
+                yield datetime.fromtimestamp(ts, UTC)
+        else:
+            yield from wallclock.iter_after(self.cron, get_zone(tz), t)
+
+    def next_after(self, t: datetime, tz: str | tzinfo = "UTC") -> datetime:
+        """The first tick strictly after `t` (aware), as an aware UTC datetime."""
+        return next(self.iter_after(t, tz))
 
     def latest_at_or_before(self, t: datetime, tz: str | tzinfo = "UTC") -> datetime:
         """The last tick at or before `t`: the tick a beat message arriving at `t` belongs to."""
@@ -57,9 +64,7 @@ class Schedule:
         if self.is_interval:
             p = self.interval_seconds
             return datetime.fromtimestamp(int(t.timestamp() // p) * p, UTC)
-        # croniter's get_prev is strict; start a microsecond later so a tick at `t` counts.
-        it = croniter(self.cron, t.astimezone(get_zone(tz)) + timedelta(microseconds=1))
-        return it.get_prev(datetime).astimezone(UTC)
+        return wallclock.latest_at_or_before(self.cron, get_zone(tz), t)
 
     def ticks_between(
         self, start: datetime, end: datetime, tz: str | tzinfo = "UTC", *, limit: int | None = None
@@ -70,21 +75,12 @@ class Schedule:
         out: list[datetime] = []
         if end <= start:
             return out
-        if self.is_interval:
-            p = self.interval_seconds
-            first = int(start.timestamp() // p) * p + p
-            last = int(end.timestamp() // p) * p
-            for ts in range(first, last + 1, p):
-                out.append(datetime.fromtimestamp(ts, UTC))
-                if limit is not None and len(out) >= limit:
-                    break
-            return out
-        it = croniter(self.cron, start.astimezone(get_zone(tz)))
-        while limit is None or len(out) < limit:
-            t = it.get_next(datetime).astimezone(UTC)
+        for t in self.iter_after(start, tz):
             if t > end:
                 break
             out.append(t)
+            if limit is not None and len(out) >= limit:
+                break
         return out
 
     def is_due(self, *, last: datetime, now: datetime, tz: str | tzinfo = "UTC") -> bool:
