@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.core.exceptions import ValidationError
 
 from deployments.deploy.services.config import MAX_VALUE_BYTES, validate_key
 from deployments.deploy.services.rules import POLICY_FIELDS, POLICY_LABELS, POLICY_RULES
 from deployments.models import Build, CatchupPolicy, ConcurrencyPolicy, Deployment
+from deployments.payloads import payload_clean
 from deployments.schedules.parsing import parse_schedule
 from deployments.schedules.timezones import validate_timezone
 
-MAX_PAYLOAD_BYTES = 64 * 1024
 SCHEDULE_HELP = (
     "5-field cron (minute hour day month weekday, e.g. 0 2 * * *), a macro (@hourly, @daily, "
-    "@weekly, @monthly, @yearly) or an interval (@every 10m, @every 1h30m)."
+    "@weekly, @monthly, @yearly), an interval (@every 10m, @every 1h30m) or one run at a "
+    "date and time in the timezone (@at 2026-12-24T18:00)."
 )
 
 
@@ -130,17 +129,7 @@ class RunNowForm(forms.Form):
     )
 
     def clean_payload(self):
-        text = (self.cleaned_data.get("payload") or "").strip()
-        if not text:
-            return None
-        if len(text.encode()) > MAX_PAYLOAD_BYTES:
-            raise ValidationError("The payload can be at most 64 KB.")
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(
-                f"The payload is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
-            ) from None
+        return payload_clean(self.cleaned_data.get("payload"))
 
 
 class ConfigForm(forms.Form):

@@ -53,6 +53,11 @@ class ExecutionOut(serializers.Serializer):
     image_digest = serializers.CharField(allow_blank=True)
     config_revision = serializers.IntegerField()
     payload = serializers.JSONField(allow_null=True)
+    result = serializers.JSONField(
+        allow_null=True,
+        help_text='What the task wrote to CHORUS_RESULT_FILE: {"status", "summary", "stats"}, '
+        'or {"error"} when the file was malformed or oversized; null when it wrote none.',
+    )
     triggered_by = serializers.CharField(
         source="triggered_by.username", allow_null=True, default=None
     )

@@ -29,6 +29,7 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -130,13 +131,17 @@ class ChorusScheduler(DatabaseScheduler):
         key = (entry.key[0], entry.tz, after)
         ts = self._next_cache.get(key)
         if ts is None:
-            ts = entry.schedule.next_after(after, entry.tz).timestamp()
+            following = entry.schedule.next_after(after, entry.tz)
+            # A one-off schedule that has fired has no next tick: it leaves the plan.
+            ts = following.timestamp() if following is not None else math.inf
             if len(self._next_cache) > 100_000:
                 self._next_cache.clear()
             self._next_cache[key] = ts
         return ts
 
     def _push(self, entry: _Entry) -> None:
+        if entry.next_ts == math.inf:
+            return
         self._versions += 1
         entry.version = self._versions
         heapq.heappush(self._plan, (entry.next_ts, entry.deployment_id, entry.version))
@@ -220,7 +225,11 @@ class ChorusScheduler(DatabaseScheduler):
                 deadline=float(deadline),
                 target=target,
             )
-            entry.next_ts = entry.schedule.next_after(base, tz).timestamp()
+            try:
+                entry.next_ts = self._next_ts(entry, base)
+            except ValidationError as exc:  # an @at time a timezone change made ambiguous
+                logger.error("ChorusScheduler: deployment %s: %s", pk, exc)
+                continue
             entries[pk] = entry
             added += 1
         self._entries = entries

@@ -1,10 +1,13 @@
 """Schedules: parse, validate, describe and preview what a deployment runs on.
 
-Three spellings are accepted (see docs/deployments.md):
+Four spellings are accepted (see docs/deployments.md):
 - a 5-field cron expression (`*/15 * * * *`, `0 2 * * mon-fri`), standard cron semantics
   (when both day-of-month and day-of-week are restricted, either one matching fires);
 - a macro: @hourly @daily @midnight @weekly @monthly @yearly @annually;
-- `@every <duration>` (`@every 2s`, `@every 10m`, `@every 1h30m`), at least one second.
+- `@every <duration>` (`@every 2s`, `@every 10m`, `@every 1h30m`), at least one second;
+- `@at <date>T<time>` (`@at 2026-12-24T18:00`): once, at that wall-clock time in the
+  deployment's timezone; refused when it has passed, or when a DST change makes it ambiguous
+  or skips it there (parsing.check_schedule_in_zone).
 
 Tick times follow cron's DST rule in the deployment's IANA timezone (wallclock.py), and the
 preview, the scheduler and catch-up all take them from Schedule, so they agree:

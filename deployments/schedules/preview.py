@@ -43,7 +43,7 @@ def next_runs(
     out: list[NextRun] = []
     previous = t
     for at in islice(schedule.iter_after(t, zone), n):
-        note = "" if schedule.is_interval else _dst_note(schedule.cron, previous, at, zone)
+        note = "" if not schedule.cron else _dst_note(schedule.cron, previous, at, zone)
         out.append(NextRun(at_local=at.astimezone(zone), at_utc=at, dst_note=note))
         previous = at
     return out

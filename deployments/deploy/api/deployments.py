@@ -56,11 +56,14 @@ class DeploymentOut(serializers.Serializer):
     component = serializers.CharField(source="component.name")
     environment = serializers.CharField(source="environment.slug")
     status = serializers.ChoiceField(choices=Deployment.Status.choices)
+    done = serializers.BooleanField(
+        source="is_done", help_text="A one-off (@at) deployment that has run: it fires no more."
+    )
     schedule = serializers.CharField()
     schedule_description = serializers.SerializerMethodField()
     timezone = serializers.CharField()
     next_run = serializers.SerializerMethodField(
-        help_text="The next scheduled tick (UTC); null when undeployed."
+        help_text="The next scheduled tick (UTC); null when undeployed or done."
     )
     build = serializers.IntegerField(source="build_id")
     short_sha = serializers.CharField(source="build.short_sha")
@@ -83,7 +86,7 @@ class DeploymentOut(serializers.Serializer):
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_next_run(self, d) -> str | None:
-        if d.status == Deployment.Status.UNDEPLOYED:
+        if d.status == Deployment.Status.UNDEPLOYED or d.is_done:
             return None
         try:
             run = next_runs(d.schedule, d.timezone, n=1)[0]

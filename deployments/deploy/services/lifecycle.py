@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.timezone import now as _now
 
 from components.models import Component
 from deployments.deploy.services import events
@@ -21,7 +22,7 @@ from deployments.deploy.services.rules import (
     policies_clean,
 )
 from deployments.models import Build, Deployment, DeploymentEvent, Environment
-from deployments.schedules.parsing import parse_schedule
+from deployments.schedules.parsing import check_schedule_in_zone, parse_schedule
 from deployments.schedules.schedule import Schedule
 from deployments.schedules.timezones import validate_timezone
 
@@ -68,6 +69,13 @@ def _upsert(
         .filter(component=component, environment=environment)
         .first()
     )
+    # A one-off time must lie ahead, unless it is the deployment's own, unchanged (done) one.
+    unchanged = (
+        deployment is not None
+        and deployment.status != Deployment.Status.UNDEPLOYED
+        and (deployment.schedule, deployment.timezone) == (sched.expr, tz)
+    )
+    check_schedule_in_zone(sched, tz, now=_now(), allow_past=unchanged)
     created = deployment is None
     if created:
         base = (

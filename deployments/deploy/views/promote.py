@@ -107,7 +107,7 @@ def promote_view(request, project_slug: str, name: str, env_slug: str):
             "source": source,
             "target": target,
             "source_ran": build_ran_in(deployment=source, build=source.build),
-            "source_preview": schedule_preview(source.schedule, source.timezone),
+            "source_preview": schedule_preview(source.schedule, source.timezone, deployed=True),
             "form": form,
             "diff": _diff(source, target, form),
             "preview": preview,

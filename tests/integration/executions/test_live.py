@@ -10,7 +10,7 @@ each test checks one behaviour in its snapshot.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 
@@ -104,6 +104,9 @@ def live(django_db_setup, django_db_blocker):
                 {"RECORD_SLEEP": "5"}, n=4,
             )  # fmt: skip
             pickup = deploy("pickup", record, "record", "0 0 1 1 *", n=5)
+            # Once, at the start of a minute 10 to 70 s from now (while the cron runs come).
+            once_at = (timezone.now() + timedelta(seconds=70)).replace(second=0, microsecond=0)
+            once = deploy("once", record, "record", f"@at {once_at:%Y-%m-%dT%H:%M}", n=6)
 
             flush_broker()
             worker = start_worker(
@@ -142,6 +145,13 @@ def live(django_db_setup, django_db_blocker):
                 wait_until(cron_done, timeout=150, step=1, what="two cron runs")
                 wait_until(
                     lambda: Execution.objects.filter(
+                        deployment=once, status__in=Execution.FINISHED
+                    ).exists(),
+                    timeout=90,
+                    what="the one-off run",
+                )
+                wait_until(
+                    lambda: Execution.objects.filter(
                         deployment=retry, attempt=3, status__in=Execution.FINISHED
                     ).exists(),
                     timeout=60,
@@ -158,6 +168,7 @@ def live(django_db_setup, django_db_blocker):
                     "retry": snapshot(retry),
                     "forbid": snapshot(forbid),
                     "pickup_delay": (first_pickup.queued_at - changed_at).total_seconds(),
+                    "once_at": once_at,
                     "max_retries": 2,
                 }
             finally:
@@ -167,6 +178,10 @@ def live(django_db_setup, django_db_blocker):
                 e["pk"]: containers_of(e["pk"]) for e in result["cron"] + result["sleeper"]
             }
             result["beat_log"] = beat.output()
+            # Snapshot after the processes stopped: beat had every chance to fire it again.
+            result["once"] = snapshot(once)
+            once.refresh_from_db()
+            result["once_done"] = once.is_done
         finally:
             created.delete()
     return result
@@ -238,3 +253,12 @@ def test_a_schedule_change_reaches_the_running_beat_without_a_restart(live):
     # room for a loaded CI machine — the benchmark reports the real pickup figure.
     assert live["pickup_delay"] < 5
     assert "ChorusScheduler: tick" in live["beat_log"]
+
+
+def test_a_one_off_deployment_fires_once_at_its_time(live):
+    runs = live["once"]
+    assert [(e["scheduled_for"], e["trigger"], e["status"]) for e in runs] == [
+        (live["once_at"].astimezone(UTC), "schedule", "succeeded")
+    ]
+    assert 0 <= runs[0]["fire_lag"] < 30
+    assert live["once_done"] is True
