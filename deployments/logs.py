@@ -172,8 +172,7 @@ class LogWriter:
                         seq=seq,
                         ts=ts,
                         stream=stream,
-                        text=text,
-                        **self.line_fields(stream, text),
+                        **{"text": text, **self.line_fields(stream, text)},
                     )
                     for seq, ts, stream, text in pending
                 ]
@@ -185,7 +184,8 @@ class LogWriter:
         self._last_flush = time.monotonic()
 
     def line_fields(self, stream: str, text: str) -> dict:
-        """More fields of a stored line, for a line model that has them (executions: level)."""
+        """More fields of a stored line, for a line model that has them (executions: its level,
+        and the text it stores), from the masked text."""
         return {}
 
     def close(self) -> None:
@@ -213,6 +213,5 @@ class LogWriter:
             seq=self.seq,
             ts=timezone.now(),
             stream="chorus",
-            text=text,
-            **self.line_fields("chorus", text),
+            **{"text": text, **self.line_fields("chorus", text)},
         )

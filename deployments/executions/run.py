@@ -31,7 +31,7 @@ from deployments.executions.claims import Outcome, Started
 from deployments.executions.finish import execution_finish
 from deployments.executions.results import read_result
 from deployments.executions.snapshots import config_snapshot_save
-from deployments.loglevels import level_of
+from deployments.loglevels import read_line
 from deployments.logs import LogWriter
 from deployments.models import Build, Execution, ExecutionLogLine
 from deployments.runtimes import runtime_for_kind
@@ -201,7 +201,8 @@ class _Log(LogWriter):
         return bool(self._pending)
 
     def line_fields(self, stream: str, text: str) -> dict:
-        return {"level": level_of(stream, text)}
+        level, text = read_line(stream, text)
+        return {"level": level, "text": text}
 
 
 def _judge(execution: Execution, result: RunResult, watch: _Watch, timeout: int, reported):
