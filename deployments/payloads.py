@@ -7,6 +7,8 @@ import json
 from django.core.exceptions import ValidationError
 
 MAX_PAYLOAD_BYTES = 64 * 1024
+# "Leave the deployment's payload as it is" (None clears it).
+KEEP = object()
 
 
 def payload_clean(payload):
@@ -30,3 +32,16 @@ def payload_clean(payload):
             f"The payload is too large ({len(text.encode())} bytes; at most {MAX_PAYLOAD_BYTES})."
         )
     return payload
+
+
+def payload_text(payload) -> str:
+    """The payload as the forms show it (indented JSON), "" for none."""
+    return "" if payload is None else json.dumps(payload, indent=2, sort_keys=True)
+
+
+def payload_words(payload, limit: int = 80) -> str:
+    """The payload in one short line, for the deploy log and the promotion diff."""
+    if payload is None:
+        return "none"
+    text = json.dumps(payload, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -85,12 +85,24 @@ BUILD_ERRORS = {
 }
 
 
-class DeployForm(ScheduleFields, PolicyFields):
+class PayloadField(forms.Form):
+    payload = forms.CharField(
+        required=False,
+        label="Payload (optional JSON)",
+        help_text="Given to every scheduled run in CHORUS_PAYLOAD (Run now can give its own).",
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": '{"region": "eu"}'}),
+    )
+
+    def clean_payload(self):
+        return payload_clean(self.cleaned_data.get("payload"))
+
+
+class DeployForm(ScheduleFields, PayloadField, PolicyFields):
     build = forms.ModelChoiceField(
         queryset=Build.objects.none(), empty_label=None, error_messages=BUILD_ERRORS
     )
 
-    field_order = ["build", "schedule", "timezone"]
+    field_order = ["build", "schedule", "timezone", "payload"]
 
     def __init__(self, *args, builds=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -105,7 +117,7 @@ def _build_label(build: Build) -> str:
     return f"#{build.pk} · {build.short_sha}{digest}{message}"
 
 
-class PromoteForm(ScheduleFields):
+class PromoteForm(ScheduleFields, PayloadField):
     pass
 
 
@@ -120,16 +132,11 @@ class RollbackForm(forms.Form):
         self.fields["build"].label_from_instance = _build_label
 
 
-class RunNowForm(forms.Form):
-    payload = forms.CharField(
-        required=False,
-        label="Payload (optional JSON)",
-        help_text="Passed to the task as CHORUS_PAYLOAD for this run only.",
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": '{"dry_run": true}'}),
-    )
-
-    def clean_payload(self):
-        return payload_clean(self.cleaned_data.get("payload"))
+class RunNowForm(PayloadField):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["payload"].help_text = "Passed to the task as CHORUS_PAYLOAD for this run only."
+        self.fields["payload"].widget.attrs["placeholder"] = '{"dry_run": true}'
 
 
 class ConfigForm(forms.Form):

@@ -185,11 +185,12 @@ class ChorusScheduler(DatabaseScheduler):
                 "build__image_ref",
                 "build__image_digest",
                 "config_revision",
+                "payload",
             )
         )
         entries: dict[int, _Entry] = {}
         added = 0
-        for pk, status, expr, tz, last_tick_at, deadline, build_id, ref, digest, rev in rows:
+        for pk, status, expr, tz, last_tick_at, deadline, build_id, ref, digest, rev, data in rows:
             pt_pk, last_run_at, date_changed = tasks[pk]
             target = TickTarget(
                 deployment_id=pk,
@@ -199,6 +200,7 @@ class ChorusScheduler(DatabaseScheduler):
                 image_ref=ref or "",
                 image_digest=digest or "",
                 config_revision=rev,
+                payload=data,
             )
             key = (expr, tz, pt_pk)
             old = self._entries.get(pk)

@@ -95,6 +95,7 @@ def deploy_form_view(request, project_slug: str, name: str, env_slug: str):
                     schedule=form.cleaned_data["schedule"],
                     timezone=form.cleaned_data["timezone"],
                     policies=form.policies(),
+                    payload=form.cleaned_data["payload"],
                     actor=request.user,
                 )
             except ValidationError as exc:
