@@ -60,16 +60,18 @@ class Preview:
 
 
 def schedule_preview(
-    schedule: str, timezone: str, n: int = 5, *, deployed: bool = False
+    schedule: str, timezone: str, n: int = 5, *, deployed: bool = False, done: bool = False
 ) -> Preview:
     """The preview of a schedule being written or (`deployed`) of one already deployed, whose
-    one-off time may have passed: then it says "done" instead of refusing it."""
+    one-off time may have passed: then it says "done" instead of refusing it (as it does for
+    a `done` deployment, whose one tick was handled a moment before its time)."""
     p = Preview(schedule=schedule or "", timezone=timezone or "")
     try:
         parsed = parse_schedule(schedule)
         p.words = parsed.describe()
         check_schedule_in_zone(parsed, timezone or "UTC", now=_now(), allow_past=deployed)
-        p.runs = [PreviewRun.of(r) for r in next_runs(parsed, timezone or "UTC", n=n)]
+        if not done:
+            p.runs = [PreviewRun.of(r) for r in next_runs(parsed, timezone or "UTC", n=n)]
         if parsed.is_once and not p.runs:
             p.words += " — done, it fires no more"
     except ValidationError as exc:
@@ -136,7 +138,9 @@ def environment_row(*, component: Component, environment: Environment, user) -> 
         environment=environment,
         deployment=deployment,
         preview=(
-            schedule_preview(deployment.schedule, deployment.timezone, deployed=True)
+            schedule_preview(
+                deployment.schedule, deployment.timezone, deployed=True, done=deployment.is_done
+            )
             if deployment
             else None
         ),

@@ -104,3 +104,18 @@ def test_beat_fires_it_once_then_it_is_done(deploy, beat):
     again = deploy(d.schedule, timezone="Europe/Berlin")
     assert again.pk == d.pk and again.is_done
     assert Execution.objects.filter(deployment=d).count() == 1
+
+
+def test_the_deploy_tab_shows_done(deploy, alice, client_for):
+    from deployments.models import Deployment
+
+    d = deploy(at_in(90), timezone="UTC")
+    page_url = f"/p/{d.component.project.slug}/c/{d.component.name}/deploy/"
+    html = client_for(alice).get(page_url).content.decode()
+    assert 'class="badge badge-active" id="status-dev">Active<' in html
+    Deployment.objects.filter(pk=d.pk).update(
+        last_tick_at=parse_schedule(d.schedule).instant("UTC")
+    )
+    html = client_for(alice).get(page_url).content.decode()
+    assert 'class="badge badge-done" id="status-dev">Done<' in html
+    assert "done, it fires no more" in html
