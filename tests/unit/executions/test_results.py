@@ -106,10 +106,18 @@ def test_no_result_file_leaves_nothing(deploy, tick, run):
     assert e.status == "succeeded" and e.result is None
 
 
-def test_the_execution_page_shows_summary_and_stats(deploy, tick, run, alice, client):
+def test_the_execution_page_shows_summary_and_stats(
+    deploy, tick, run, alice, client, make_component
+):
     d = deploy(config={"RECORD_RESULT": PARTIAL})
     e = run(tick(d))
+    plain = run(tick(deploy(component=make_component("plain"))))
+    assert plain.status == "succeeded"
     client.force_login(alice)
+    # The explorer's status filter knows partial.
+    slug = d.component.project.slug
+    listed = client.get(f"/p/{slug}/executions/?status=partial").content.decode()
+    assert f"/executions/{e.pk}/" in listed and f"/executions/{plain.pk}/" not in listed
     page = client.get(f"/p/{d.component.project.slug}/executions/{e.pk}/").content.decode()
     assert 'class="badge badge-partial" data-status="partial">Partial</span>' in page
     assert "synced 118 of 120 rows" in page
