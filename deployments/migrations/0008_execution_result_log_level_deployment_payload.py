@@ -12,7 +12,7 @@ def stderr_lines_are_errors(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("deployments", "0006_config_snapshot"),
+        ("deployments", "0007_environment_queue_pinned_images"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("observability", "0003_process_heartbeat"),
+        ("observability", "0004_delivery_errors_name_host_only"),
     ]
 
     operations = [
