@@ -32,7 +32,7 @@ from deployments.executions.finish import execution_finish
 from deployments.executions.results import read_result
 from deployments.executions.snapshots import config_snapshot_save
 from deployments.loglevels import read_line
-from deployments.logs import LogWriter
+from deployments.logs import MAX_LINE_CHARS, LogWriter, mask_secrets
 from deployments.models import Build, Execution, ExecutionLogLine
 from deployments.runtimes import runtime_for_kind
 from deployments.runtimes.base import Limits, RunHandle, RunResult
@@ -201,8 +201,12 @@ class _Log(LogWriter):
         return bool(self._pending)
 
     def line_fields(self, stream: str, text: str) -> dict:
-        level, text = read_line(stream, text)
-        return {"level": level, "text": text}
+        level, shown = read_line(stream, text)
+        if shown != text:
+            # A JSON line's message is decoded text: a secret spelled with escapes in the line
+            # (\u0068unter2) is plain in it, so it is masked again.
+            shown = mask_secrets(shown, self.secrets)[:MAX_LINE_CHARS]
+        return {"level": level, "text": shown}
 
 
 def _judge(execution: Execution, result: RunResult, watch: _Watch, timeout: int, reported):

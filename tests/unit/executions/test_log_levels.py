@@ -86,3 +86,13 @@ def test_the_explorer_search_can_be_limited_to_errors(deploy, project, alice, cl
     assert found("?q=timeout") == {quiet.pk, loud.pk}
     assert found("?q=timeout&errors=1") == {loud.pk}
     assert found("?errors=1") == {loud.pk, other.pk}
+
+
+def test_a_secret_spelled_with_json_escapes_is_masked_in_the_message(deploy, tick, run):
+    d = deploy(
+        config={"RECORD_ECHO": '{"level": "warning", "message": "token \\u0068unter22 refused"}'},
+        secrets={"API_KEY": "hunter22"},
+    )
+    e = run(tick(d))
+    assert ("stdout", "token •••• refused", 30) in levels(e)
+    assert "hunter22" not in log_text(e)
