@@ -6,8 +6,9 @@ beat seconds to tens of seconds late. And it never tells a task which tick it is
 
 Here every PeriodicTask of a deployment (task "chorus.execution.tick", kwargs
 {"deployment_id": id}) is taken out of the stock heap and kept in a plan of its own: one entry
-per deployment with its next tick computed from the deployment's schedule (croniter in its
-timezone, `@every` in absolute time, see deployments/schedules/). When a tick comes near,
+per deployment with its next tick computed from the deployment's schedule (cron in its
+timezone by cron's DST rule, `@every` in absolute time, `@at` once; see deployments/schedules/;
+a one-off that has fired leaves the plan). When a tick comes near,
 all deployments due at that instant are claimed together — one INSERT of their Execution rows
 with ON CONFLICT DO NOTHING on (deployment, scheduled_for, attempt), which is the claim — and
 their run messages are published in one connection *ahead* of the tick with `eta` = the tick,
