@@ -168,7 +168,11 @@ class LogWriter:
             self.line_model.objects.bulk_create(
                 [
                     self.line_model(
-                        **{self.fk_name: self.owner}, seq=seq, ts=ts, stream=stream, text=text
+                        **{self.fk_name: self.owner},
+                        seq=seq,
+                        ts=ts,
+                        stream=stream,
+                        **{"text": text, **self.line_fields(stream, text)},
                     )
                     for seq, ts, stream, text in pending
                 ]
@@ -178,6 +182,11 @@ class LogWriter:
                 log_bytes=self.bytes, log_truncated=self.truncated
             )
         self._last_flush = time.monotonic()
+
+    def line_fields(self, stream: str, text: str) -> dict:
+        """More fields of a stored line, for a line model that has them (executions: its level,
+        and the text it stores), from the masked text."""
+        return {}
 
     def close(self) -> None:
         """Flush, and when lines were dropped store the truncation marker as the last line."""
@@ -198,10 +207,11 @@ class LogWriter:
         """A last line that is stored even past the cap (the reason a run ended)."""
         self.close()
         self.seq += 1
+        text = mask_secrets(text, self.secrets)[:MAX_LINE_CHARS]
         self.line_model.objects.create(
             **{self.fk_name: self.owner},
             seq=self.seq,
             ts=timezone.now(),
             stream="chorus",
-            text=mask_secrets(text, self.secrets)[:MAX_LINE_CHARS],
+            **{"text": text, **self.line_fields("chorus", text)},
         )

@@ -9,6 +9,7 @@ Invariants kept here (by constraints, not by code paths):
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.timezone import now
@@ -196,6 +197,9 @@ class Deployment(models.Model):
     keep_days = models.PositiveIntegerField(default=30)
     # Bumped whenever config or secrets of this (component, environment) change.
     config_revision = models.PositiveIntegerField(default=1)
+    # Given to every scheduled run in CHORUS_PAYLOAD (Run now may give its own); JSON, capped
+    # by deployments/payloads.py.
+    payload = models.JSONField(null=True, blank=True)
     # Last tick the scheduler handled; the base for detecting ticks missed while it was down.
     last_tick_at = models.DateTimeField(null=True, blank=True)
     deployed_by = models.ForeignKey(
@@ -214,6 +218,23 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.component} in {self.environment}"
+
+    @property
+    def is_done(self) -> bool:
+        """A one-off (`@at`) deployment whose tick has been handled: it fires no more."""
+        if not self.schedule.startswith("@at") or self.last_tick_at is None:
+            return False
+        from deployments.schedules.parsing import parse_schedule
+
+        try:
+            return self.last_tick_at >= parse_schedule(self.schedule).instant(self.timezone)
+        except ValidationError:
+            return False
+
+    @property
+    def display_status(self) -> str:
+        """The status as shown: "done" for a finished one-off deployment."""
+        return "done" if self.is_done and self.status == self.Status.ACTIVE else self.status
 
     @property
     def is_active(self) -> bool:
@@ -299,6 +320,8 @@ class Execution(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         SKIPPED = "skipped", "Skipped"
         MISSED = "missed", "Missed"
+        # Exited 0 and reported a partial result (CHORUS_RESULT_FILE, executions/results.py).
+        PARTIAL = "partial", "Partial"
 
     class Trigger(models.TextChoices):
         SCHEDULE = "schedule", "Schedule"
@@ -310,6 +333,7 @@ class Execution(models.Model):
     ACTIVE = (Status.PENDING, Status.RUNNING)
     FINISHED = (
         Status.SUCCEEDED,
+        Status.PARTIAL,
         Status.FAILED,
         Status.TIMED_OUT,
         Status.CANCELLED,
@@ -346,6 +370,9 @@ class Execution(models.Model):
     image_digest = models.CharField(max_length=100, blank=True)
     config_revision = models.PositiveIntegerField(default=0)
     payload = models.JSONField(null=True, blank=True)
+    # What the task reported in CHORUS_RESULT_FILE: {"status", "summary", "stats"}, or
+    # {"error": "malformed: …" / "oversized: …"}; null when it wrote none.
+    result = models.JSONField(null=True, blank=True)
     container_id = models.CharField(max_length=80, blank=True)
     worker = models.CharField(max_length=200, blank=True)
     celery_task_id = models.CharField(max_length=64, blank=True)
@@ -390,6 +417,9 @@ class Execution(models.Model):
 
 class ExecutionLogLine(LogLineBase):
     execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="log_lines")
+    # Python's logging numbers (deployments/loglevels.py): stderr is an error, a JSON line
+    # with a `level` has that level, anything else is info.
+    level = models.PositiveSmallIntegerField(default=20)
 
     class Meta(LogLineBase.Meta):
         constraints = [

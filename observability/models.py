@@ -23,7 +23,7 @@ from deployments.models import Deployment, Environment, Execution
 
 from . import histograms
 
-STATUS_FIELDS = ("succeeded", "failed", "timed_out", "cancelled", "skipped", "missed")
+STATUS_FIELDS = ("succeeded", "partial", "failed", "timed_out", "cancelled", "skipped", "missed")
 
 
 def _empty_duration_hist() -> list[int]:
@@ -38,6 +38,7 @@ class RollupFields(models.Model):
     """Counts per final status plus duration and fire-lag statistics."""
 
     succeeded = models.PositiveIntegerField(default=0)
+    partial = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     timed_out = models.PositiveIntegerField(default=0)
     cancelled = models.PositiveIntegerField(default=0)
@@ -134,6 +135,7 @@ class AlertRule(models.Model):
         MISSED_TICK = "missed_tick", "On a missed tick"
         LONG_RUN = "long_run", "When a run lasts longer than N seconds"
         RECOVERY = "recovery", "On recovery only"
+        ON_PARTIAL = "on_partial", "On a partial result"
 
     NEEDS_THRESHOLD = (Kind.CONSECUTIVE_FAILURES, Kind.LONG_RUN)
 

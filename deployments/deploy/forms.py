@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.core.exceptions import ValidationError
 
 from deployments.deploy.services.config import MAX_VALUE_BYTES, validate_key
 from deployments.deploy.services.rules import POLICY_FIELDS, POLICY_LABELS, POLICY_RULES
 from deployments.models import Build, CatchupPolicy, ConcurrencyPolicy, Deployment
+from deployments.payloads import payload_clean
 from deployments.schedules.parsing import parse_schedule
 from deployments.schedules.timezones import validate_timezone
 
-MAX_PAYLOAD_BYTES = 64 * 1024
 SCHEDULE_HELP = (
     "5-field cron (minute hour day month weekday, e.g. 0 2 * * *), a macro (@hourly, @daily, "
-    "@weekly, @monthly, @yearly) or an interval (@every 10m, @every 1h30m)."
+    "@weekly, @monthly, @yearly), an interval (@every 10m, @every 1h30m) or one run at a "
+    "date and time in the timezone (@at 2026-12-24T18:00)."
 )
 
 
@@ -86,12 +85,24 @@ BUILD_ERRORS = {
 }
 
 
-class DeployForm(ScheduleFields, PolicyFields):
+class PayloadField(forms.Form):
+    payload = forms.CharField(
+        required=False,
+        label="Payload (optional JSON)",
+        help_text="Given to every scheduled run in CHORUS_PAYLOAD (Run now can give its own).",
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": '{"region": "eu"}'}),
+    )
+
+    def clean_payload(self):
+        return payload_clean(self.cleaned_data.get("payload"))
+
+
+class DeployForm(ScheduleFields, PayloadField, PolicyFields):
     build = forms.ModelChoiceField(
         queryset=Build.objects.none(), empty_label=None, error_messages=BUILD_ERRORS
     )
 
-    field_order = ["build", "schedule", "timezone"]
+    field_order = ["build", "schedule", "timezone", "payload"]
 
     def __init__(self, *args, builds=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -106,7 +117,7 @@ def _build_label(build: Build) -> str:
     return f"#{build.pk} · {build.short_sha}{digest}{message}"
 
 
-class PromoteForm(ScheduleFields):
+class PromoteForm(ScheduleFields, PayloadField):
     pass
 
 
@@ -121,26 +132,11 @@ class RollbackForm(forms.Form):
         self.fields["build"].label_from_instance = _build_label
 
 
-class RunNowForm(forms.Form):
-    payload = forms.CharField(
-        required=False,
-        label="Payload (optional JSON)",
-        help_text="Passed to the task as CHORUS_PAYLOAD for this run only.",
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": '{"dry_run": true}'}),
-    )
-
-    def clean_payload(self):
-        text = (self.cleaned_data.get("payload") or "").strip()
-        if not text:
-            return None
-        if len(text.encode()) > MAX_PAYLOAD_BYTES:
-            raise ValidationError("The payload can be at most 64 KB.")
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(
-                f"The payload is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
-            ) from None
+class RunNowForm(PayloadField):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["payload"].help_text = "Passed to the task as CHORUS_PAYLOAD for this run only."
+        self.fields["payload"].widget.attrs["placeholder"] = '{"dry_run": true}'
 
 
 class ConfigForm(forms.Form):

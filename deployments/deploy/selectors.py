@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
+from django.utils.timezone import now as _now
 
 from components.models import Component
 from deployments.deploy.services.rules import POLICY_FIELDS, POLICY_LABELS, build_ran_in, can_change
 from deployments.environments import promotion_source
 from deployments.models import Build, ConfigVar, Deployment, DeploymentEvent, Environment
-from deployments.schedules.parsing import parse_schedule
+from deployments.schedules.parsing import check_schedule_in_zone, parse_schedule
 from deployments.schedules.preview import NextRun, next_runs
 
 EVENTS_ON_PAGE = 50
@@ -58,12 +59,21 @@ class Preview:
         return any(r.dst_note for r in self.runs)
 
 
-def schedule_preview(schedule: str, timezone: str, n: int = 5) -> Preview:
+def schedule_preview(
+    schedule: str, timezone: str, n: int = 5, *, deployed: bool = False, done: bool = False
+) -> Preview:
+    """The preview of a schedule being written or (`deployed`) of one already deployed, whose
+    one-off time may have passed: then it says "done" instead of refusing it (as it does for
+    a `done` deployment, whose one tick was handled a moment before its time)."""
     p = Preview(schedule=schedule or "", timezone=timezone or "")
     try:
         parsed = parse_schedule(schedule)
         p.words = parsed.describe()
-        p.runs = [PreviewRun.of(r) for r in next_runs(parsed, timezone or "UTC", n=n)]
+        check_schedule_in_zone(parsed, timezone or "UTC", now=_now(), allow_past=deployed)
+        if not done:
+            p.runs = [PreviewRun.of(r) for r in next_runs(parsed, timezone or "UTC", n=n)]
+        if parsed.is_once and not p.runs:
+            p.words += " — done, it fires no more"
     except ValidationError as exc:
         p.error = " ".join(exc.messages)
     return p
@@ -127,7 +137,13 @@ def environment_row(*, component: Component, environment: Environment, user) -> 
     return EnvironmentRow(
         environment=environment,
         deployment=deployment,
-        preview=schedule_preview(deployment.schedule, deployment.timezone) if deployment else None,
+        preview=(
+            schedule_preview(
+                deployment.schedule, deployment.timezone, deployed=True, done=deployment.is_done
+            )
+            if deployment
+            else None
+        ),
         policies=policy_rows(deployment) if deployment else [],
         config=config_vars(component=component, environment=environment),
         can_change=can_change(user=user, component=component, environment=environment),

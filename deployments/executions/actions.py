@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
@@ -13,8 +12,7 @@ from deployments.executions.claims import end_pending
 from deployments.executions.dispatch import dispatch_on_commit, new_task_id
 from deployments.executions.snapshots import config_snapshot_exists
 from deployments.models import Deployment, Execution
-
-MAX_PAYLOAD_BYTES = 64 * 1024
+from deployments.payloads import payload_clean
 
 Status = Execution.Status
 Trigger = Execution.Trigger
@@ -33,25 +31,6 @@ def _check(*, actor, deployment: Deployment, action: str) -> None:
 
 def _user(actor):
     return actor if getattr(actor, "is_authenticated", False) else None
-
-
-def _clean_payload(payload):
-    if payload is None or payload == "":
-        return None
-    if isinstance(payload, str):
-        try:
-            payload = json.loads(payload)
-        except ValueError as exc:
-            raise ValidationError(f"The payload is not valid JSON: {exc}.") from None
-    try:
-        text = json.dumps(payload)
-    except (TypeError, ValueError):
-        raise ValidationError("The payload must be JSON (objects, lists, text, numbers).") from None
-    if len(text.encode()) > MAX_PAYLOAD_BYTES:
-        raise ValidationError(
-            f"The payload is too large ({len(text.encode())} bytes; at most {MAX_PAYLOAD_BYTES})."
-        )
-    return payload
 
 
 def _start(
@@ -115,7 +94,7 @@ def execution_run_now(*, deployment: Deployment, actor, payload=None) -> Executi
         trigger=Trigger.MANUAL,
         actor=actor,
         build=deployment.build,
-        payload=_clean_payload(payload),
+        payload=payload_clean(payload),
     )
 
 

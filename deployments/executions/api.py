@@ -8,11 +8,12 @@ import json
 import django_filters
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from deployments.api_common import (
+    LogLineOut,
     LogPageOut,
     LogQueryIn,
     component_for,
@@ -23,6 +24,8 @@ from deployments.deploy.api.deployments import deployment_for
 from deployments.deploy.services.rules import check_environment_role
 from deployments.environments import environment_get
 from deployments.executions.actions import execution_cancel, execution_rerun, execution_run_now
+from deployments.loglevels import NAMES as LEVEL_NAMES
+from deployments.loglevels import parse_level
 from deployments.models import Execution
 from portal.api.base import ApiListView, ApiView, InputSerializer, list_responses, responses
 from portal.roles import Role
@@ -53,6 +56,11 @@ class ExecutionOut(serializers.Serializer):
     image_digest = serializers.CharField(allow_blank=True)
     config_revision = serializers.IntegerField()
     payload = serializers.JSONField(allow_null=True)
+    result = serializers.JSONField(
+        allow_null=True,
+        help_text='What the task wrote to CHORUS_RESULT_FILE: {"status", "summary", "stats"}, '
+        'or {"error"} when the file was malformed or oversized; null when it wrote none.',
+    )
     triggered_by = serializers.CharField(
         source="triggered_by.username", allow_null=True, default=None
     )
@@ -161,22 +169,43 @@ class ExecutionDetailApi(ApiView):
         return Response(ExecutionOut(_execution(request, execution_id)).data)
 
 
+class ExecutionLogLineOut(LogLineOut):
+    level = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ChoiceField(choices=list(LEVEL_NAMES.values())))
+    def get_level(self, line) -> str:
+        return LEVEL_NAMES.get(line.level, "info")
+
+
+class ExecutionLogPageOut(LogPageOut):
+    lines = ExecutionLogLineOut(many=True)
+
+
+class ExecutionLogQueryIn(LogQueryIn):
+    level = serializers.ChoiceField(
+        choices=["debug", "info", "warning", "error", "critical"],
+        required=False,
+        help_text="Only lines at this level and above (stderr lines are errors).",
+    )
+
+
 class ExecutionLogApi(ApiView):
-    """Log lines with `seq` greater than `after`, oldest first, secrets masked. Poll with the
-    returned `next_after` until `finished` is true."""
+    """Log lines with `seq` greater than `after`, oldest first, secrets masked, each with its
+    level. Poll with the returned `next_after` until `finished` is true."""
 
     @extend_schema(
         operation_id="executions_logs",
-        parameters=[LogQueryIn],
-        responses=responses(LogPageOut, 400, 404),
+        parameters=[ExecutionLogQueryIn],
+        responses=responses(ExecutionLogPageOut, 400, 404),
     )
     def get(self, request, execution_id):
         execution = _execution(request, execution_id)
-        q = self.query(LogQueryIn)
-        page = log_page(
-            execution.log_lines.all(), obj=execution, after=q["after"], limit=q["limit"]
-        )
-        return Response(LogPageOut(page).data)
+        q = self.query(ExecutionLogQueryIn)
+        lines = execution.log_lines.all()
+        if q.get("level"):
+            lines = lines.filter(level__gte=parse_level(q["level"]))
+        page = log_page(lines, obj=execution, after=q["after"], limit=q["limit"])
+        return Response(ExecutionLogPageOut(page).data)
 
 
 class ExecutionCancelApi(ApiView):

@@ -39,7 +39,14 @@ Status = Execution.Status
 Trigger = Execution.Trigger
 
 # Statuses of executions that really started (CHORUS_EXECUTION_COUNT counts them).
-RAN = (Status.RUNNING, Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELLED)
+RAN = (
+    Status.RUNNING,
+    Status.SUCCEEDED,
+    Status.PARTIAL,
+    Status.FAILED,
+    Status.TIMED_OUT,
+    Status.CANCELLED,
+)
 # Triggers bound to a tick: a suspended deployment skips them; only they retry automatically.
 SCHEDULED = (Trigger.SCHEDULE, Trigger.CATCHUP, Trigger.RETRY)
 ENVIRONMENT_CACHE_SECONDS = 5.0

@@ -31,6 +31,8 @@ def _summary(status: str, reason: str, exit_code, duration: float | None) -> str
     took = f" in {duration:.1f} s" if duration is not None else ""
     if status == Status.SUCCEEDED:
         return f"[chorus] succeeded (exit code 0){took}"
+    if status == Status.PARTIAL:
+        return f"[chorus] partial (exit code 0){took}: {reason}"
     if status == Status.FAILED:
         code = f", exit code {exit_code}" if exit_code is not None else ""
         return f"[chorus] failed{code}{took}: {reason}"

@@ -29,9 +29,11 @@ from components.models import Component
 from deployments.executions.batch import start_when_due
 from deployments.executions.claims import Outcome, Started
 from deployments.executions.finish import execution_finish
+from deployments.executions.results import read_result
 from deployments.executions.snapshots import config_snapshot_save
 from deployments.installation import installation_labels
-from deployments.logs import LogWriter
+from deployments.loglevels import read_line
+from deployments.logs import MAX_LINE_CHARS, LogWriter, mask_secrets
 from deployments.models import Build, Execution, ExecutionLogLine
 from deployments.runtimes import runtime_for_kind
 from deployments.runtimes.base import Limits, RunHandle, RunResult
@@ -89,6 +91,7 @@ def context_env(started: Started) -> dict[str, str]:
     }
     if e.payload is not None:
         env["CHORUS_PAYLOAD"] = json.dumps(e.payload)
+    # CHORUS_RESULT_FILE is set by the runtime, which knows where the task can write it.
     return env
 
 
@@ -199,8 +202,16 @@ class _Log(LogWriter):
     def has_pending(self) -> bool:
         return bool(self._pending)
 
+    def line_fields(self, stream: str, text: str) -> dict:
+        level, shown = read_line(stream, text)
+        if shown != text:
+            # A JSON line's message is decoded text: a secret spelled with escapes in the line
+            # (\u0068unter2) is plain in it, so it is masked again.
+            shown = mask_secrets(shown, self.secrets)[:MAX_LINE_CHARS]
+        return {"level": level, "text": shown}
 
-def _judge(execution: Execution, result: RunResult, watch: _Watch, timeout: int):
+
+def _judge(execution: Execution, result: RunResult, watch: _Watch, timeout: int, reported):
     if result.timed_out:
         return Status.TIMED_OUT, f"timed out after {timeout} s (the task was killed)"
     if result.cancelled or watch.stop:
@@ -212,6 +223,8 @@ def _judge(execution: Execution, result: RunResult, watch: _Watch, timeout: int)
     if result.exit_code is None:
         return Status.FAILED, (result.error or "the runtime gave no exit code")
     if result.exit_code == 0:
+        if reported and reported.get("status") == "partial":
+            return Status.PARTIAL, "the task reported a partial result"
         return Status.SUCCEEDED, ""
     return Status.FAILED, (result.error or f"exit code {result.exit_code}")
 
@@ -384,7 +397,8 @@ def _execute(started: Started) -> None:
         started.gate.wait(timeout=GATE_WAIT_SECONDS)
     if plan.runtime is not None and not plan.error and plan.start_error is None:
         watch.save_snapshot()
-    status, reason = _judge(execution, result, watch, timeout)
+    reported = read_result(result.result, started.secrets)
+    status, reason = _judge(execution, result, watch, timeout, reported)
     if result.error and result.exit_code is not None:
         log(f"[chorus] {result.error}", "chorus")
     extra = watch.start_fields()
@@ -398,6 +412,10 @@ def _execute(started: Started) -> None:
                 "chorus",
             )
         extra["image_digest"] = result.image_id[:100]
+    if reported and reported.get("error"):
+        log(f"[chorus] result file ignored: {reported['error']}", "chorus")
+    if reported is not None:
+        extra["result"] = reported
     execution_finish(
         execution=execution,
         status=status,

@@ -6,8 +6,9 @@ beat seconds to tens of seconds late. And it never tells a task which tick it is
 
 Here every PeriodicTask of a deployment (task "chorus.execution.tick", kwargs
 {"deployment_id": id}) is taken out of the stock heap and kept in a plan of its own: one entry
-per deployment with its next tick computed from the deployment's schedule (croniter in its
-timezone, `@every` in absolute time, see deployments/schedules/). When a tick comes near,
+per deployment with its next tick computed from the deployment's schedule (cron in its
+timezone by cron's DST rule, `@every` in absolute time, `@at` once; see deployments/schedules/;
+a one-off that has fired leaves the plan). When a tick comes near,
 all deployments due at that instant are claimed together — one INSERT of their Execution rows
 with ON CONFLICT DO NOTHING on (deployment, scheduled_for, attempt), which is the claim — and
 their run messages are published in one connection *ahead* of the tick with `eta` = the tick,
@@ -29,6 +30,7 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -130,13 +132,17 @@ class ChorusScheduler(DatabaseScheduler):
         key = (entry.key[0], entry.tz, after)
         ts = self._next_cache.get(key)
         if ts is None:
-            ts = entry.schedule.next_after(after, entry.tz).timestamp()
+            following = entry.schedule.next_after(after, entry.tz)
+            # A one-off schedule that has fired has no next tick: it leaves the plan.
+            ts = following.timestamp() if following is not None else math.inf
             if len(self._next_cache) > 100_000:
                 self._next_cache.clear()
             self._next_cache[key] = ts
         return ts
 
     def _push(self, entry: _Entry) -> None:
+        if entry.next_ts == math.inf:
+            return
         self._versions += 1
         entry.version = self._versions
         heapq.heappush(self._plan, (entry.next_ts, entry.deployment_id, entry.version))
@@ -180,11 +186,12 @@ class ChorusScheduler(DatabaseScheduler):
                 "build__image_ref",
                 "build__image_digest",
                 "config_revision",
+                "payload",
             )
         )
         entries: dict[int, _Entry] = {}
         added = 0
-        for pk, status, expr, tz, last_tick_at, deadline, build_id, ref, digest, rev in rows:
+        for pk, status, expr, tz, last_tick_at, deadline, build_id, ref, digest, rev, data in rows:
             pt_pk, last_run_at, date_changed = tasks[pk]
             target = TickTarget(
                 deployment_id=pk,
@@ -194,6 +201,7 @@ class ChorusScheduler(DatabaseScheduler):
                 image_ref=ref or "",
                 image_digest=digest or "",
                 config_revision=rev,
+                payload=data,
             )
             key = (expr, tz, pt_pk)
             old = self._entries.get(pk)
@@ -220,7 +228,11 @@ class ChorusScheduler(DatabaseScheduler):
                 deadline=float(deadline),
                 target=target,
             )
-            entry.next_ts = entry.schedule.next_after(base, tz).timestamp()
+            try:
+                entry.next_ts = self._next_ts(entry, base)
+            except ValidationError as exc:  # an @at time a timezone change made ambiguous
+                logger.error("ChorusScheduler: deployment %s: %s", pk, exc)
+                continue
             entries[pk] = entry
             added += 1
         self._entries = entries

@@ -41,12 +41,13 @@ def execution_get_for_user(*, user, project_slug: str, execution_id: int) -> Exe
 
 
 def execution_log_lines(
-    *, execution: Execution, after: int = 0, limit: int = LOG_PAGE_LINES
+    *, execution: Execution, after: int = 0, limit: int = LOG_PAGE_LINES, level: int | None = None
 ) -> list[ExecutionLogLine]:
-    """Log lines with seq > after, oldest first."""
-    return list(
-        ExecutionLogLine.objects.filter(execution=execution, seq__gt=after).order_by("seq")[:limit]
-    )
+    """Log lines with seq > after, oldest first; only those at `level` or above when given."""
+    lines = ExecutionLogLine.objects.filter(execution=execution, seq__gt=after)
+    if level is not None:
+        lines = lines.filter(level__gte=level)
+    return list(lines.order_by("seq")[:limit])
 
 
 def execution_family(*, execution: Execution) -> list[Execution]:

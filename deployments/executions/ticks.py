@@ -53,6 +53,7 @@ class TickTarget:
     image_ref: str = ""
     image_digest: str = ""
     config_revision: int = 0
+    payload: object = None  # the deployment's fixed payload (CHORUS_PAYLOAD)
 
     @classmethod
     def of(cls, d: Deployment) -> TickTarget:
@@ -65,6 +66,7 @@ class TickTarget:
             image_ref=build.image_ref if build else "",
             image_digest=build.image_digest if build else "",
             config_revision=d.config_revision,
+            payload=d.payload,
         )
 
 
@@ -83,6 +85,7 @@ def _row(target: TickTarget, *, scheduled_for: datetime, now: datetime, **extra)
         trigger=extra.pop("trigger", Execution.Trigger.SCHEDULE),
         queued_at=now,
         build_id=target.build_id,
+        payload=target.payload,
         image_ref=target.image_ref,
         image_digest=target.image_digest,
         config_revision=target.config_revision,

@@ -29,6 +29,7 @@ from deployments.executions.selectors import (
     parse_filters,
 )
 from deployments.executions.snapshots import config_snapshot_exists
+from deployments.loglevels import FILTERS, parse_level
 from deployments.models import Deployment, Environment, Execution
 
 
@@ -87,7 +88,9 @@ def execution_list_view(request, project_slug: str, name: str):
 def _log_context(request, execution: Execution, *, after: int) -> dict:
     # Status first, lines second (see the module docstring).
     finished = execution.is_finished
-    lines = execution_log_lines(execution=execution, after=after)
+    level_name = (request.GET.get("level") or "").strip().lower()
+    level = parse_level(level_name)
+    lines = execution_log_lines(execution=execution, after=after, level=level)
     last_seq = lines[-1].seq if lines else after
     component = execution.deployment.component
     return {
@@ -97,6 +100,8 @@ def _log_context(request, execution: Execution, *, after: int) -> dict:
         "environment": execution.deployment.environment,
         "lines": lines,
         "last_seq": last_seq,
+        "level": level_name if level is not None else "",
+        "level_filters": FILTERS,
         # Keep polling while it runs, and while a finished log has pages left.
         "polling": not finished or len(lines) == LOG_PAGE_LINES,
         "can_change": _can_change(request.user, execution),

@@ -8,6 +8,8 @@ contract so builds, executions, the reconciler and tests do not care which one r
 
 from __future__ import annotations
 
+import os
+import stat
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -65,6 +67,26 @@ class BuiltImage:
     tag: str = ""  # the human name it was built under (logs only)
 
 
+# The result file a task may write (CHORUS_RESULT_FILE, deployments/executions/results.py):
+# at most this many bytes are kept; in a container it lives in a directory Chorus creates.
+RESULT_MAX_BYTES = 16 * 1024
+CONTAINER_RESULT_DIR = "/chorus-result"
+CONTAINER_RESULT_FILE = f"{CONTAINER_RESULT_DIR}/result.json"
+
+
+def read_capped(path: Path) -> bytes | None:
+    """A task's result file (one byte over the cap at most), never through a symlink; None
+    when there is no regular file there."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        return f.read(RESULT_MAX_BYTES + 1)
+
+
 @dataclass
 class RunResult:
     exit_code: int | None
@@ -77,6 +99,9 @@ class RunResult:
     # the local image's digest): what the execution records, and what the production gate
     # compares.
     image_id: str = ""
+    # The bytes of the file named by CHORUS_RESULT_FILE (at most one more than
+    # executions/results.MAX_RESULT_BYTES), None when the task wrote none.
+    result: bytes | None = None
 
 
 class RunHandle:

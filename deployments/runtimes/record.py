@@ -12,8 +12,10 @@ A deployment's config variables can shape the run, which lets tests exercise tim
 failures, retries and overlaps in milliseconds:
 - RECORD_SLEEP=<seconds>: stay "running" that long (honours timeout and cancel);
 - RECORD_EXIT_CODE=<n>: finish with this exit code;
-- RECORD_ECHO=<text>: log this line (e.g. to check secret masking);
-- RECORD_PRINT_ENV=1: log every environment variable as KEY=value.
+- RECORD_ECHO=<text>: log these lines (e.g. to check secret masking);
+- RECORD_STDERR=<text>: log these lines on stderr;
+- RECORD_PRINT_ENV=1: log every environment variable as KEY=value;
+- RECORD_RESULT=<text>: what the task writes to its result file (CHORUS_RESULT_FILE).
 """
 
 from __future__ import annotations
@@ -100,6 +102,8 @@ class RecordRuntime(Runtime):
         )
         if env.get("RECORD_ECHO"):
             log(str(env["RECORD_ECHO"]), "stdout")
+        if env.get("RECORD_STDERR"):
+            log(str(env["RECORD_STDERR"]), "stderr")
         if env.get("RECORD_PRINT_ENV") == "1":
             for key in sorted(env):
                 log(f"{key}={env[key]}", "stdout")
@@ -122,6 +126,8 @@ class RecordRuntime(Runtime):
                     return result
                 time.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0)))
             result.exit_code = exit_code
+            if "RECORD_RESULT" in env:
+                result.result = str(env["RECORD_RESULT"]).encode()
             return result
 
         return RunHandle(wait)

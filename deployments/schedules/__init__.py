@@ -1,18 +1,20 @@
 """Schedules: parse, validate, describe and preview what a deployment runs on.
 
-Three spellings are accepted (see docs/deployments.md):
+Four spellings are accepted (see docs/deployments.md):
 - a 5-field cron expression (`*/15 * * * *`, `0 2 * * mon-fri`), standard cron semantics
   (when both day-of-month and day-of-week are restricted, either one matching fires);
 - a macro: @hourly @daily @midnight @weekly @monthly @yearly @annually;
-- `@every <duration>` (`@every 2s`, `@every 10m`, `@every 1h30m`), at least one second.
+- `@every <duration>` (`@every 2s`, `@every 10m`, `@every 1h30m`), at least one second;
+- `@at <date>T<time>` (`@at 2026-12-24T18:00`): once, at that wall-clock time in the
+  deployment's timezone; refused when it has passed, or when a DST change makes it ambiguous
+  or skips it there (parsing.check_schedule_in_zone).
 
-Tick times are defined by croniter in the deployment's IANA timezone, and Chorus keeps to
-croniter's answer on DST days, so the preview, the scheduler and catch-up all agree:
-- a wall-clock time that does not exist (spring forward, e.g. 02:30 in Europe/Berlin on
-  2026-03-29) runs once, at the first instant after the gap (03:00 local); several gap times
-  collapse into that one run;
-- a wall-clock time that happens twice (fall back, e.g. 02:30 on 2026-10-25) runs twice,
-  once in each UTC offset.
+Tick times follow cron's DST rule in the deployment's IANA timezone (wallclock.py), and the
+preview, the scheduler and catch-up all take them from Schedule, so they agree:
+- fixed hours (`30 2 * * *`) run once on every local day: a repeated wall-clock time (fall back)
+  at its first occurrence, a skipped one (spring forward) when the clocks jump;
+- a wildcard or step in the hour field (`*/15 * * * *`) runs at every real occurrence: both
+  times of a repeated hour, none in a gap.
 `@every` schedules tick in absolute time at whole multiples of the period since the Unix epoch
 (`@every 10m` fires at :00, :10, :20 UTC), so DST never affects them and a tick's identity does
 not depend on when it was deployed.

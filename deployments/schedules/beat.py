@@ -1,4 +1,4 @@
-"""The django-celery-beat rows (CrontabSchedule / IntervalSchedule) for a schedule."""
+"""The django-celery-beat rows (Crontab / Interval / ClockedSchedule) for a schedule."""
 
 from __future__ import annotations
 
@@ -27,10 +27,13 @@ def to_beat_schedule(schedule: Schedule, tz: str | tzinfo = "UTC"):
     """The django-celery-beat schedule row for `schedule` (get_or_create).
 
     Returns a CrontabSchedule (with `timezone`) for cron and macros, an IntervalSchedule
-    (period in seconds) for `@every`.
+    (period in seconds) for `@every`, a ClockedSchedule (the UTC instant) for `@at`.
     """
-    from django_celery_beat.models import CrontabSchedule, IntervalSchedule
+    from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule
 
+    if schedule.is_once:
+        row, _ = ClockedSchedule.objects.get_or_create(clocked_time=schedule.instant(tz))
+        return row
     if schedule.is_interval:
         row, _ = IntervalSchedule.objects.get_or_create(
             every=schedule.interval_seconds, period=IntervalSchedule.SECONDS

@@ -1,4 +1,4 @@
-"""Parsing and validating what a user writes: cron, macros, `@every`; and its words."""
+"""Parsing and validating what a user writes: cron, macros, `@every`, `@at`; and its words."""
 
 from __future__ import annotations
 
@@ -49,6 +49,8 @@ def parse_schedule(expr: str) -> Schedule:
             code="schedule",
         )
     lowered = text.lower()
+    if lowered.startswith("@at"):
+        return Schedule(expr=text, kind="once", at=_parse_at(text[len("@at") :].strip()))
     if lowered.startswith("@every"):
         rest = text[len("@every") :].strip()
         if not rest:
@@ -103,6 +105,44 @@ def parse_schedule(expr: str) -> Schedule:
             f'"{text}" never fires (no calendar date matches it).', code="schedule"
         ) from None
     return Schedule(expr=text, kind="cron", cron=cron)
+
+
+def _parse_at(text: str) -> datetime:
+    example = "@at 2026-12-24T18:00 (a date and time in the deployment's timezone)"
+    if not text:
+        raise ValidationError(f"@at needs a date and time, e.g. {example}.", code="schedule")
+    try:
+        at = datetime.fromisoformat(text.replace(" ", "T", 1))
+    except ValueError:
+        raise ValidationError(
+            f'"{text}" is not a date and time; write it like {example}.', code="schedule"
+        ) from None
+    if at.tzinfo is not None:
+        raise ValidationError(
+            f'"{text}" carries a UTC offset; write the local time, e.g. {example}.',
+            code="schedule",
+        )
+    if at.second or at.microsecond:
+        raise ValidationError(
+            f'"{text}": one-off runs are set to the minute, e.g. {example}.', code="schedule"
+        )
+    return at
+
+
+def check_schedule_in_zone(
+    schedule: Schedule, tz: str, *, now: datetime, allow_past: bool = False
+) -> None:
+    """What a schedule must also satisfy in its timezone: a one-off time exists once there and
+    (unless `allow_past`, e.g. an unchanged schedule being redeployed) lies in the future."""
+    if not schedule.is_once:
+        return
+    at = schedule.instant(tz)
+    if at <= now and not allow_past:
+        raise ValidationError(
+            f"{schedule.at:%Y-%m-%d %H:%M} in {tz} has already passed "
+            f"({at:%Y-%m-%d %H:%M} UTC); choose a time in the future.",
+            code="schedule",
+        )
 
 
 def _croniter_reason(exc: Exception) -> str:

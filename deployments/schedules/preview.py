@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
+from itertools import islice
 
 from croniter import croniter
 from django.utils.timezone import now as _now
 
+from deployments.schedules import wallclock
 from deployments.schedules.parsing import parse_schedule
 from deployments.schedules.schedule import Schedule, require_aware
 from deployments.schedules.timezones import get_zone
@@ -24,33 +26,26 @@ class NextRun:
     def dst_kind(self) -> str:
         if not self.dst_note:
             return ""
-        return "gap" if "does not exist" in self.dst_note else "repeat"
+        return "gap" if "not exist" in self.dst_note else "repeat"
 
 
 def next_runs(
     expr: str | Schedule, tz: str | tzinfo = "UTC", n: int = 5, start: datetime | None = None
 ) -> list[NextRun]:
-    """The next `n` ticks after `start` (default: now) in `tz` and UTC, with DST notes."""
+    """The next `n` ticks after `start` (default: now) in `tz` and UTC, with DST notes.
+
+    The ticks are the scheduler's own (Schedule.iter_after), so the preview shows exactly
+    what will fire."""
     schedule = expr if isinstance(expr, Schedule) else parse_schedule(expr)
     zone = get_zone(tz)
     t = start or _now()
     require_aware(t)
     out: list[NextRun] = []
-    if schedule.is_interval:
-        for _ in range(n):
-            t = schedule.next_after(t)
-            out.append(NextRun(at_local=t.astimezone(zone), at_utc=t))
-        return out
-    it = croniter(schedule.cron, t.astimezone(zone))
-    for _ in range(n):
-        local = it.get_next(datetime)
-        out.append(
-            NextRun(
-                at_local=local,
-                at_utc=local.astimezone(UTC),
-                dst_note=_dst_note(schedule.cron, local, zone),
-            )
-        )
+    previous = t
+    for at in islice(schedule.iter_after(t, zone), n):
+        note = "" if not schedule.cron else _dst_note(schedule.cron, previous, at, zone)
+        out.append(NextRun(at_local=at.astimezone(zone), at_utc=at, dst_note=note))
+        previous = at
     return out
 
 
@@ -61,37 +56,45 @@ def _fmt_offset(dt: datetime) -> str:
     return f"{dt.tzname()}, UTC{sign}{h:02d}:{rem // 60:02d}"
 
 
-def _dst_note(cron: str, local: datetime, zone: tzinfo) -> str:
-    naive = local.replace(tzinfo=None)
-    day = f"{local:%a %d %b %Y}"
+def _dst_note(cron: str, previous: datetime, at: datetime, zone: tzinfo) -> str:
+    """Why tick `at` (following `previous`) is where it is, when a DST change touches it."""
+    every = wallclock.every_occurrence(cron)
+    tick = at.astimezone(zone)
+    naive = tick.replace(tzinfo=None)
+    day = f"{tick:%a %d %b %Y}"
     # Repeated wall-clock time: the two folds have different offsets and the time exists.
-    a, b = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
-    if a.utcoffset() != b.utcoffset():
-        first = local.fold == 0
+    if len(wallclock.instants(naive, zone, every=True)) == 2:
+        if not every:
+            return (
+                f"{naive:%H:%M} happens twice on {day} (clocks go back); Chorus runs it once, "
+                f"at the first ({_fmt_offset(tick)}), as cron does for fixed hours."
+            )
+        first = at == wallclock.instants(naive, zone, every=True)[0]
         return (
             f"{naive:%H:%M} happens twice on {day} (clocks go back); Chorus runs both: this is "
-            f"the {'first' if first else 'second'} ({_fmt_offset(local)})."
+            f"the {'first' if first else 'second'} ({_fmt_offset(tick)})."
         )
-    # Gap: the tick sits exactly where clocks jumped forward and a scheduled wall time in the
-    # skipped range was moved here.
-    before = (local.astimezone(UTC) - timedelta(microseconds=1)).astimezone(zone)
-    jump = (local.utcoffset() or timedelta(0)) - (before.utcoffset() or timedelta(0))
+    # Gap: clocks jumped forward between the previous tick and this one.
+    jump = wallclock.offset(at, zone) - wallclock.offset(previous, zone)
     if jump <= timedelta(0):
         return ""
-    gap_start = naive - jump
+    jumped = wallclock.transition(previous, at, zone)
+    gap_end = wallclock.local(jumped, zone)
+    gap_start = gap_end - jump
     skipped = []
-    it = croniter(cron, gap_start - timedelta(minutes=1))
-    while True:
-        cand = it.get_next(datetime)
-        if cand >= naive:
-            break
+    it = croniter(cron, gap_start - timedelta(microseconds=1))
+    while (cand := it.get_next(datetime)) < gap_end:
         skipped.append(f"{cand:%H:%M}")
     if not skipped:
         return ""
     times = ", ".join(skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
-    merged = " (merged with this run)" if croniter.match(cron, naive) else ""
     verb = "does" if len(skipped) == 1 else "do"
-    return (
-        f"{times} {verb} not exist on {day} (clocks jump from {gap_start:%H:%M} to "
-        f"{naive:%H:%M}); Chorus runs once at {naive:%H:%M} {local.tzname()} instead{merged}."
+    clocks = (
+        f"{times} {verb} not exist on {gap_end:%a %d %b %Y} "
+        f"(clocks jump from {gap_start:%H:%M} to {gap_end:%H:%M})"
     )
+    if every:
+        them = "it" if len(skipped) == 1 else "them"
+        return f"{clocks}; Chorus skips {them}, as cron does for a wildcard hour."
+    merged = " (merged with this run)" if croniter.match(cron, gap_end) else ""
+    return f"{clocks}; Chorus runs once at {gap_end:%H:%M} {tick.tzname()} instead{merged}."

@@ -1,13 +1,15 @@
-"""The parsed schedule and its tick computation (croniter in a timezone, `@every` in UTC)."""
+"""The parsed schedule and its ticks (cron in a timezone by wallclock.py, `@every` in UTC)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from cron_descriptor import ExpressionDescriptor, Options
-from croniter import croniter
+from django.core.exceptions import ValidationError
 
+from deployments.schedules import wallclock
 from deployments.schedules.durations import compact_duration, format_duration
 from deployments.schedules.timezones import get_zone
 
@@ -17,39 +19,79 @@ class Schedule:
     """A parsed schedule. `expr` is what the user wrote (stripped); `cron` the 5-field form."""
 
     expr: str
-    kind: str  # "cron" or "interval"
+    kind: str  # "cron", "interval" or "once"
     cron: str = ""
     interval_seconds: int = 0
+    at: datetime | None = None  # "once": the wall-clock time, naive, in the deployment's zone
 
     @property
     def is_interval(self) -> bool:
         return self.kind == "interval"
 
     @property
+    def is_once(self) -> bool:
+        return self.kind == "once"
+
+    def instant(self, tz: str | tzinfo = "UTC") -> datetime:
+        """A one-off schedule's time as an aware UTC datetime; ValidationError when that
+        wall-clock time is ambiguous or does not exist in `tz`."""
+        assert self.at is not None
+        zone = get_zone(tz)
+        found = wallclock.instants(self.at, zone, every=True)
+        when = f"{self.at:%Y-%m-%d %H:%M}"
+        if not found:
+            raise ValidationError(
+                f"{when} does not exist in {zone} (the clocks jump forward over it); "
+                "choose a time outside the change.",
+                code="schedule",
+            )
+        if len(found) > 1:
+            raise ValidationError(
+                f"{when} happens twice in {zone} (the clocks go back); choose a time outside "
+                "the change, or a timezone without it (UTC).",
+                code="schedule",
+            )
+        return found[0]
+
+    @property
     def canonical(self) -> str:
         """A normalised spelling (`@every 1h30m`, `0 2 * * *`), e.g. for CHORUS_PERIODICITY."""
         if self.is_interval:
             return f"@every {compact_duration(self.interval_seconds)}"
+        if self.is_once:
+            return f"@at {self.at:%Y-%m-%dT%H:%M}"
         return self.cron
 
     def describe(self) -> str:
         if self.is_interval:
             return f"Every {format_duration(self.interval_seconds)}"
+        if self.is_once:
+            return f"Once, at {self.at:%H:%M} on {self.at:%a %d %b %Y}"
         opts = Options()
         opts.use_24hour_time_format = True
         opts.verbose = False
         return ExpressionDescriptor(self.cron, opts).get_description()
 
     # -- ticks ---------------------------------------------------------------------------------
-    def next_after(self, t: datetime, tz: str | tzinfo = "UTC") -> datetime:
-        """The first tick strictly after `t` (aware), as an aware UTC datetime."""
+    def iter_after(self, t: datetime, tz: str | tzinfo = "UTC") -> Iterator[datetime]:
+        """Every tick strictly after `t` (aware), oldest first, as aware UTC datetimes."""
         require_aware(t)
         if self.is_interval:
             p = self.interval_seconds
-            ts = int(t.timestamp() // p) * p + p
-            return datetime.fromtimestamp(ts, UTC)
-        it = croniter(self.cron, t.astimezone(get_zone(tz)))
-        return it.get_next(datetime).astimezone(UTC)
+            ts = int(t.timestamp() // p) * p
+            while True:
+                ts += p
+                yield datetime.fromtimestamp(ts, UTC)
+        elif self.is_once:
+            if (at := self.instant(tz)) > t:
+                yield at
+        else:
+            yield from wallclock.iter_after(self.cron, get_zone(tz), t)
+
+    def next_after(self, t: datetime, tz: str | tzinfo = "UTC") -> datetime | None:
+        """The first tick strictly after `t` (aware), as an aware UTC datetime; None when
+        there is none (a one-off schedule whose time has passed)."""
+        return next(self.iter_after(t, tz), None)
 
     def latest_at_or_before(self, t: datetime, tz: str | tzinfo = "UTC") -> datetime:
         """The last tick at or before `t`: the tick a beat message arriving at `t` belongs to."""
@@ -57,9 +99,9 @@ class Schedule:
         if self.is_interval:
             p = self.interval_seconds
             return datetime.fromtimestamp(int(t.timestamp() // p) * p, UTC)
-        # croniter's get_prev is strict; start a microsecond later so a tick at `t` counts.
-        it = croniter(self.cron, t.astimezone(get_zone(tz)) + timedelta(microseconds=1))
-        return it.get_prev(datetime).astimezone(UTC)
+        if self.is_once:
+            return self.instant(tz)  # its only tick, even before it is due
+        return wallclock.latest_at_or_before(self.cron, get_zone(tz), t)
 
     def ticks_between(
         self, start: datetime, end: datetime, tz: str | tzinfo = "UTC", *, limit: int | None = None
@@ -70,26 +112,18 @@ class Schedule:
         out: list[datetime] = []
         if end <= start:
             return out
-        if self.is_interval:
-            p = self.interval_seconds
-            first = int(start.timestamp() // p) * p + p
-            last = int(end.timestamp() // p) * p
-            for ts in range(first, last + 1, p):
-                out.append(datetime.fromtimestamp(ts, UTC))
-                if limit is not None and len(out) >= limit:
-                    break
-            return out
-        it = croniter(self.cron, start.astimezone(get_zone(tz)))
-        while limit is None or len(out) < limit:
-            t = it.get_next(datetime).astimezone(UTC)
+        for t in self.iter_after(start, tz):
             if t > end:
                 break
             out.append(t)
+            if limit is not None and len(out) >= limit:
+                break
         return out
 
     def is_due(self, *, last: datetime, now: datetime, tz: str | tzinfo = "UTC") -> bool:
         """True when a tick falls in (last, now]."""
-        return self.next_after(last, tz) <= now
+        following = self.next_after(last, tz)
+        return following is not None and following <= now
 
 
 def require_aware(t: datetime) -> None:

@@ -40,11 +40,14 @@ def schedule_words(expr: str) -> str:
 @register.filter
 def next_run_text(deployment) -> str:
     """The next tick of a live deployment in its timezone and in UTC ("" if none)."""
-    if deployment is None or getattr(deployment, "status", "") == "undeployed":
+    if deployment is None or getattr(deployment, "display_status", "") in ("undeployed", "done"):
         return ""
     try:
-        run = next_runs(deployment.schedule, deployment.timezone, n=1)[0]
+        runs = next_runs(deployment.schedule, deployment.timezone, n=1)
     except ValidationError:
         return ""
+    if not runs:
+        return ""  # a one-off deployment that has run
+    run = runs[0]
     text = f"{run.at_local:%a %d %b %Y %H:%M} {run.at_local.tzname()} ({run.at_utc:%H:%M} UTC)"
     return f"{text} — {run.dst_note}" if run.dst_note else text

@@ -60,7 +60,7 @@ class Bucket:
 
     @property
     def runs(self) -> int:
-        return self.counts["succeeded"] + self.failures
+        return self.counts["succeeded"] + self.counts["partial"] + self.failures
 
     @property
     def total(self) -> int:

@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from deployments.executions.selectors import keyset_page
+from deployments.loglevels import ERROR
 from deployments.models import Deployment, Execution, ExecutionLogLine
 from portal.models import Project
 
@@ -37,11 +38,18 @@ class Filters:
     start: dt.datetime | None = None
     end: dt.datetime | None = None
     q: str = ""
+    # Only executions with error lines (stderr, or a JSON line of level error or above); with
+    # `q`, the text must be on such a line.
+    errors_only: bool = False
     errors: list[str] = field(default_factory=list)
 
     @property
+    def searches_logs(self) -> bool:
+        return bool(self.q) or self.errors_only
+
+    @property
     def search_window_defaulted(self) -> bool:
-        return bool(self.q) and self.start is None
+        return self.searches_logs and self.start is None
 
 
 def parse_filters(params) -> Filters:
@@ -65,6 +73,7 @@ def parse_filters(params) -> Filters:
                 f.errors.append(f"{name}: {exc.messages[0]}")
                 continue
             setattr(f, "start" if name == "from" else "end", value)
+    f.errors_only = params.get("errors") in ("1", "on", "true")
     f.q = (params.get("q") or "").strip()[:200]
     if f.q and len(f.q) < MIN_SEARCH:
         f.errors.append(f"Search needs at least {MIN_SEARCH} characters.")
@@ -105,16 +114,18 @@ def executions_page(
     if filters.trigger:
         qs = qs.filter(trigger=filters.trigger)
     start = filters.start
-    if filters.q and start is None:
+    if filters.searches_logs and start is None:
         start = (now or timezone.now()) - SEARCH_DEFAULT_WINDOW
     if start is not None:
         qs = qs.filter(scheduled_for__gte=start)
     if filters.end is not None:
         qs = qs.filter(scheduled_for__lt=filters.end)
-    if filters.q:
-        lines = ExecutionLogLine.objects.filter(
-            execution_id=OuterRef("pk"), text__icontains=filters.q
-        )
+    if filters.searches_logs:
+        lines = ExecutionLogLine.objects.filter(execution_id=OuterRef("pk"))
+        if filters.q:
+            lines = lines.filter(text__icontains=filters.q)
+        if filters.errors_only:
+            lines = lines.filter(level__gte=ERROR)
         qs = qs.filter(Exists(lines))
 
     qs = qs.select_related("deployment__component", "deployment__environment")

@@ -83,6 +83,9 @@ def _fires(rule: AlertRule, execution: Execution) -> str | None:
         n = max(1, rule.threshold or 1)
         if _consecutive_failed_ticks(execution, n):
             return f"{n} consecutive ticks failed (last: {_failure_words(execution)})"
+    if rule.kind == kind.ON_PARTIAL and execution.status == Execution.Status.PARTIAL:
+        summary = (execution.result or {}).get("summary") or execution.reason
+        return "partial result" + (f": {summary}" if summary else "")
     if rule.kind == kind.MISSED_TICK and execution.status == Execution.Status.MISSED:
         return "missed a tick" + (f": {execution.reason}" if execution.reason else "")
     if rule.kind == kind.LONG_RUN and rule.threshold:

@@ -17,6 +17,7 @@ from ..selectors.overview import project_overview
 
 STATUS_SERIES = (
     ("succeeded", "Succeeded"),
+    ("partial", "Partial"),
     ("failed", "Failed"),
     ("timed_out", "Timed out"),
     ("missed", "Missed"),

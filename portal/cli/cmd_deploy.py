@@ -14,7 +14,7 @@ from .helpers import (
 # --- deployments -------------------------------------------------------------------------------
 DEPLOYMENT_COLUMNS = [
     ("env", "environment"),
-    ("status", "status"),
+    ("status", lambda r: "done" if r.get("done") else r["status"]),
     ("schedule", "schedule"),
     ("timezone", "timezone"),
     ("build", "build"),
@@ -44,7 +44,8 @@ def _show_deployment(args, d: dict, verb: str):
         return output.emit_json(d)
     print(
         f"{verb} {d['component']} to {d['environment']}: build {d['build']} "
-        f"({d['short_sha']}), “{d['schedule']}” {d['timezone']}, {d['status']}."
+        f"({d['short_sha']}), “{d['schedule']}” {d['timezone']}, "
+        f"{'done' if d.get('done') else d['status']}."
     )
     if d.get("schedule_description"):
         print(f"Runs {d['schedule_description']}; next: {output.when(d.get('next_run'))}")

@@ -62,19 +62,19 @@ def make_execution(
     trigger: str = "schedule",
     exit_code: int | None = None,
     reason: str = "",
-    logs: tuple[str, ...] = (),
+    logs: tuple = (),  # lines: text (stdout) or (stream, text), levelled as a run stores them
     parent=None,
 ):
     from deployments.models import Execution, ExecutionLogLine
 
     when = scheduled_for or timezone.now() - dt.timedelta(minutes=5)
-    ran = status in ("succeeded", "failed", "timed_out", "cancelled", "running")
+    ran = status in ("succeeded", "partial", "failed", "timed_out", "cancelled", "running")
     started = when + dt.timedelta(seconds=lag or 0) if ran else None
     finished = (
         started + dt.timedelta(seconds=duration or 0) if ran and status != "running" else None
     )
-    if exit_code is None and status in ("succeeded", "failed"):
-        exit_code = 0 if status == "succeeded" else 1
+    if exit_code is None and status in ("succeeded", "partial", "failed"):
+        exit_code = 1 if status == "failed" else 0
     e = Execution.objects.create(
         deployment=deployment,
         scheduled_for=when,
@@ -90,6 +90,12 @@ def make_execution(
         build=deployment.build,
         parent=parent,
     )
-    for i, text in enumerate(logs):
-        ExecutionLogLine.objects.create(execution=e, seq=i + 1, text=text)
+    from deployments.loglevels import read_line
+
+    for i, line in enumerate(logs):
+        stream, text = line if isinstance(line, tuple) else ("stdout", line)
+        level, text = read_line(stream, text)
+        ExecutionLogLine.objects.create(
+            execution=e, seq=i + 1, stream=stream, text=text, level=level
+        )
     return e

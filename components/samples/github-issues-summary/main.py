@@ -38,8 +38,12 @@ class RemoteError(Exception):
     """GitHub or the webhook did not answer as expected; the message says how."""
 
 
-def log(message: str) -> None:
-    print(message, flush=True)
+def log(message: str, level: str = "info") -> None:
+    """Info as plain text; other levels as a JSON line, which Chorus stores with its level."""
+    if level == "info":
+        print(message, flush=True)
+    else:
+        print(json.dumps({"level": level, "message": message}), flush=True)
 
 
 def announce_start() -> None:
@@ -192,7 +196,7 @@ def main() -> int:
         closed_count, closed_incomplete = count_issues(settings, "closed")
         if open_incomplete or closed_incomplete:
             # GitHub's search timed out internally; the counts are lower bounds.
-            log("Warning: GitHub reported incomplete search results; counts may be low")
+            log("GitHub reported incomplete search results; counts may be low", "warning")
         text = (
             f"Issues in {repository}: {open_count} open, {closed_count} closed "
             f"({open_count + closed_count} total)"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import http.server
+import json
 import os
 import socket
 import sys
@@ -30,8 +31,12 @@ class SettingsError(Exception):
     """A setting is missing or invalid; the message names it."""
 
 
-def log(message: str) -> None:
-    print(message, flush=True)
+def log(message: str, level: str = "info") -> None:
+    """Info as plain text; other levels as a JSON line, which Chorus stores with its level."""
+    if level == "info":
+        print(message, flush=True)
+    else:
+        print(json.dumps({"level": level, "message": message}), flush=True)
 
 
 def announce_start() -> None:
@@ -144,11 +149,14 @@ def main() -> int:
     try:
         status, elapsed_ms = probe(url, timeout)
     except (OSError, http.client.HTTPException) as error:
-        log(f"Unhealthy: {url} {describe_failure(error, timeout)}")
+        log(f"Unhealthy: {url} {describe_failure(error, timeout)}", "error")
         return 1
 
     if status != expect_status:
-        log(f"Unhealthy: {url} answered {status} in {elapsed_ms:.0f} ms, expected {expect_status}")
+        log(
+            f"Unhealthy: {url} answered {status} in {elapsed_ms:.0f} ms, expected {expect_status}",
+            "error",
+        )
         return 1
     log(f"Healthy: {url} answered {status} in {elapsed_ms:.0f} ms")
     return 0

@@ -39,8 +39,12 @@ class SourceError(Exception):
     """The sessions document could not be fetched or parsed; the message says why."""
 
 
-def log(message: str) -> None:
-    print(message, flush=True)
+def log(message: str, level: str = "info") -> None:
+    """Info as plain text; other levels as a JSON line, which Chorus stores with its level."""
+    if level == "info":
+        print(message, flush=True)
+    else:
+        print(json.dumps({"level": level, "message": message}), flush=True)
 
 
 def announce_start() -> None:
@@ -173,7 +177,7 @@ def main() -> int:
             session_id, user, last_seen = check_session(entry)
         except ValueError as problem:
             # One malformed row should not hide the timed-out sessions after it.
-            log(f"Skipping entry #{position}: {problem}")
+            log(f"Skipping entry #{position}: {problem}", "warning")
             skipped += 1
             continue
         idle = reference - last_seen

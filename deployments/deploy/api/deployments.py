@@ -3,6 +3,8 @@ and the deploy log, through the API. Every write calls deployments.deploy.servic
 
 from __future__ import annotations
 
+import json
+
 from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.http import Http404
@@ -25,6 +27,7 @@ from deployments.deploy.services.state import (
 )
 from deployments.environments import environment_get, promotion_source
 from deployments.models import Build, CatchupPolicy, ConcurrencyPolicy, Deployment
+from deployments.payloads import KEEP
 from deployments.schedules.parsing import describe
 from deployments.schedules.preview import next_runs
 from portal.api.base import (
@@ -56,11 +59,14 @@ class DeploymentOut(serializers.Serializer):
     component = serializers.CharField(source="component.name")
     environment = serializers.CharField(source="environment.slug")
     status = serializers.ChoiceField(choices=Deployment.Status.choices)
+    done = serializers.BooleanField(
+        source="is_done", help_text="A one-off (@at) deployment that has run: it fires no more."
+    )
     schedule = serializers.CharField()
     schedule_description = serializers.SerializerMethodField()
     timezone = serializers.CharField()
     next_run = serializers.SerializerMethodField(
-        help_text="The next scheduled tick (UTC); null when undeployed."
+        help_text="The next scheduled tick (UTC); null when undeployed or done."
     )
     build = serializers.IntegerField(source="build_id")
     short_sha = serializers.CharField(source="build.short_sha")
@@ -68,6 +74,9 @@ class DeploymentOut(serializers.Serializer):
     image_digest = serializers.CharField(source="build.image_digest")
     policies = serializers.SerializerMethodField()
     config_revision = serializers.IntegerField()
+    payload = serializers.JSONField(
+        allow_null=True, help_text="What every scheduled run gets in CHORUS_PAYLOAD."
+    )
     deployed_by = serializers.CharField(
         source="deployed_by.username", allow_null=True, default=None
     )
@@ -83,7 +92,7 @@ class DeploymentOut(serializers.Serializer):
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_next_run(self, d) -> str | None:
-        if d.status == Deployment.Status.UNDEPLOYED:
+        if d.status == Deployment.Status.UNDEPLOYED or d.is_done:
             return None
         try:
             run = next_runs(d.schedule, d.timezone, n=1)[0]
@@ -114,6 +123,13 @@ class PoliciesIn(InputSerializer):
     keep_days = serializers.IntegerField(required=False, min_value=1)
 
 
+def _payload_in(data: dict):
+    """The payload a request sets (JSON data, given as text so a JSON string stays one)."""
+    if "payload" not in data:
+        return KEEP
+    return json.dumps(data["payload"])
+
+
 class DeployIn(ScheduleFields, InputSerializer):
     build = serializers.IntegerField(
         required=False,
@@ -126,6 +142,12 @@ class DeployIn(ScheduleFields, InputSerializer):
     )
     timezone = serializers.CharField(max_length=64, default="UTC", help_text="IANA name.")
     policies = PoliciesIn(required=False)
+    payload = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text="JSON every scheduled run gets in CHORUS_PAYLOAD (at most 64 KiB); null "
+        "clears it; left out: the deployment keeps its own.",
+    )
 
 
 class PromoteIn(ScheduleFields, InputSerializer):
@@ -137,6 +159,12 @@ class PromoteIn(ScheduleFields, InputSerializer):
     )
     timezone = serializers.CharField(required=False, max_length=64)
     policies = PoliciesIn(required=False)
+    payload = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text="JSON every scheduled run gets in CHORUS_PAYLOAD (at most 64 KiB); null "
+        "clears it; left out: the target's, or the source's.",
+    )
 
 
 class RollbackIn(InputSerializer):
@@ -245,6 +273,7 @@ class DeploymentDeployApi(_EnvWrite):
             timezone=data["timezone"],
             actor=request.user,
             policies=data.get("policies") or None,
+            payload=_payload_in(data),
         )
         return Response(_out(d))
 
@@ -278,6 +307,7 @@ class DeploymentPromoteApi(_EnvWrite):
             schedule=data.get("schedule"),
             timezone=data.get("timezone"),
             policies=data.get("policies") or None,
+            payload=_payload_in(data),
         )
         return Response(_out(d))
 

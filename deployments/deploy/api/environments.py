@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from deployments.api_common import ScheduleFields
 from deployments.models import Environment
-from deployments.schedules.parsing import describe
+from deployments.schedules.parsing import check_schedule_in_zone, describe, parse_schedule
 from deployments.schedules.preview import next_runs
 from portal.api.base import ApiView, responses
 
@@ -68,6 +70,10 @@ class SchedulePreviewApi(ApiView):
     )
     def get(self, request):
         q = self.query(SchedulePreviewIn)
+        try:
+            check_schedule_in_zone(parse_schedule(q["schedule"]), q["timezone"], now=timezone.now())
+        except ValidationError as exc:
+            raise serializers.ValidationError({"schedule": exc.messages}) from None
         runs = next_runs(q["schedule"], q["timezone"], n=q["count"])
         return Response(
             SchedulePreviewOut(

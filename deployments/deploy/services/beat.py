@@ -31,17 +31,16 @@ def sync_periodic_task(deployment: Deployment, schedule: Schedule) -> None:
         task = PeriodicTask.objects.filter(name=periodic_task_name(deployment)).first()
     if task is None:
         task = PeriodicTask(name=periodic_task_name(deployment))
-    schedule_changed = (
-        task.pk is None
-        or (schedule.is_interval and task.interval_id != beat_schedule.pk)
-        or (not schedule.is_interval and task.crontab_id != beat_schedule.pk)
-    )
+    kind = "clocked" if schedule.is_once else "interval" if schedule.is_interval else "crontab"
+    schedule_changed = task.pk is None or getattr(task, f"{kind}_id") != beat_schedule.pk
     task.task = TICK_TASK
     task.kwargs = json.dumps({"deployment_id": deployment.pk})
     task.args = "[]"
     task.queue = TICK_QUEUE
-    task.crontab = None if schedule.is_interval else beat_schedule
-    task.interval = beat_schedule if schedule.is_interval else None
+    task.crontab = beat_schedule if kind == "crontab" else None
+    task.interval = beat_schedule if kind == "interval" else None
+    task.clocked = beat_schedule if kind == "clocked" else None
+    task.one_off = kind == "clocked"  # django-celery-beat requires it of a clocked task
     # Enabled while suspended too: those ticks are recorded as skipped by the executions side.
     task.enabled = deployment.status != Deployment.Status.UNDEPLOYED
     task.description = (

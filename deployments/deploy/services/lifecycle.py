@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.timezone import now as _now
 
 from components.models import Component
 from deployments.deploy.services import events
@@ -21,7 +22,8 @@ from deployments.deploy.services.rules import (
     policies_clean,
 )
 from deployments.models import Build, Deployment, DeploymentEvent, Environment
-from deployments.schedules.parsing import parse_schedule
+from deployments.payloads import KEEP, payload_clean, payload_words
+from deployments.schedules.parsing import check_schedule_in_zone, parse_schedule
 from deployments.schedules.schedule import Schedule
 from deployments.schedules.timezones import validate_timezone
 
@@ -46,6 +48,7 @@ def _upsert(
     kind: str,
     verb: str,
     copy_policies_from: Deployment | None = None,
+    payload=KEEP,
 ) -> Deployment:
     sched = parse_schedule(schedule)
     tz = validate_timezone(timezone)
@@ -68,6 +71,13 @@ def _upsert(
         .filter(component=component, environment=environment)
         .first()
     )
+    # A one-off time must lie ahead, unless it is the deployment's own, unchanged (done) one.
+    unchanged = (
+        deployment is not None
+        and deployment.status != Deployment.Status.UNDEPLOYED
+        and (deployment.schedule, deployment.timezone) == (sched.expr, tz)
+    )
+    check_schedule_in_zone(sched, tz, now=_now(), allow_past=unchanged)
     created = deployment is None
     if created:
         base = (
@@ -84,6 +94,7 @@ def _upsert(
                     build=build,
                     schedule=sched.expr,
                     timezone=tz,
+                    payload=None if payload is KEEP else payload,
                     deployed_by=actor if getattr(actor, "is_authenticated", False) else None,
                     **{**base, **cleaned},
                 )
@@ -101,6 +112,11 @@ def _upsert(
             changes.append(f'schedule "{deployment.schedule}" → "{sched.expr}"')
         if deployment.timezone != tz:
             changes.append(f"timezone {deployment.timezone} → {tz}")
+        if payload is not KEEP and payload != deployment.payload:
+            changes.append(
+                f"payload {payload_words(deployment.payload)} → {payload_words(payload)}"
+            )
+            deployment.payload = payload
         changes += [
             f"{POLICY_LABELS[k]} {getattr(deployment, k)} → {v}"
             for k, v in cleaned.items()
@@ -154,8 +170,12 @@ def deployment_deploy(
     timezone: str = "UTC",
     actor,
     policies: dict | None = None,
+    payload=KEEP,
 ) -> Deployment:
-    """Deploy `build` to `environment` on `schedule`: the Deployment and its PeriodicTask."""
+    """Deploy `build` to `environment` on `schedule`: the Deployment and its PeriodicTask.
+
+    `payload` (JSON data or text, None to clear) is what every scheduled run gets in
+    CHORUS_PAYLOAD; by default the deployment keeps the one it has."""
 
     def work() -> Deployment:
         check_environment_role(
@@ -171,6 +191,7 @@ def deployment_deploy(
             policies=policies,
             kind=DeploymentEvent.Kind.DEPLOY,
             verb="Deployed",
+            payload=payload if payload is KEEP else payload_clean(payload),
         )
 
     return recorded(
@@ -205,11 +226,13 @@ def deployment_promote(
     schedule: str | None = None,
     timezone: str | None = None,
     policies: dict | None = None,
+    payload=KEEP,
 ) -> Deployment:
     """Deploy the exact build running in `source_env` to `target_env`.
 
-    The build must have succeeded at least once in the source deployment. The schedule and
-    timezone default to the target's current ones (or the source's for a first promotion).
+    The build must have succeeded at least once in the source deployment. The schedule,
+    timezone and payload default to the target's current ones (or the source's for a first
+    promotion).
     """
     source = deployment_get(component=component, environment=source_env)
 
@@ -236,6 +259,10 @@ def deployment_promote(
         target = deployment_get(component=component, environment=target_env)
         sched = schedule or (target.schedule if target else source.schedule)
         tz = timezone or (target.timezone if target else source.timezone)
+        if payload is KEEP:
+            data = target.payload if target else source.payload
+        else:
+            data = payload_clean(payload)
         return _upsert(
             component=component,
             environment=target_env,
@@ -247,6 +274,7 @@ def deployment_promote(
             kind=DeploymentEvent.Kind.PROMOTE,
             verb=f"Promoted from {source_env.name}:",
             copy_policies_from=source,
+            payload=data,
         )
 
     return recorded(

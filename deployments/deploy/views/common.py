@@ -12,6 +12,7 @@ from deployments.deploy.forms import DeployForm
 from deployments.deploy.selectors import succeeded_builds
 from deployments.deploy.services.rules import check_environment_role
 from deployments.environments import environment_get
+from deployments.payloads import payload_text
 
 BUILDS_ON_PAGE = 10
 
@@ -55,6 +56,7 @@ def deploy_form(component, environment, deployment, data=None, *, auto_prefix=Tr
             "build": deployment.build_id,
             "schedule": deployment.schedule,
             "timezone": deployment.timezone,
+            "payload": payload_text(deployment.payload),
         }
     return DeployForm(
         data,

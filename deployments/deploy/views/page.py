@@ -95,6 +95,7 @@ def deploy_form_view(request, project_slug: str, name: str, env_slug: str):
                     schedule=form.cleaned_data["schedule"],
                     timezone=form.cleaned_data["timezone"],
                     policies=form.policies(),
+                    payload=form.cleaned_data["payload"],
                     actor=request.user,
                 )
             except ValidationError as exc:
@@ -110,7 +111,9 @@ def deploy_form_view(request, project_slug: str, name: str, env_slug: str):
             # The same message is already shown under its field; say it once.
             preview = None
     elif deployment is not None:
-        preview = schedule_preview(deployment.schedule, deployment.timezone)
+        preview = schedule_preview(
+            deployment.schedule, deployment.timezone, deployed=True, done=deployment.is_done
+        )
     return render(
         request,
         "deployments/deploy/deploy_form.html",

@@ -14,6 +14,7 @@ from deployments.deploy.services.lifecycle import deployment_promote
 from deployments.deploy.services.rules import build_ran_in
 from deployments.deploy.views.common import add_errors, back, load
 from deployments.environments import promotion_source
+from deployments.payloads import payload_clean, payload_text, payload_words
 from deployments.schedules.parsing import describe
 
 
@@ -23,6 +24,13 @@ def _diff(source, target, form) -> list[dict]:
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
     new_schedule = data.get("schedule") or form["schedule"].value() or ""
     new_tz = data.get("timezone") or form["timezone"].value() or ""
+    if "payload" in data:
+        new_payload = payload_words(data["payload"])
+    else:
+        try:
+            new_payload = payload_words(payload_clean(form["payload"].value()))
+        except ValidationError:
+            new_payload = "(not valid JSON)"
 
     def build_label(d):
         if d is None:
@@ -45,6 +53,12 @@ def _diff(source, target, form) -> list[dict]:
             words(new_schedule),
         ),
         ("Timezone", source.timezone, target.timezone if target else "—", new_tz),
+        (
+            "Payload",
+            payload_words(source.payload),
+            payload_words(target.payload) if target else "—",
+            new_payload,
+        ),
     ]
     return [
         {"label": label, "source": s, "before": b, "after": a, "changed": a != b}
@@ -66,6 +80,7 @@ def promote_view(request, project_slug: str, name: str, env_slug: str):
     initial = {
         "schedule": target.schedule if target else source.schedule,
         "timezone": target.timezone if target else source.timezone,
+        "payload": payload_text(target.payload if target else source.payload),
     }
     form = PromoteForm(request.POST or None, initial=initial)
     if request.method == "POST" and "preview" not in request.POST and form.is_valid():
@@ -76,6 +91,7 @@ def promote_view(request, project_slug: str, name: str, env_slug: str):
                 target_env=target_env,
                 schedule=form.cleaned_data["schedule"],
                 timezone=form.cleaned_data["timezone"],
+                payload=form.cleaned_data["payload"],
                 actor=request.user,
             )
         except ValidationError as exc:
@@ -107,7 +123,7 @@ def promote_view(request, project_slug: str, name: str, env_slug: str):
             "source": source,
             "target": target,
             "source_ran": build_ran_in(deployment=source, build=source.build),
-            "source_preview": schedule_preview(source.schedule, source.timezone),
+            "source_preview": schedule_preview(source.schedule, source.timezone, deployed=True),
             "form": form,
             "diff": _diff(source, target, form),
             "preview": preview,

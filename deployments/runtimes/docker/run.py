@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import queue
+import tarfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -12,6 +14,9 @@ import docker.errors
 import requests
 
 from deployments.runtimes.base import (
+    CONTAINER_RESULT_DIR,
+    CONTAINER_RESULT_FILE,
+    RESULT_MAX_BYTES,
     CancelFn,
     ImagePullError,
     Limits,
@@ -97,7 +102,10 @@ class DockerRun(DockerConnection):
                 image=image,
                 command=command,
                 user=user,
-                environment={str(k): str(v) for k, v in env.items()},
+                environment={
+                    **{str(k): str(v) for k, v in env.items()},
+                    "CHORUS_RESULT_FILE": CONTAINER_RESULT_FILE,
+                },
                 labels={
                     MANAGED_LABEL: "true",
                     **{str(k): str(v) for k, v in (labels or {}).items()},
@@ -114,10 +122,13 @@ class DockerRun(DockerConnection):
             return RunResult(exit_code=None, error=self._run_error("create the container", exc))
         container_id = str(container["Id"])
         try:
+            _result_dir_create(api, container_id)
             result = self._run_container(
                 client, container_id, timeout=timeout, log=log, cancel=cancel, on_start=on_start
             )
             result.image_id = self._image_of(api, container_id)
+            if result.exit_code is not None:
+                result.result = _result_read(api, container_id)
             return result
         finally:
             try:
@@ -254,3 +265,33 @@ class DockerRun(DockerConnection):
             return bool(api.inspect_container(container_id)["State"].get("OOMKilled"))
         except (docker.errors.DockerException, requests.RequestException, OSError, KeyError):
             return False
+
+
+# --- the result file: a directory any user may write, copied in before the start and read
+# back from the stopped container (no mount, so a remote engine works the same) -------------
+def _result_dir_create(api, container_id: str) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo(CONTAINER_RESULT_DIR.strip("/"))
+        info.type, info.mode = tarfile.DIRTYPE, 0o1777
+        tar.addfile(info)
+    try:
+        api.put_archive(container_id, "/", buf.getvalue())
+    except (docker.errors.DockerException, requests.RequestException, OSError):
+        pass  # the task then cannot write a result; it still runs
+
+
+def _result_read(api, container_id: str) -> bytes | None:
+    try:
+        stream, stat = api.get_archive(container_id, CONTAINER_RESULT_FILE)
+        if stat.get("size", 0) > 4 * RESULT_MAX_BYTES:
+            return b"x" * (RESULT_MAX_BYTES + 1)  # oversized: not worth copying
+        data = b"".join(stream)
+    except (docker.errors.DockerException, requests.RequestException, OSError):
+        return None  # no result file (the usual case)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        member = next((m for m in tar.getmembers() if m.isfile()), None)
+        if member is None:
+            return None
+        f = tar.extractfile(member)
+        return f.read(RESULT_MAX_BYTES + 1) if f is not None else None

@@ -7,13 +7,24 @@ import contextlib
 import json
 import os
 import resource
+import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from deployments.runtimes.base import CancelFn, Limits, LogFn, RunResult, RuntimeUnavailable
+from deployments.runtimes.base import (
+    CONTAINER_RESULT_DIR,
+    CONTAINER_RESULT_FILE,
+    CancelFn,
+    Limits,
+    LogFn,
+    RunResult,
+    RuntimeUnavailable,
+    read_capped,
+)
 from deployments.runtimes.local import sandbox
 from deployments.runtimes.local.build import PYTHON_RE
 from deployments.runtimes.local.core import LocalCore
@@ -75,6 +86,7 @@ class LocalRun(LocalCore):
             "VIRTUAL_ENV": f"{sandbox.IMAGE_MOUNT}/venv",
             **{k: v for k, v in (meta.get("env") or {}).items() if k not in ("PATH", "HOME")},
             **{str(k): str(v) for k, v in env.items()},
+            "CHORUS_RESULT_FILE": CONTAINER_RESULT_FILE,
         }
         run_id = f"local-{uuid.uuid4().hex[:16]}"
         nproc = limits.pids + process_count(os.getuid())
@@ -92,6 +104,8 @@ class LocalRun(LocalCore):
                     resource.setrlimit(which, (value, value))
 
         result = RunResult(exit_code=None, container_id=run_id, image_id=digest)
+        # The one writable place the task shares with Chorus: where it may leave its result.
+        result_dir = Path(tempfile.mkdtemp(prefix="chorus-result-"))
         sandboxed = sandbox.command(
             argv,
             bwrap=bwrap,
@@ -102,6 +116,7 @@ class LocalRun(LocalCore):
             workdir=f"{sandbox.IMAGE_MOUNT}/{meta.get('workdir', 'app')}",
             tmp_mb=limits.memory_mb,
             extra_read_only=self.read_only_paths,
+            writable=((result_dir, CONTAINER_RESULT_DIR),),
         )
         try:
             proc = subprocess.Popen(
@@ -115,6 +130,7 @@ class LocalRun(LocalCore):
                 close_fds=True,
             )
         except OSError as exc:
+            shutil.rmtree(result_dir, ignore_errors=True)
             result.error = f"The task could not start: {exc}"
             return result
         pidfile = self.runs_dir / f"{run_id}.json"
@@ -148,4 +164,6 @@ class LocalRun(LocalCore):
         finally:
             kill_group(proc.pid)
             pidfile.unlink(missing_ok=True)
+            result.result = read_capped(result_dir / "result.json")
+            shutil.rmtree(result_dir, ignore_errors=True)
         return result

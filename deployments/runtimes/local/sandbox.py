@@ -162,9 +162,11 @@ def command(
     workdir: str,
     tmp_mb: int,
     extra_read_only: Iterable[str] = (),
+    writable: Iterable[tuple[Path, str]] = (),
 ) -> list[str]:
     """The bwrap command line that runs `argv` in the sandbox (cwd `workdir`, inside), with a
-    private /tmp of at most `tmp_mb` (it is memory: counted against nothing else)."""
+    private /tmp of at most `tmp_mb` (it is memory: counted against nothing else) and each
+    (host directory, inside path) of `writable` bound read-write."""
     args = [bwrap, *_namespace_args(network=network)]
     # The private /tmp first: a read-only path below /tmp (CHORUS_LOCAL_SANDBOX_PATHS) stays.
     args += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmp_mb * 1024 * 1024)]
@@ -188,6 +190,8 @@ def command(
         if any(_inside(hidden, m) for m in mounted):
             args += ["--tmpfs", str(hidden)]
     args += ["--bind" if writable_image else "--ro-bind", str(image_dir), IMAGE_MOUNT]
+    for host, inside in writable:
+        args += ["--bind", str(host), inside]
     # The sandbox's own root (a tmpfs holding the mount points) is read-only too.
     args += ["--remount-ro", "/", "--chdir", workdir, "--", *argv]
     return args

@@ -6,7 +6,7 @@
   if (typeof Chart === "undefined") return;
 
   var COLORS = {
-    succeeded: "#40c057", failed: "#fa5252", timed_out: "#e8590c",
+    succeeded: "#40c057", partial: "#94d82d", failed: "#fa5252", timed_out: "#e8590c",
     missed: "#fab005", skipped: "#9775fa", cancelled: "#adb5bd"
   };
   var charts = {};

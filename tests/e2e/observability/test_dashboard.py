@@ -18,7 +18,7 @@ from tests.support.obs import make_component, make_deployment, make_execution
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "var" / "e2e"
-STATUSES = ["succeeded", "failed", "timed_out", "missed", "skipped", "cancelled"]
+STATUSES = ["succeeded", "partial", "failed", "timed_out", "missed", "skipped", "cancelled"]
 
 
 def _finish(deployment, status, when, **kw):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,34 @@ def test_failing_pip_install_fails_the_build(no_docker, repo, make_component, ru
     assert build.error.startswith("pip install failed (exit 1)")
     assert any("chorus-surely-not-a-real-package-4f1c" in line for line in lines[:-1])
     assert lines[-1] == f"Build failed: {build.error}"
+
+
+def test_the_local_runtime_hands_back_the_result_file(no_docker, tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "Dockerfile").write_text('FROM x\nCMD ["python3", "-u", "task.py"]\n')
+    (source / "task.py").write_text(
+        "import json, os\n"
+        "with open(os.environ['CHORUS_RESULT_FILE'], 'w') as f:\n"
+        "    json.dump({'status': 'partial', 'summary': 'half', 'stats': {'n': 1}}, f)\n"
+    )
+    runtime = LocalRuntime()
+    image = runtime.build(source_dir=source, tag="t", log=lambda *a: None)
+    result = runtime.run(image=image.ref, env={}, limits=Limits(), timeout=30, log=lambda *a: None)
+    assert result.exit_code == 0
+    assert json.loads(result.result) == {"status": "partial", "summary": "half", "stats": {"n": 1}}
+
+
+def test_the_local_runtime_does_not_follow_a_symlinked_result(no_docker, tmp_path):
+    secret = tmp_path / "outside.txt"
+    secret.write_text('{"status": "partial", "summary": "read from outside"}')
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "Dockerfile").write_text('FROM x\nCMD ["python3", "-u", "task.py"]\n')
+    (source / "task.py").write_text(
+        f"import os\nos.symlink({str(secret)!r}, os.environ['CHORUS_RESULT_FILE'])\n"
+    )
+    runtime = LocalRuntime()
+    image = runtime.build(source_dir=source, tag="t", log=lambda *a: None)
+    result = runtime.run(image=image.ref, env={}, limits=Limits(), timeout=30, log=lambda *a: None)
+    assert result.exit_code == 0 and result.result is None

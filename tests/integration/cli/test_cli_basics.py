@@ -189,3 +189,36 @@ def test_status_says_whether_beat_and_an_executions_worker_are_up(chorus, tokens
     body = r.json()
     assert body["ok"] is True and body["problems"] == []
     assert {p["name"] for p in body["processes"]} == {"beat@host:1", "exec@host", "old@host"}
+
+
+def test_one_off_schedules_in_the_cli(chorus, tokens, project, alice):
+    from deployments.deploy.services.lifecycle import deployment_deploy
+    from deployments.models import Deployment, Environment
+    from deployments.schedules.parsing import parse_schedule
+    from tests.support.factories import sample_component, succeeded_build
+
+    r = chorus("schedule", "@at 2027-01-01T09:00", "--tz", "UTC", token=tokens["viewer"])
+    assert r.code == 0, r.err
+    assert r.out.splitlines()[0].startswith("Once, at 09:00 on Fri 01 Jan 2027")
+    assert len(r.out.splitlines()) == 3  # the heading, the header and its one run
+    r = chorus("schedule", "@at 2027-10-31T02:30", "--tz", "Europe/Berlin", token=tokens["viewer"])
+    assert r.code == 1 and "happens twice in Europe/Berlin" in r.err
+
+    component = sample_component(project, "once", created_by=alice)
+    d = deployment_deploy(
+        component=component, environment=Environment.objects.get(slug="dev"),
+        build=succeeded_build(component), schedule="@at 2027-01-01T09:00", timezone="UTC",
+        actor=alice,
+    )  # fmt: skip
+    r = chorus("deployments", "list", f"{project.slug}/once", token=tokens["viewer"])
+    assert r.code == 0, r.err
+    assert r.out.splitlines()[1].split()[1] == "active"
+    assert r.out.splitlines()[1].split()[-2:] == ["2027-01-01", "09:00:00Z"]  # the next run
+    # Its tick handled (as beat does when it fires it): done, no next run.
+    Deployment.objects.filter(pk=d.pk).update(
+        last_tick_at=parse_schedule(d.schedule).instant("UTC")
+    )
+    r = chorus("deployments", "list", f"{project.slug}/once", token=tokens["viewer"])
+    assert r.code == 0, r.err
+    row = r.out.splitlines()[1].split()
+    assert row[:2] == ["dev", "done"] and row[-1] == "-"  # no next run

@@ -129,6 +129,7 @@ def snapshot(deployment) -> list[dict]:
                 "status": e.status,
                 "reason": e.reason,
                 "exit_code": e.exit_code,
+                "result": e.result,
                 "due_at": e.due_at,
                 "started_at": e.started_at,
                 "finished_at": e.finished_at,

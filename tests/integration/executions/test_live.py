@@ -10,7 +10,7 @@ each test checks one behaviour in its snapshot.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 
@@ -26,6 +26,29 @@ CRON_SCRIPT = (
     'echo "warning: something odd" >&2; exit 3'
 )
 SLEEP_SCRIPT = "echo sleeping; sleep 300"
+PARTIAL = '{"status": "partial", "summary": "synced 118 of 120", "stats": {"rows": 118}}'
+METRICS_TOKEN = "live-metrics-token"
+
+
+def partial_series(deployment) -> dict:
+    """What the dashboard draws for the deployment over the last 24 hours."""
+    from observability.selectors.dashboard import dashboard_for, parse_range
+    from observability.views.dashboard import chart_payload
+
+    data = dashboard_for(deployment=deployment, time_range=parse_range("24h"))
+    payload = chart_payload(
+        data=data, project=deployment.component.project, component=deployment.component,
+        env_slug=deployment.environment.slug,
+    )  # fmt: skip
+    return {key: sum(values) for key, values in payload["series"].items()}
+
+
+def scrape_metrics() -> str:
+    from django.test import Client, override_settings
+
+    with override_settings(CHORUS_METRICS_TOKEN=METRICS_TOKEN):
+        response = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
+    return response.content.decode()
 
 
 def live_component(project, user, name):
@@ -57,6 +80,7 @@ def live(django_db_setup, django_db_blocker):
     from deployments.deploy.services.lifecycle import deployment_deploy
     from deployments.executions.actions import execution_run_now
     from deployments.models import Environment, Execution
+    from observability.models import HourlyRollup
     from portal.services import project_create
 
     cron_image = task_image(CRON_SCRIPT)
@@ -104,6 +128,12 @@ def live(django_db_setup, django_db_blocker):
                 {"RECORD_SLEEP": "5"}, n=4,
             )  # fmt: skip
             pickup = deploy("pickup", record, "record", "0 0 1 1 *", n=5)
+            # Once, at the start of a minute 10 to 70 s from now (while the cron runs come).
+            once_at = (timezone.now() + timedelta(seconds=70)).replace(second=0, microsecond=0)
+            once = deploy("once", record, "record", f"@at {once_at:%Y-%m-%dT%H:%M}", n=6)
+            partial = deploy(
+                "partial", record, "record", "@every 20s", config={"RECORD_RESULT": PARTIAL}, n=7
+            )
 
             flush_broker()
             worker = start_worker(
@@ -142,6 +172,13 @@ def live(django_db_setup, django_db_blocker):
                 wait_until(cron_done, timeout=150, step=1, what="two cron runs")
                 wait_until(
                     lambda: Execution.objects.filter(
+                        deployment=once, status__in=Execution.FINISHED
+                    ).exists(),
+                    timeout=90,
+                    what="the one-off run",
+                )
+                wait_until(
+                    lambda: Execution.objects.filter(
                         deployment=retry, attempt=3, status__in=Execution.FINISHED
                     ).exists(),
                     timeout=60,
@@ -152,12 +189,29 @@ def live(django_db_setup, django_db_blocker):
                     timeout=30,
                     what="the timed-out run",
                 )
+                # The worker's observability hook folds each partial run into its hour.
+                wait_until(
+                    lambda: HourlyRollup.objects.filter(
+                        deployment=partial, partial__gte=1
+                    ).exists(),
+                    timeout=60,
+                    what="a partial run in the rollups",
+                )
                 result = {
                     "cron": snapshot(cron),
                     "sleeper": snapshot(sleeper),
                     "retry": snapshot(retry),
                     "forbid": snapshot(forbid),
                     "pickup_delay": (first_pickup.queued_at - changed_at).total_seconds(),
+                    "once_at": once_at,
+                    "partial": snapshot(partial),
+                    "partial_rollup": sum(
+                        HourlyRollup.objects.filter(deployment=partial).values_list(
+                            "partial", flat=True
+                        )
+                    ),
+                    "partial_series": partial_series(partial),
+                    "metrics": scrape_metrics(),
                     "max_retries": 2,
                 }
             finally:
@@ -167,6 +221,10 @@ def live(django_db_setup, django_db_blocker):
                 e["pk"]: containers_of(e["pk"]) for e in result["cron"] + result["sleeper"]
             }
             result["beat_log"] = beat.output()
+            # Snapshot after the processes stopped: beat had every chance to fire it again.
+            result["once"] = snapshot(once)
+            once.refresh_from_db()
+            result["once_done"] = once.is_done
         finally:
             created.delete()
     return result
@@ -238,3 +296,31 @@ def test_a_schedule_change_reaches_the_running_beat_without_a_restart(live):
     # room for a loaded CI machine — the benchmark reports the real pickup figure.
     assert live["pickup_delay"] < 5
     assert "ChorusScheduler: tick" in live["beat_log"]
+
+
+def test_a_one_off_deployment_fires_once_at_its_time(live):
+    runs = live["once"]
+    assert [(e["scheduled_for"], e["trigger"], e["status"]) for e in runs] == [
+        (live["once_at"].astimezone(UTC), "schedule", "succeeded")
+    ]
+    assert 0 <= runs[0]["fire_lag"] < 30
+    assert live["once_done"] is True
+
+
+def test_a_partial_result_shows_in_the_execution_the_dashboard_and_metrics(live):
+    finished = [e for e in live["partial"] if e["status"] not in ("pending", "running")]
+    assert finished and {e["status"] for e in finished} == {"partial"}
+    assert all(e["exit_code"] == 0 for e in finished)
+    assert finished[0]["result"] == {
+        "status": "partial", "summary": "synced 118 of 120", "stats": {"rows": 118},
+    }  # fmt: skip
+    assert live["partial_rollup"] >= 1
+    assert live["partial_series"]["partial"] == live["partial_rollup"]
+    assert live["partial_series"]["succeeded"] == 0
+    totals = {
+        line.split('status="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+        for line in live["metrics"].splitlines()
+        if line.startswith("chorus_executions_total") and 'component="partial"' in line
+    }
+    assert totals["partial"] == live["partial_rollup"]
+    assert totals["succeeded"] == totals["failed"] == 0

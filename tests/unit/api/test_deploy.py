@@ -242,3 +242,26 @@ def test_schedule_preview(apis):
     assert r.status_code == 400 and "timezone" in r.json()["error"]["fields"]
     r = apis["outsider"].get("schedules/preview/", {"schedule": "@daily", "count": 500})
     assert r.status_code == 400 and "count" in r.json()["error"]["fields"]
+
+
+def test_one_off_schedules(apis, dev_deployment):
+    r = apis["outsider"].get(
+        "schedules/preview/", {"schedule": "@at 2027-10-31T02:30", "timezone": "Europe/Berlin"}
+    )
+    assert r.status_code == 400
+    assert "happens twice in Europe/Berlin" in r.json()["error"]["fields"]["schedule"][0]
+    r = apis["outsider"].get("schedules/preview/", {"schedule": "@at 2027-01-01T09:00"})
+    assert r.status_code == 200
+    assert r.json()["description"] == "Once, at 09:00 on Fri 01 Jan 2027"
+    assert [x["at_utc"] for x in r.json()["next_runs"]] == ["2027-01-01T09:00:00Z"]
+    r = apis["developer"].post(
+        C + "deployments/dev/deploy/", {"schedule": "@at 2026-01-01T09:00", "timezone": "UTC"}
+    )
+    assert r.status_code == 400
+    assert "has already passed" in r.json()["error"]["message"] + str(r.json()["error"])
+    r = apis["developer"].post(
+        C + "deployments/dev/deploy/", {"schedule": "@at 2027-01-01T09:00", "timezone": "UTC"}
+    )
+    assert r.status_code == 200, r.json()
+    body = r.json()
+    assert body["done"] is False and body["next_run"] == "2027-01-01T09:00:00Z"

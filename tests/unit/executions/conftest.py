@@ -72,6 +72,7 @@ def deploy(component, dev, make_build):
         component=component,
         environment=dev,
         build=None,
+        timezone: str = "UTC",
     ):
         build = build or make_build(component=component)
         for key, value in (config or {}).items():
@@ -97,7 +98,7 @@ def deploy(component, dev, make_build):
             environment=environment,
             build=build,
             schedule=schedule,
-            timezone="UTC",
+            timezone=timezone,
             actor=None,
             policies=policies,
         )

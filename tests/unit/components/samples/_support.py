@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+from deployments.loglevels import NAMES, read_line
+
 SAMPLES_DIR = Path(__file__).resolve().parents[4] / "components" / "samples"
 
 
@@ -20,7 +22,12 @@ class Run:
 
     @property
     def lines(self) -> list[str]:
-        return self.stdout.splitlines()
+        """Stdout as the execution log shows it (a JSON line with a level as its message)."""
+        return [read_line("stdout", line)[1] for line in self.stdout.splitlines()]
+
+    @property
+    def levels(self) -> list[str]:
+        return [NAMES[read_line("stdout", line)[0]] for line in self.stdout.splitlines()]
 
     @property
     def output(self) -> str:

@@ -71,6 +71,7 @@ def test_unreachable_endpoint_is_unhealthy_and_exits_1():
 
     assert run.returncode == 1, run.output
     assert run.lines[-1] == f"Unhealthy: {url} connection refused"
+    assert run.levels[-1] == "error" and set(run.levels[:-1]) == {"info"}
 
 
 def test_slow_endpoint_is_unhealthy_after_the_timeout(http_server):

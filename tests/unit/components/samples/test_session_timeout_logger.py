@@ -122,6 +122,7 @@ def test_malformed_entries_are_skipped_and_counted(tmp_path):
         "Session s-1 of alice timed out (idle 45 min)",
         f"Checked 1 session at {TICK}: 1 timed out, 0 active (timeout 30 min), 3 skipped as malformed",
     ]
+    assert run.levels[1:] == ["warning"] * 3 + ["info"] * 2
 
 
 def test_unreadable_source_fails_with_the_reason(tmp_path, http_server):
