@@ -5,8 +5,6 @@ of a real execution (deploy, tick, run)."""
 from __future__ import annotations
 
 import resource
-import socket
-import threading
 import uuid
 
 import pytest
@@ -18,6 +16,7 @@ from deployments.runtimes.base import Limits
 from deployments.runtimes.docker.network import ensure_network
 from deployments.runtimes.docker.runtime import DockerRuntime
 from tests.support.builds import BUSYBOX_BASE, docker_client, host_address_for_containers
+from tests.support.tcp import counting_server
 from tests.unit.executions.conftest import log_text, run, tick  # noqa: F401
 
 from .conftest import log_lines
@@ -90,25 +89,8 @@ def network_gateway(network: str) -> str:
 @pytest.fixture
 def host_server():
     """A TCP server on every host address; counts the connections it accepts."""
-    server = socket.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("0.0.0.0", 0))
-    server.listen()
-    accepted: list = []
-
-    def serve():
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            accepted.append(conn)
-            conn.sendall(b"HTTP/1.0 204 No Content\r\n\r\n")
-            conn.close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield server.getsockname()[1], accepted
-    server.close()
+    with counting_server("0.0.0.0") as served:
+        yield served
 
 
 def test_a_task_cannot_reach_the_hosts_ports_or_other_containers(

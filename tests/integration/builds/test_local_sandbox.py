@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
 import uuid
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from deployments.models import Build, Environment
 from deployments.runtimes import get_runtime
 from deployments.runtimes.base import Limits
 from deployments.runtimes.local.runtime import LocalRuntime
+from tests.support.tcp import counting_server
 
 from .conftest import log_lines
 
@@ -117,23 +116,8 @@ print(json.dumps(report))
 @pytest.fixture
 def host_server():
     """A TCP server on the host's loopback that counts the connections it accepts."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    accepted = []
-
-    def serve():
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            accepted.append(conn)
-            conn.close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield server.getsockname()[1], accepted
-    server.close()
+    with counting_server("127.0.0.1") as served:
+        yield served
 
 
 def test_a_task_reaches_nothing_past_its_own_image(
