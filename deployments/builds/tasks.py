@@ -1,6 +1,6 @@
 """The tasks of builds: thin wrappers around their services.
 
-- chorus.build.run (deployments.builds.services.build_execute) runs on the "builds" queue. A worker that also serves other queues still runs at most
+- chorus.build.run (deployments.builds.execute.build_execute) runs on the "builds" queue. A worker that also serves other queues still runs at most
 CHORUS_MAX_CONCURRENT_BUILDS builds at once: build_execute holds a per-machine slot, and when
 none is free the task retries a few seconds later instead of blocking a worker process.
 - chorus.images.prune (deployments.builds.images.images_prune), the daily image clean-up,
@@ -12,7 +12,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from deployments.builds.services import BuildSlotsBusy, build_execute
+from deployments.builds.execute import BuildSlotsBusy, build_execute
 
 __all__ = ["build_run", "images_prune_task"]
 

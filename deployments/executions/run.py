@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from components.models import Component
@@ -30,10 +28,9 @@ from deployments.executions.batch import start_when_due
 from deployments.executions.claims import Outcome, Started
 from deployments.executions.finish import execution_finish
 from deployments.executions.results import read_result
-from deployments.executions.snapshots import config_snapshot_save
+from deployments.executions.watch import RunLog, RunWatch, release_connection
 from deployments.installation import installation_labels
-from deployments.loglevels import read_line
-from deployments.logs import MAX_LINE_CHARS, LogWriter, mask_secrets
+from deployments.logs import LogWriter
 from deployments.models import Build, Execution, ExecutionLogLine
 from deployments.runtimes import runtime_for_kind
 from deployments.runtimes.base import Limits, RunHandle, RunResult
@@ -44,24 +41,12 @@ logger = logging.getLogger(__name__)
 Status = Execution.Status
 Trigger = Execution.Trigger
 
-HEARTBEAT_SECONDS = float(getattr(settings, "CHORUS_EXECUTION_HEARTBEAT_SECONDS", 2))
 # A message that arrives this much before its due time waits in the task; earlier ones go back
 # to the broker with an ETA.
 EARLY_WAIT_MAX = 60.0
 GATE_WAIT_SECONDS = 10.0
 
 __all__ = ["context_env", "execution_run", "labels_for"]
-
-
-def _pooled() -> bool:
-    return bool(settings.DATABASES["default"].get("OPTIONS", {}).get("pool"))
-
-
-def release_connection() -> None:
-    """With a connection pool, hand this thread's connection back between database moments
-    (a run may last hours; the pool is smaller than the number of runs)."""
-    if _pooled() and not connection.in_atomic_block:
-        connection.close()
 
 
 @lru_cache(maxsize=4096)
@@ -105,113 +90,7 @@ def labels_for(execution: Execution) -> dict[str, str]:
 
 
 # --- the run ----------------------------------------------------------------------------------
-class _Watch:
-    """The runtime's callbacks for one run: `on_start` notes the start (written with the next
-    heartbeat), `should_stop` (the runtime's `cancel`) checks in every few seconds."""
-
-    def __init__(self, execution: Execution, started: Started | None = None, log=None) -> None:
-        self.execution = execution
-        self.started = started
-        self.log = log
-        self.next_beat = time.monotonic() + HEARTBEAT_SECONDS
-        self.stop = False
-        self.start_unsaved = False
-        self.snapshot_unsaved = started is not None
-
-    def save_snapshot(self) -> None:
-        """Keep the configuration this run started with, for a re-run (snapshots.py): with the
-        first heartbeat (a long run is re-runnable while it runs, and after its worker died),
-        or at the end of a short one. Never in the batch leader's start loop."""
-        if not self.snapshot_unsaved:
-            return
-        self.snapshot_unsaved = False
-        try:
-            config_snapshot_save(
-                deployment=self.execution.deployment,
-                revision=self.execution.config_revision,
-                env=self.started.config,
-                secrets=self.started.secrets,
-            )
-        except Exception:  # noqa: BLE001 - the run's own outcome matters more
-            logger.exception("execution %s: could not store its config snapshot", self.execution.pk)
-
-    def on_start(self, container_id: str) -> None:
-        e = self.execution
-        now = timezone.now()
-        e.container_id = (container_id or "")[:80]
-        e.started_at = now
-        e.fire_lag_seconds = (now - (e.due_at or e.scheduled_for)).total_seconds()
-        self.start_unsaved = True
-        if self.started is not None:
-            self.started.mark_started()
-
-    def start_fields(self) -> dict:
-        e = self.execution
-        if not self.start_unsaved:
-            return {}
-        return {
-            "container_id": e.container_id,
-            "started_at": e.started_at,
-            "fire_lag_seconds": e.fire_lag_seconds,
-        }
-
-    def should_stop(self) -> bool:
-        """The runtime's `cancel` callback, polled while the task runs: checks in every
-        HEARTBEAT_SECONDS and says stop once the run was ended elsewhere or a cancel was asked."""
-        if self.stop:
-            return True
-        if time.monotonic() < self.next_beat:
-            return False
-        self.next_beat = time.monotonic() + HEARTBEAT_SECONDS
-        try:
-            alive = self.check_in()
-        except Exception:  # noqa: BLE001 - a database hiccup must not kill the task
-            logger.exception("execution %s: heartbeat failed", self.execution.pk)
-            return False
-        # Not running any more (the reconciler ended it) or asked to stop: stop the task.
-        self.stop = not alive
-        return self.stop
-
-    def check_in(self) -> bool:
-        """The periodic bookkeeping of a running task; True while it may go on."""
-        alive = self.write_heartbeat()
-        self.save_snapshot()
-        # A quiet task's last lines would wait in the buffer: show them now.
-        if self.log is not None and self.log.has_pending():
-            self.log.flush()
-        release_connection()
-        return alive
-
-    def write_heartbeat(self) -> bool:
-        """Heartbeat (and the start, if not written yet) on the row, if it is still running
-        and nobody asked to cancel it; says whether it was."""
-        written = Execution.objects.filter(
-            pk=self.execution.pk, status=Status.RUNNING, cancel_requested=False
-        ).update(heartbeat_at=timezone.now(), **self.start_fields())
-        self.start_unsaved = False
-        return written == 1
-
-
-class _Log(LogWriter):
-    """LogWriter that gives a pooled connection back after each flush during a long run."""
-
-    def flush(self, *, update_owner: bool = True) -> None:
-        super().flush(update_owner=update_owner)
-        release_connection()
-
-    def has_pending(self) -> bool:
-        return bool(self._pending)
-
-    def line_fields(self, stream: str, text: str) -> dict:
-        level, shown = read_line(stream, text)
-        if shown != text:
-            # A JSON line's message is decoded text: a secret spelled with escapes in the line
-            # (\u0068unter2) is plain in it, so it is masked again.
-            shown = mask_secrets(shown, self.secrets)[:MAX_LINE_CHARS]
-        return {"level": level, "text": shown}
-
-
-def _judge(execution: Execution, result: RunResult, watch: _Watch, timeout: int, reported):
+def _judge(execution: Execution, result: RunResult, watch: RunWatch, timeout: int, reported):
     if result.timed_out:
         return Status.TIMED_OUT, f"timed out after {timeout} s (the task was killed)"
     if result.cancelled or watch.stop:
@@ -254,7 +133,7 @@ def execution_run(*, execution_id: int, worker: str = "", due: float | str | Non
 @dataclass
 class _Plan:
     log: LogWriter
-    watch: _Watch
+    watch: RunWatch
     timeout: int
     runtime: object | None = None
     run_kwargs: dict | None = None
@@ -294,14 +173,14 @@ def _plan_one(started: Started, runtimes: dict) -> _Plan:
     execution = started.execution
     d = execution.deployment
     env = started.environment
-    log = _Log(
+    log = RunLog(
         owner=execution,
         line_model=ExecutionLogLine,
         fk_name="execution",
         secrets=started.secrets,
         seq=0 if not execution.log_bytes else None,
     )
-    watch = _Watch(execution, started, log)
+    watch = RunWatch(execution, started, log)
     plan = _Plan(log=log, watch=watch, timeout=max(1, min(d.timeout_seconds, env.max_run_seconds)))
     image = execution.image_ref or (execution.build.image_ref if execution.build_id else "")
     if not image:
@@ -386,8 +265,8 @@ def _execute(started: Started) -> None:
         result = RunResult(exit_code=None, error=f"Chorus could not run the task: {exc}")
         if plan is None:
             plan = _Plan(
-                log=_Log(owner=execution, line_model=ExecutionLogLine, fk_name="execution"),
-                watch=_Watch(execution, started),
+                log=RunLog(owner=execution, line_model=ExecutionLogLine, fk_name="execution"),
+                watch=RunWatch(execution, started),
                 timeout=0,
             )
     log, watch, timeout = plan.log, plan.watch, plan.timeout

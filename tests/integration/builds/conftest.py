@@ -62,7 +62,8 @@ def built_images():
 @pytest.fixture
 def run_build(bob, django_capture_on_commit_callbacks, built_images):
     """Queue a build as bob (a developer) and execute it here, as the worker would."""
-    from deployments.builds.services import build_execute, build_queue
+    from deployments.builds.execute import build_execute
+    from deployments.builds.services import build_queue
 
     def run(component):
         with django_capture_on_commit_callbacks(execute=False):

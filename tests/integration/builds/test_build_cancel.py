@@ -9,7 +9,8 @@ import uuid
 import pytest
 from django.db import connection
 
-from deployments.builds.services import build_cancel, build_execute, build_queue
+from deployments.builds.execute import build_execute
+from deployments.builds.services import build_cancel, build_queue
 from deployments.models import Build
 from tests.support.builds import docker_client
 

@@ -190,7 +190,8 @@ def test_missing_dockerfile_is_a_clear_failure(build_settings, repo, make_compon
 def test_unreachable_repository_fails_the_build(build_settings, repo, make_component, run_build):
     from django.core.exceptions import ValidationError
 
-    from deployments.builds.services import build_execute, build_queue
+    from deployments.builds.execute import build_execute
+    from deployments.builds.services import build_queue
 
     repo.commit(sample_files("health-check"))
     component = make_component(repo, "health", preset="dockerfile")

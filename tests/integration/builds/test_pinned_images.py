@@ -131,7 +131,8 @@ def test_production_runs_the_promoted_image_after_a_rebuild_moves_the_tag(
 def test_a_local_image_is_never_changed_by_a_rebuild(build_settings, repo, make_component):
     """The local runtime's image directory is named by its digest: a rebuild of the same
     commit with another command makes a new directory, and the deployed one runs as before."""
-    from deployments.builds.services import build_execute, build_queue
+    from deployments.builds.execute import build_execute
+    from deployments.builds.services import build_queue
 
     build_settings.CHORUS_DEFAULT_RUNTIME = "local"
     repo.commit(

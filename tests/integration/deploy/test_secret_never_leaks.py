@@ -66,7 +66,8 @@ def _task_component(project, alice, tmp_path, name: str, main: str):
 
 
 def _build(component, actor, capture):
-    from deployments.builds.services import build_execute, build_queue
+    from deployments.builds.execute import build_execute
+    from deployments.builds.services import build_queue
 
     with capture(execute=False):
         build = build_queue(component=component, actor=actor)

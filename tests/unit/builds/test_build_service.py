@@ -7,13 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from deployments.builds.services import (
-    BuildSlotsBusy,
-    build_execute,
-    build_slot,
-    builds_fail_stale,
-    image_tag,
-)
+from deployments.builds.execute import BuildSlotsBusy, build_execute, build_slot
+from deployments.builds.services import builds_fail_stale, image_tag
 from deployments.models import Build
 
 pytestmark = pytest.mark.django_db

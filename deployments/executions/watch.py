@@ -1,0 +1,145 @@
+"""A running execution's companions: its watch (start, heartbeat, cancel, config snapshot)
+and its log writer, which gives a pooled database connection back between flushes.
+
+The worker (run.py) hands `RunWatch.on_start` and `RunWatch.should_stop` to the runtime as its
+callbacks; `should_stop` checks in every CHORUS_EXECUTION_HEARTBEAT_SECONDS, and the reconciler
+finishes executions whose heartbeat stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from deployments.executions.claims import Started
+from deployments.executions.snapshots import config_snapshot_save
+from deployments.loglevels import read_line
+from deployments.logs import MAX_LINE_CHARS, LogWriter, mask_secrets
+from deployments.models import Execution
+
+logger = logging.getLogger(__name__)
+
+Status = Execution.Status
+
+HEARTBEAT_SECONDS = float(getattr(settings, "CHORUS_EXECUTION_HEARTBEAT_SECONDS", 2))
+
+
+def _pooled() -> bool:
+    return bool(settings.DATABASES["default"].get("OPTIONS", {}).get("pool"))
+
+
+def release_connection() -> None:
+    """With a connection pool, hand this thread's connection back between database moments
+    (a run may last hours; the pool is smaller than the number of runs)."""
+    if _pooled() and not connection.in_atomic_block:
+        connection.close()
+
+
+class RunWatch:
+    """The runtime's callbacks for one run: `on_start` notes the start (written with the next
+    heartbeat), `should_stop` (the runtime's `cancel`) checks in every few seconds."""
+
+    def __init__(self, execution: Execution, started: Started | None = None, log=None) -> None:
+        self.execution = execution
+        self.started = started
+        self.log = log
+        self.next_beat = time.monotonic() + HEARTBEAT_SECONDS
+        self.stop = False
+        self.start_unsaved = False
+        self.snapshot_unsaved = started is not None
+
+    def save_snapshot(self) -> None:
+        """Keep the configuration this run started with, for a re-run (snapshots.py): with the
+        first heartbeat (a long run is re-runnable while it runs, and after its worker died),
+        or at the end of a short one. Never in the batch leader's start loop."""
+        if not self.snapshot_unsaved:
+            return
+        self.snapshot_unsaved = False
+        try:
+            config_snapshot_save(
+                deployment=self.execution.deployment,
+                revision=self.execution.config_revision,
+                env=self.started.config,
+                secrets=self.started.secrets,
+            )
+        except Exception:  # noqa: BLE001 - the run's own outcome matters more
+            logger.exception("execution %s: could not store its config snapshot", self.execution.pk)
+
+    def on_start(self, container_id: str) -> None:
+        e = self.execution
+        now = timezone.now()
+        e.container_id = (container_id or "")[:80]
+        e.started_at = now
+        e.fire_lag_seconds = (now - (e.due_at or e.scheduled_for)).total_seconds()
+        self.start_unsaved = True
+        if self.started is not None:
+            self.started.mark_started()
+
+    def start_fields(self) -> dict:
+        e = self.execution
+        if not self.start_unsaved:
+            return {}
+        return {
+            "container_id": e.container_id,
+            "started_at": e.started_at,
+            "fire_lag_seconds": e.fire_lag_seconds,
+        }
+
+    def should_stop(self) -> bool:
+        """The runtime's `cancel` callback, polled while the task runs: checks in every
+        HEARTBEAT_SECONDS and says stop once the run was ended elsewhere or a cancel was asked."""
+        if self.stop:
+            return True
+        if time.monotonic() < self.next_beat:
+            return False
+        self.next_beat = time.monotonic() + HEARTBEAT_SECONDS
+        try:
+            alive = self.check_in()
+        except Exception:  # noqa: BLE001 - a database hiccup must not kill the task
+            logger.exception("execution %s: heartbeat failed", self.execution.pk)
+            return False
+        # Not running any more (the reconciler ended it) or asked to stop: stop the task.
+        self.stop = not alive
+        return self.stop
+
+    def check_in(self) -> bool:
+        """The periodic bookkeeping of a running task; True while it may go on."""
+        alive = self.write_heartbeat()
+        self.save_snapshot()
+        # A quiet task's last lines would wait in the buffer: show them now.
+        if self.log is not None and self.log.has_pending():
+            self.log.flush()
+        release_connection()
+        return alive
+
+    def write_heartbeat(self) -> bool:
+        """Heartbeat (and the start, if not written yet) on the row, if it is still running
+        and nobody asked to cancel it; says whether it was."""
+        written = Execution.objects.filter(
+            pk=self.execution.pk, status=Status.RUNNING, cancel_requested=False
+        ).update(heartbeat_at=timezone.now(), **self.start_fields())
+        self.start_unsaved = False
+        return written == 1
+
+
+class RunLog(LogWriter):
+    """LogWriter that gives a pooled connection back after each flush during a long run."""
+
+    def flush(self, *, update_owner: bool = True) -> None:
+        super().flush(update_owner=update_owner)
+        release_connection()
+
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    def line_fields(self, stream: str, text: str) -> dict:
+        level, shown = read_line(stream, text)
+        if shown != text:
+            # A JSON line's message is decoded text: a secret spelled with escapes in the line
+            # (\u0068unter2) is plain in it, so it is masked again.
+            shown = mask_secrets(shown, self.secrets)[:MAX_LINE_CHARS]
+        return {"level": level, "text": shown}
