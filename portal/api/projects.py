@@ -16,6 +16,7 @@ from portal.selectors import (
     project_members,
     project_role,
     projects_for_user,
+    require_role,
 )
 
 from .base import (
@@ -138,6 +139,8 @@ class MemberAddApi(ApiView):
     )
     def post(self, request, project):
         p = project_get_for_user(user=request.user, slug=project)
+        # The role before the input: a member who may not add anyone learns nothing from it.
+        require_role(user=request.user, project=p, min_role=Role.OWNER)
         data = self.input(MemberAddIn)
         m = services.membership_add(
             project=p, actor=request.user, username=data["username"], role=data["role"]
@@ -161,6 +164,7 @@ class MemberUpdateApi(ApiView):
     )
     def post(self, request, project, username):
         m = _membership(request, project, username)
+        require_role(user=request.user, project=m.project, min_role=Role.OWNER)
         data = self.input(MemberUpdateIn)
         m = services.membership_change_role(membership=m, actor=request.user, role=data["role"])
         return Response(MemberOut(m).data)
