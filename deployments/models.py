@@ -220,6 +220,21 @@ class Deployment(models.Model):
         return f"{self.component} in {self.environment}"
 
     @property
+    def schedule_seed(self) -> str:
+        """What `H` in this deployment's cron is derived from (stable across redeploys)."""
+        from deployments.schedules.parsing import schedule_seed
+
+        return schedule_seed(
+            self.component.project.slug, self.component.name, self.environment.slug
+        )
+
+    def parsed_schedule(self):
+        """The schedule as beat, catch-up, alerts and the preview all read it (H resolved)."""
+        from deployments.schedules.parsing import parse_schedule
+
+        return parse_schedule(self.schedule, self.schedule_seed)
+
+    @property
     def is_done(self) -> bool:
         """A one-off (`@at`) deployment whose tick has been handled: it fires no more."""
         if not self.schedule.startswith("@at") or self.last_tick_at is None:

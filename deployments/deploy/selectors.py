@@ -17,7 +17,7 @@ from components.models import Component
 from deployments.deploy.services.rules import POLICY_FIELDS, POLICY_LABELS, build_ran_in, can_change
 from deployments.environments import promotion_source
 from deployments.models import Build, ConfigVar, Deployment, DeploymentEvent, Environment
-from deployments.schedules.parsing import check_schedule_in_zone, parse_schedule
+from deployments.schedules.parsing import check_schedule_in_zone, parse_schedule, uses_spread
 from deployments.schedules.preview import NextRun, next_runs
 
 EVENTS_ON_PAGE = 50
@@ -51,6 +51,8 @@ class Preview:
     schedule: str
     timezone: str
     words: str = ""
+    # The concrete cron when the schedule uses H (the values chosen for this deployment).
+    cron: str = ""
     runs: list[PreviewRun] = field(default_factory=list)
     error: str = ""
 
@@ -60,15 +62,23 @@ class Preview:
 
 
 def schedule_preview(
-    schedule: str, timezone: str, n: int = 5, *, deployed: bool = False, done: bool = False
+    schedule: str,
+    timezone: str,
+    n: int = 5,
+    *,
+    deployed: bool = False,
+    done: bool = False,
+    seed: str = "",
 ) -> Preview:
     """The preview of a schedule being written or (`deployed`) of one already deployed, whose
     one-off time may have passed: then it says "done" instead of refusing it (as it does for
     a `done` deployment, whose one tick was handled a moment before its time)."""
     p = Preview(schedule=schedule or "", timezone=timezone or "")
     try:
-        parsed = parse_schedule(schedule)
+        parsed = parse_schedule(schedule, seed)
         p.words = parsed.describe()
+        if uses_spread(schedule):
+            p.cron = parsed.cron
         check_schedule_in_zone(parsed, timezone or "UTC", now=_now(), allow_past=deployed)
         if not done:
             p.runs = [PreviewRun.of(r) for r in next_runs(parsed, timezone or "UTC", n=n)]
@@ -139,7 +149,11 @@ def environment_row(*, component: Component, environment: Environment, user) -> 
         deployment=deployment,
         preview=(
             schedule_preview(
-                deployment.schedule, deployment.timezone, deployed=True, done=deployment.is_done
+                deployment.schedule,
+                deployment.timezone,
+                deployed=True,
+                done=deployment.is_done,
+                seed=deployment.schedule_seed,
             )
             if deployment
             else None

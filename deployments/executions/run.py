@@ -50,9 +50,9 @@ __all__ = ["context_env", "execution_run", "labels_for"]
 
 
 @lru_cache(maxsize=4096)
-def periodicity(expr: str) -> str:
+def periodicity(expr: str, seed: str = "") -> str:
     try:
-        return parse_schedule(expr).canonical
+        return parse_schedule(expr, seed).canonical
     except Exception:  # noqa: BLE001 - an unparsable schedule still runs manual executions
         return expr
 
@@ -64,7 +64,7 @@ def context_env(started: Started) -> dict[str, str]:
     env = {
         "CHORUS_EXECUTION_ID": str(e.pk),
         "CHORUS_SCHEDULED_AT": e.scheduled_for.astimezone(UTC).isoformat(),
-        "CHORUS_PERIODICITY": periodicity(d.schedule),
+        "CHORUS_PERIODICITY": periodicity(d.schedule, d.schedule_seed),
         "CHORUS_EXECUTION_COUNT": str(started.executions_before + 1),
         "CHORUS_LAST_SUCCESS_AT": (
             started.last_success_at.astimezone(UTC).isoformat() if started.last_success_at else ""

@@ -64,10 +64,17 @@ class _Entry:
     version: int = 0
 
 
-def _parse(expr: str):
+def _parse(expr: str, seed: str):
     from deployments.schedules.parsing import parse_schedule
 
-    return parse_schedule(expr)
+    return parse_schedule(expr, seed)
+
+
+def _seed_of(expr: str, project: str, component: str, environment: str) -> str:
+    """The seed `H` needs, or "" when the schedule has none (so equal schedules share ticks)."""
+    from deployments.schedules.parsing import schedule_seed, uses_spread
+
+    return schedule_seed(project, component, environment) if uses_spread(expr) else ""
 
 
 class ChorusScheduler(DatabaseScheduler):
@@ -122,10 +129,10 @@ class ChorusScheduler(DatabaseScheduler):
         return max(0.0, min(delay, chorus_delay))
 
     # --- the plan ----------------------------------------------------------------------------
-    def _schedule_of(self, expr: str):
-        s = self._schedules.get(expr)
+    def _schedule_of(self, expr: str, seed: str = ""):
+        s = self._schedules.get((expr, seed))
         if s is None:
-            s = self._schedules[expr] = _parse(expr)
+            s = self._schedules[(expr, seed)] = _parse(expr, seed)
         return s
 
     def _next_ts(self, entry: _Entry, after: datetime) -> float:
@@ -187,11 +194,18 @@ class ChorusScheduler(DatabaseScheduler):
                 "build__image_digest",
                 "config_revision",
                 "payload",
+                "component__project__slug",
+                "component__name",
+                "environment__slug",
             )
         )
         entries: dict[int, _Entry] = {}
         added = 0
-        for pk, status, expr, tz, last_tick_at, deadline, build_id, ref, digest, rev, data in rows:
+        for row in rows:
+            pk, status, expr, tz, last_tick_at, deadline, build_id, ref, digest, rev, data = row[
+                :11
+            ]
+            seed = _seed_of(expr, *row[11:])
             pt_pk, last_run_at, date_changed = tasks[pk]
             target = TickTarget(
                 deployment_id=pk,
@@ -203,14 +217,14 @@ class ChorusScheduler(DatabaseScheduler):
                 config_revision=rev,
                 payload=data,
             )
-            key = (expr, tz, pt_pk)
+            key = ((expr, seed), tz, pt_pk)
             old = self._entries.get(pk)
             if old is not None and old.key == key:
                 old.target, old.deadline = target, float(deadline)
                 entries[pk] = old
                 continue
             try:
-                schedule = self._schedule_of(expr)
+                schedule = self._schedule_of(expr, seed)
             except ValidationError as exc:
                 logger.error("ChorusScheduler: deployment %s: bad schedule %r: %s", pk, expr, exc)
                 continue

@@ -32,7 +32,6 @@ from deployments.executions.dispatch import (
     new_task_id,
 )
 from deployments.models import CatchupPolicy, Deployment, Execution
-from deployments.schedules.parsing import parse_schedule
 from deployments.schedules.schedule import Schedule
 
 logger = logging.getLogger(__name__)
@@ -232,14 +231,14 @@ def catch_up(
     """
     now = now or timezone.now()
     d = (
-        Deployment.objects.select_related("build")
+        Deployment.objects.select_related("build", "component__project", "environment")
         .exclude(status=Deployment.Status.UNDEPLOYED)
         .filter(pk=deployment_id)
         .first()
     )
     if d is None:
         return None
-    schedule = parse_schedule(d.schedule)
+    schedule = d.parsed_schedule()
     ticks, total = _ticks_tail(schedule, d.timezone, first_tick, now, MAX_MISSED_ROWS)
     if not ticks:
         return None
@@ -329,10 +328,14 @@ def execution_tick(*, deployment_id: int, scheduled_for: datetime | str | None =
     Execution of that tick (created now or earlier), or None when the deployment is undeployed.
     """
     now = timezone.now()
-    d = Deployment.objects.select_related("build").filter(pk=deployment_id).first()
+    d = (
+        Deployment.objects.select_related("build", "component__project", "environment")
+        .filter(pk=deployment_id)
+        .first()
+    )
     if d is None or d.status == Deployment.Status.UNDEPLOYED:
         return None
-    schedule = parse_schedule(d.schedule)
+    schedule = d.parsed_schedule()
     if isinstance(scheduled_for, str):
         scheduled_for = datetime.fromisoformat(scheduled_for)
     if scheduled_for is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, datetime
 
@@ -39,8 +40,79 @@ _FIELD_RANGES = (
 )
 
 
-def parse_schedule(expr: str) -> Schedule:
-    """Parse a schedule or raise ValidationError with a message a user can act on."""
+_SPREAD_RE = re.compile(r"^H(?:\((\d+)-(\d+)\))?(?:/(\d+))?$", re.I)
+_SPREAD_TOKEN = re.compile(r"(?<![a-z])H(?![a-z])", re.I)  # not the h of "thu"
+_SPREAD_BOUNDS = ((0, 59), (0, 23))
+
+
+def schedule_seed(project_slug: str, component_name: str, environment_slug: str) -> str:
+    """What `H` in a deployment's cron is derived from: its project, component and environment,
+    so the value survives restarts, redeploys and undeploy/deploy, and differs between them."""
+    return f"{project_slug}/{component_name}/{environment_slug}"
+
+
+def uses_spread(expr: str) -> bool:
+    """True when a cron expression has `H` somewhere, so its ticks depend on the seed."""
+    text = (expr or "").strip()
+    return not text.startswith("@") and bool(_SPREAD_TOKEN.search(text))
+
+
+def _spread_value(seed: str, index: int, size: int) -> int:
+    digest = hashlib.sha256(f"{seed}|{index}".encode()).hexdigest()
+    return int(digest[:15], 16) % size
+
+
+def _spread(fields: list[str], text: str, seed: str) -> list[str]:
+    """Replace `H`, `H/n`, `H(a-b)` and `H(a-b)/n` by concrete values derived from `seed`."""
+    out = list(fields)
+    for i, value in enumerate(fields):
+        if not _SPREAD_TOKEN.search(value):
+            continue
+        name = _FIELD_NAMES[i]
+        if i >= len(_SPREAD_BOUNDS):
+            raise ValidationError(
+                f'"{value}" in the {name} field of "{text}": H (a spread value) is allowed '
+                "in the minute and hour fields only.",
+                code="schedule",
+            )
+        m = _SPREAD_RE.match(value)
+        if m is None:
+            raise ValidationError(
+                f'Invalid {name} field "{value}" in "{text}": H stands alone or as H/15, '
+                "H(0-29) or H(0-29)/10 (a value spread by a hash of the deployment).",
+                code="schedule",
+            )
+        low, high = _SPREAD_BOUNDS[i]
+        lo, hi = (int(m[1]), int(m[2])) if m[1] is not None else (low, high)
+        if not low <= lo <= hi <= high:
+            raise ValidationError(
+                f'Invalid {name} field "{value}" in "{text}": the range of H must lie within '
+                f"{low}-{high}, lowest first.",
+                code="schedule",
+            )
+        if m[3] is None:
+            out[i] = str(lo + _spread_value(seed, i, hi - lo + 1))
+            continue
+        step = int(m[3])
+        if not 1 <= step <= hi - lo + 1:
+            raise ValidationError(
+                f'Invalid {name} field "{value}" in "{text}": the step of H must be between 1 '
+                f"and {hi - lo + 1}.",
+                code="schedule",
+            )
+        start = lo + _spread_value(seed, i, step)
+        if i == 0:  # minutes: a plain list reads best ("At 7, 22, 37 and 52 minutes")
+            out[i] = ",".join(str(v) for v in range(start, hi + 1, step))
+        else:  # hours: keep the step, so DST treats it as a stepped hour (every occurrence)
+            out[i] = f"{start}-{hi}/{step}"
+    return out
+
+
+def parse_schedule(expr: str, seed: str = "") -> Schedule:
+    """Parse a schedule or raise ValidationError with a message a user can act on.
+
+    `seed` (schedule_seed) fixes what `H` in a cron field stands for; every path that computes
+    a deployment's ticks passes the deployment's seed (Deployment.parsed_schedule)."""
     text = " ".join((expr or "").split())
     if not text:
         raise ValidationError(
@@ -72,6 +144,7 @@ def parse_schedule(expr: str) -> Schedule:
             "has 5: minute hour day-of-month month day-of-week (e.g. 0 2 * * *).",
             code="schedule",
         )
+    fields = _spread(fields, text, seed)
     for name, value, pattern in zip(_FIELD_NAMES, fields, _FIELD_RE, strict=True):
         if not pattern.match(value):
             raise ValidationError(
@@ -151,6 +224,6 @@ def _croniter_reason(exc: Exception) -> str:
     return msg.split(": ", 1)[-1] if ": " in msg else (msg or "not a valid expression")
 
 
-def describe(expr: str) -> str:
+def describe(expr: str, seed: str = "") -> str:
     """Human words for a schedule: 'Every 10 minutes', 'At 02:00'."""
-    return parse_schedule(expr).describe()
+    return parse_schedule(expr, seed).describe()

@@ -1,7 +1,7 @@
 """Template helpers for schedules, usable by any page that shows a deployment.
 
 {% load chorus_deploy %}
-{{ deployment.schedule|schedule_words }}          -> "Every 10 minutes"
+{{ deployment|schedule_words }}                   -> "Every 10 minutes" (H resolved for it)
 {{ deployment|next_run_text }}                    -> "Mon 30 Mar 2026 02:30 CEST (00:30 UTC)"
 """
 
@@ -30,8 +30,11 @@ def timezone_names(_unused="") -> tuple[str, ...]:
 
 
 @register.filter
-def schedule_words(expr: str) -> str:
+def schedule_words(expr) -> str:
+    """Words for a schedule string, or for a deployment's schedule (its `H` resolved)."""
     try:
+        if hasattr(expr, "parsed_schedule"):
+            return expr.parsed_schedule().describe()
         return describe(expr)
     except ValidationError:
         return ""
@@ -43,7 +46,7 @@ def next_run_text(deployment) -> str:
     if deployment is None or getattr(deployment, "display_status", "") in ("undeployed", "done"):
         return ""
     try:
-        runs = next_runs(deployment.schedule, deployment.timezone, n=1)
+        runs = next_runs(deployment.parsed_schedule(), deployment.timezone, n=1)
     except ValidationError:
         return ""
     if not runs:

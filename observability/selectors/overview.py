@@ -63,18 +63,24 @@ class OverviewRow:
 
 
 @lru_cache(maxsize=2048)
-def _parsed(expr: str):
+def _parsed(expr: str, seed: str = ""):
     # Parsing validates with croniter (a few ms); schedules are few and immutable strings.
     from deployments.schedules.parsing import parse_schedule
 
-    return parse_schedule(expr)
+    return parse_schedule(expr, seed)
+
+
+def _seed(deployment) -> str:
+    from deployments.schedules.parsing import uses_spread
+
+    return deployment.schedule_seed if uses_spread(deployment.schedule) else ""
 
 
 @lru_cache(maxsize=2048)
-def schedule_words(expr: str) -> str:
+def schedule_words(expr: str, seed: str = "") -> str:
     """The schedule in words (deployments.schedules), or as written when it cannot say."""
     try:
-        return _parsed(expr).describe()
+        return _parsed(expr, seed).describe()
     except Exception:  # noqa: BLE001 - a display helper must never break the page
         return expr
 
@@ -87,14 +93,14 @@ def next_run(deployment: Deployment, now: dt.datetime | None = None) -> dt.datet
     if not deployment.is_active:
         return None
     now = now or timezone.now()
-    key = (deployment.schedule, deployment.timezone)
+    key = (deployment.schedule, _seed(deployment), deployment.timezone)
     cached = _next_cache.get(key)
     if cached is not None and cached > now:
         return cached
     try:
         from deployments.schedules.preview import next_runs
 
-        runs = next_runs(_parsed(deployment.schedule), deployment.timezone, n=1, start=now)
+        runs = next_runs(_parsed(deployment.schedule, key[1]), deployment.timezone, n=1, start=now)
     except Exception:  # noqa: BLE001 - as above
         return None
     if not runs:
@@ -159,7 +165,7 @@ def project_overview(*, project: Project, now: dt.datetime | None = None) -> lis
     deployments = list(
         Deployment.objects.filter(component__project=project)
         .exclude(status=Deployment.Status.UNDEPLOYED)
-        .select_related("component", "environment", "build")
+        .select_related("component__project", "environment", "build")
         .order_by("component__name", "environment__order")
     )
     if not deployments:
@@ -189,7 +195,7 @@ def project_overview(*, project: Project, now: dt.datetime | None = None) -> lis
         rows.append(
             OverviewRow(
                 deployment=d,
-                schedule_words=schedule_words(d.schedule),
+                schedule_words=schedule_words(d.schedule, _seed(d)),
                 next_run=next_run(d, now),
                 last=last,
                 succeeded_7d=agg.get("s") or 0,

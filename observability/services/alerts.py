@@ -262,7 +262,6 @@ def alerts_check_overdue(*, now: dt.datetime | None = None) -> list[int]:
     notices nothing, which is exactly when someone must be told. A tick is overdue once its
     starting deadline and CHORUS_ALERT_OVERDUE_GRACE_SECONDS have passed without a row.
     """
-    from deployments.schedules.parsing import parse_schedule
 
     now = now or timezone.now()
     grace = dt.timedelta(seconds=settings.CHORUS_ALERT_OVERDUE_GRACE_SECONDS)
@@ -284,9 +283,7 @@ def alerts_check_overdue(*, now: dt.datetime | None = None) -> list[int]:
             base = max(t for t in (latest, d.last_tick_at, d.created_at) if t is not None)
             deadline = now - grace - dt.timedelta(seconds=d.starting_deadline_seconds)
             try:
-                ticks = parse_schedule(d.schedule).ticks_between(
-                    base, deadline, d.timezone, limit=1
-                )
+                ticks = d.parsed_schedule().ticks_between(base, deadline, d.timezone, limit=1)
             except Exception:  # noqa: BLE001 - a bad schedule is the deploy page's problem
                 continue
             if not ticks:

@@ -23,7 +23,11 @@ from deployments.deploy.services.rules import (
 )
 from deployments.models import Build, Deployment, DeploymentEvent, Environment
 from deployments.payloads import KEEP, payload_clean, payload_words
-from deployments.schedules.parsing import check_schedule_in_zone, parse_schedule
+from deployments.schedules.parsing import (
+    check_schedule_in_zone,
+    parse_schedule,
+    schedule_seed,
+)
 from deployments.schedules.schedule import Schedule
 from deployments.schedules.timezones import validate_timezone
 
@@ -50,7 +54,9 @@ def _upsert(
     copy_policies_from: Deployment | None = None,
     payload=KEEP,
 ) -> Deployment:
-    sched = parse_schedule(schedule)
+    sched = parse_schedule(
+        schedule, schedule_seed(component.project.slug, component.name, environment.slug)
+    )
     tz = validate_timezone(timezone)
     check_build(component=component, build=build)
     check_production_gate(component=component, build=build, environment=environment)

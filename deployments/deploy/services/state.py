@@ -9,7 +9,6 @@ from deployments.deploy.services.beat import delete_periodic_task, sync_periodic
 from deployments.deploy.services.events import recorded
 from deployments.deploy.services.rules import POLICY_LABELS, check_environment_role, policies_clean
 from deployments.models import Deployment, DeploymentEvent
-from deployments.schedules.parsing import parse_schedule
 
 
 def _set_status(*, deployment: Deployment, actor, kind: str, to: str, action: str) -> Deployment:
@@ -34,7 +33,7 @@ def _set_status(*, deployment: Deployment, actor, kind: str, to: str, action: st
             )
         else:
             # Re-save the PeriodicTask (still enabled) so beat reloads promptly either way.
-            sync_periodic_task(d, parse_schedule(d.schedule))
+            sync_periodic_task(d, d.parsed_schedule())
             message = (
                 "Suspended: ticks are recorded as skipped until resumed"
                 if to == Deployment.Status.SUSPENDED

@@ -24,7 +24,7 @@ from deployments.deploy.views.common import (
     deploy_form,
     load,
 )
-from deployments.schedules.parsing import describe
+from deployments.schedules.parsing import describe, schedule_seed
 
 
 # --- the page ---------------------------------------------------------------------------------
@@ -66,9 +66,12 @@ def deploy_view(request, project_slug: str, name: str):
 @require_GET
 def schedule_preview_view(request, project_slug: str, name: str):
     """The words and next runs of a schedule being typed (htmx fragment, or a small page)."""
-    load(request, project_slug, name)
+    component, _ = load(request, project_slug, name)
     preview = schedule_preview(
-        request.GET.get("schedule", ""), request.GET.get("timezone", "") or "UTC"
+        request.GET.get("schedule", ""),
+        request.GET.get("timezone", "") or "UTC",
+        # H is spread per environment: the form says which one it deploys to.
+        seed=schedule_seed(project_slug, component.name, request.GET.get("environment", "")),
     )
     return render(request, "deployments/deploy/_preview.html", {"preview": preview})
 
@@ -84,7 +87,9 @@ def deploy_form_view(request, project_slug: str, name: str, env_slug: str):
     preview = None
     if request.method == "POST":
         preview = schedule_preview(
-            request.POST.get("schedule", ""), request.POST.get("timezone", "")
+            request.POST.get("schedule", ""),
+            request.POST.get("timezone", ""),
+            seed=schedule_seed(component.project.slug, component.name, environment.slug),
         )
         if "preview" not in request.POST and form.is_valid():
             try:
@@ -101,10 +106,13 @@ def deploy_form_view(request, project_slug: str, name: str, env_slug: str):
             except ValidationError as exc:
                 add_errors(form, exc)
             else:
+                deployment_seed = schedule_seed(
+                    component.project.slug, component.name, environment.slug
+                )
                 messages.success(
                     request,
                     f"Deployed build #{form.cleaned_data['build'].pk} to {environment.name}: "
-                    f"{describe(form.cleaned_data['schedule'])} ({form.cleaned_data['timezone']}).",
+                    f"{describe(form.cleaned_data['schedule'], deployment_seed)} ({form.cleaned_data['timezone']}).",
                 )
                 return back(component, environment)
         if preview.error and (form.has_error("schedule") or form.has_error("timezone")):
@@ -112,7 +120,11 @@ def deploy_form_view(request, project_slug: str, name: str, env_slug: str):
             preview = None
     elif deployment is not None:
         preview = schedule_preview(
-            deployment.schedule, deployment.timezone, deployed=True, done=deployment.is_done
+            deployment.schedule,
+            deployment.timezone,
+            deployed=True,
+            done=deployment.is_done,
+            seed=deployment.schedule_seed,
         )
     return render(
         request,

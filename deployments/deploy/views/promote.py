@@ -15,7 +15,7 @@ from deployments.deploy.services.rules import build_ran_in
 from deployments.deploy.views.common import add_errors, back, load
 from deployments.environments import promotion_source
 from deployments.payloads import payload_clean, payload_text, payload_words
-from deployments.schedules.parsing import describe
+from deployments.schedules.parsing import describe, schedule_seed
 
 
 # --- promote ----------------------------------------------------------------------------------
@@ -104,7 +104,9 @@ def promote_view(request, project_slug: str, name: str, env_slug: str):
             return back(component, target_env)
     schedule = form["schedule"].value() or ""
     tz = form["timezone"].value() or "UTC"
-    preview = schedule_preview(schedule, tz)
+    preview = schedule_preview(
+        schedule, tz, seed=schedule_seed(component.project.slug, component.name, target_env.slug)
+    )
     if (
         preview.error
         and form.is_bound
@@ -123,7 +125,9 @@ def promote_view(request, project_slug: str, name: str, env_slug: str):
             "source": source,
             "target": target,
             "source_ran": build_ran_in(deployment=source, build=source.build),
-            "source_preview": schedule_preview(source.schedule, source.timezone, deployed=True),
+            "source_preview": schedule_preview(
+                source.schedule, source.timezone, deployed=True, seed=source.schedule_seed
+            ),
             "form": form,
             "diff": _diff(source, target, form),
             "preview": preview,
