@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import alerts, dashboard, executions, metrics
+from .views import alerts, dashboard, executions, metrics, pileup
 
 urlpatterns = [
     path("metrics", metrics.metrics, name="obs_metrics"),
@@ -11,6 +11,7 @@ urlpatterns = [
         executions.executions_explorer,
         name="obs_executions",
     ),
+    path("p/<slug:project_slug>/schedule-load/", pileup.schedule_load, name="obs_schedule_load"),
     path(
         "p/<slug:project_slug>/c/<str:name>/dashboard/",
         dashboard.component_dashboard,

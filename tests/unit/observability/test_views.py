@@ -41,6 +41,7 @@ def setup(project):
     [
         "/p/{p}/",
         "/p/{p}/executions/",
+        "/p/{p}/schedule-load/",
         "/p/{p}/c/{c}/dashboard/",
         "/p/{p}/c/{c}/alerts/",
     ],
