@@ -9,6 +9,10 @@ Four spellings are accepted (see docs/deployments.md):
   deployment's timezone; refused when it has passed, or when a DST change makes it ambiguous
   or skips it there (parsing.check_schedule_in_zone).
 
+`H` in the minute or hour field (`H 2 * * *`, `H/15 * * * *`, `H(0-29) * * * *`) is a value
+from a hash of the deployment (parsing.schedule_seed: project, component, environment), resolved
+at parse time; Deployment.parsed_schedule is the one parse every tick computation uses.
+
 Tick times follow cron's DST rule in the deployment's IANA timezone (wallclock.py), and the
 preview, the scheduler and catch-up all take them from Schedule, so they agree:
 - fixed hours (`30 2 * * *`) run once on every local day: a repeated wall-clock time (fall back)

@@ -28,7 +28,6 @@ from deployments.deploy.services.state import (
 from deployments.environments import environment_get, promotion_source
 from deployments.models import Build, CatchupPolicy, ConcurrencyPolicy, Deployment
 from deployments.payloads import KEEP
-from deployments.schedules.parsing import describe
 from deployments.schedules.preview import next_runs
 from portal.api.base import (
     ApiListView,
@@ -86,7 +85,7 @@ class DeploymentOut(serializers.Serializer):
     @extend_schema_field(serializers.CharField())
     def get_schedule_description(self, d) -> str:
         try:
-            return describe(d.schedule)
+            return d.parsed_schedule().describe()
         except ValidationError:
             return ""
 
@@ -95,7 +94,7 @@ class DeploymentOut(serializers.Serializer):
         if d.status == Deployment.Status.UNDEPLOYED or d.is_done:
             return None
         try:
-            run = next_runs(d.schedule, d.timezone, n=1)[0]
+            run = next_runs(d.parsed_schedule(), d.timezone, n=1)[0]
         except (ValidationError, IndexError, ValueError):
             return None
         return serializers.DateTimeField().to_representation(run.at_utc)
