@@ -157,6 +157,12 @@ class CatchupPolicy(models.TextChoices):
     ALL = "all", "All within the window"
 
 
+class DstRule(models.TextChoices):
+    CRON = "cron", "As cron: once for fixed hours, every occurrence for a wildcard hour"
+    EVERY = "every", "Every real occurrence (twice in a repeated hour, none in a gap)"
+    ONCE = "once", "Once per wall-clock time (first of a repeat, at the jump in a gap)"
+
+
 class Deployment(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -192,6 +198,8 @@ class Deployment(models.Model):
         max_length=10, choices=CatchupPolicy.choices, default=CatchupPolicy.NONE
     )
     catchup_window_seconds = models.PositiveIntegerField(default=3600)
+    # Overrides cron's DST rule (chosen by the hour field) for this deployment's cron schedule.
+    dst_rule = models.CharField(max_length=10, choices=DstRule.choices, default=DstRule.CRON)
     keep_successes = models.PositiveIntegerField(default=1000)
     keep_failures = models.PositiveIntegerField(default=1000)
     keep_days = models.PositiveIntegerField(default=30)
@@ -232,7 +240,7 @@ class Deployment(models.Model):
         """The schedule as beat, catch-up, alerts and the preview all read it (H resolved)."""
         from deployments.schedules.parsing import parse_schedule
 
-        return parse_schedule(self.schedule, self.schedule_seed)
+        return parse_schedule(self.schedule, self.schedule_seed, dst=self.dst_rule)
 
     @property
     def is_done(self) -> bool:

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from deployments.deploy.services.config import MAX_VALUE_BYTES, validate_key
 from deployments.deploy.services.rules import POLICY_FIELDS, POLICY_LABELS, POLICY_RULES
-from deployments.models import Build, CatchupPolicy, ConcurrencyPolicy, Deployment
+from deployments.models import Build, CatchupPolicy, ConcurrencyPolicy, Deployment, DstRule
 from deployments.payloads import payload_clean
 from deployments.schedules.parsing import parse_schedule
 from deployments.schedules.timezones import validate_timezone
@@ -50,6 +50,8 @@ def _policy_field(name: str) -> forms.Field:
         return forms.ChoiceField(label=label, choices=ConcurrencyPolicy.choices, required=False)
     if name == "catchup_policy":
         return forms.ChoiceField(label=label, choices=CatchupPolicy.choices, required=False)
+    if name == "dst_rule":
+        return forms.ChoiceField(label=label, choices=DstRule.choices, required=False)
     lo, hi = rule
     return forms.IntegerField(label=label, min_value=lo, max_value=hi, required=False)
 

@@ -69,13 +69,14 @@ def schedule_preview(
     deployed: bool = False,
     done: bool = False,
     seed: str = "",
+    dst: str = "cron",
 ) -> Preview:
     """The preview of a schedule being written or (`deployed`) of one already deployed, whose
     one-off time may have passed: then it says "done" instead of refusing it (as it does for
     a `done` deployment, whose one tick was handled a moment before its time)."""
     p = Preview(schedule=schedule or "", timezone=timezone or "")
     try:
-        parsed = parse_schedule(schedule, seed)
+        parsed = parse_schedule(schedule, seed, dst=dst)
         p.words = parsed.describe()
         if uses_spread(schedule):
             p.cron = parsed.cron
@@ -154,6 +155,7 @@ def environment_row(*, component: Component, environment: Environment, user) -> 
                 deployed=True,
                 done=deployment.is_done,
                 seed=deployment.schedule_seed,
+                dst=deployment.dst_rule,
             )
             if deployment
             else None

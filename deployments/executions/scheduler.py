@@ -64,10 +64,10 @@ class _Entry:
     version: int = 0
 
 
-def _parse(expr: str, seed: str):
+def _parse(expr: str, seed: str, dst: str):
     from deployments.schedules.parsing import parse_schedule
 
-    return parse_schedule(expr, seed)
+    return parse_schedule(expr, seed, dst=dst)
 
 
 def _seed_of(expr: str, project: str, component: str, environment: str) -> str:
@@ -129,10 +129,10 @@ class ChorusScheduler(DatabaseScheduler):
         return max(0.0, min(delay, chorus_delay))
 
     # --- the plan ----------------------------------------------------------------------------
-    def _schedule_of(self, expr: str, seed: str = ""):
-        s = self._schedules.get((expr, seed))
+    def _schedule_of(self, expr: str, seed: str = "", dst: str = "cron"):
+        s = self._schedules.get((expr, seed, dst))
         if s is None:
-            s = self._schedules[(expr, seed)] = _parse(expr, seed)
+            s = self._schedules[(expr, seed, dst)] = _parse(expr, seed, dst)
         return s
 
     def _next_ts(self, entry: _Entry, after: datetime) -> float:
@@ -194,6 +194,7 @@ class ChorusScheduler(DatabaseScheduler):
                 "build__image_digest",
                 "config_revision",
                 "payload",
+                "dst_rule",
                 "component__project__slug",
                 "component__name",
                 "environment__slug",
@@ -202,10 +203,9 @@ class ChorusScheduler(DatabaseScheduler):
         entries: dict[int, _Entry] = {}
         added = 0
         for row in rows:
-            pk, status, expr, tz, last_tick_at, deadline, build_id, ref, digest, rev, data = row[
-                :11
-            ]
-            seed = _seed_of(expr, *row[11:])
+            pk, status, expr, tz, last_tick_at, deadline, build_id, ref, digest, rev = row[:10]
+            data, dst = row[10:12]
+            seed = _seed_of(expr, *row[12:])
             pt_pk, last_run_at, date_changed = tasks[pk]
             target = TickTarget(
                 deployment_id=pk,
@@ -217,14 +217,14 @@ class ChorusScheduler(DatabaseScheduler):
                 config_revision=rev,
                 payload=data,
             )
-            key = ((expr, seed), tz, pt_pk)
+            key = ((expr, seed, dst), tz, pt_pk)
             old = self._entries.get(pk)
             if old is not None and old.key == key:
                 old.target, old.deadline = target, float(deadline)
                 entries[pk] = old
                 continue
             try:
-                schedule = self._schedule_of(expr, seed)
+                schedule = self._schedule_of(expr, seed, dst)
             except ValidationError as exc:
                 logger.error("ChorusScheduler: deployment %s: bad schedule %r: %s", pk, expr, exc)
                 continue

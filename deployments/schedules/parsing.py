@@ -108,11 +108,12 @@ def _spread(fields: list[str], text: str, seed: str) -> list[str]:
     return out
 
 
-def parse_schedule(expr: str, seed: str = "") -> Schedule:
+def parse_schedule(expr: str, seed: str = "", *, dst: str = "cron") -> Schedule:
     """Parse a schedule or raise ValidationError with a message a user can act on.
 
     `seed` (schedule_seed) fixes what `H` in a cron field stands for; every path that computes
-    a deployment's ticks passes the deployment's seed (Deployment.parsed_schedule)."""
+    a deployment's ticks passes the deployment's seed (Deployment.parsed_schedule). `dst`
+    ("cron", "every" or "once") is the deployment's DST rule for cron schedules."""
     text = " ".join((expr or "").split())
     if not text:
         raise ValidationError(
@@ -136,7 +137,7 @@ def parse_schedule(expr: str, seed: str = "") -> Schedule:
                 f'Unknown macro "{text}". Use one of {", ".join(MACROS)} or @every <duration>.',
                 code="schedule",
             )
-        return Schedule(expr=text, kind="cron", cron=MACROS[lowered])
+        return Schedule(expr=text, kind="cron", cron=MACROS[lowered], dst=dst)
     fields = text.split(" ")
     if len(fields) != 5:
         raise ValidationError(
@@ -177,7 +178,7 @@ def parse_schedule(expr: str, seed: str = "") -> Schedule:
         raise ValidationError(
             f'"{text}" never fires (no calendar date matches it).', code="schedule"
         ) from None
-    return Schedule(expr=text, kind="cron", cron=cron)
+    return Schedule(expr=text, kind="cron", cron=cron, dst=dst)
 
 
 def _parse_at(text: str) -> datetime:

@@ -43,7 +43,11 @@ def next_runs(
     out: list[NextRun] = []
     previous = t
     for at in islice(schedule.iter_after(t, zone), n):
-        note = "" if not schedule.cron else _dst_note(schedule.cron, previous, at, zone)
+        note = (
+            ""
+            if not schedule.cron
+            else _dst_note(schedule.cron, previous, at, zone, schedule.every_occurrence)
+        )
         out.append(NextRun(at_local=at.astimezone(zone), at_utc=at, dst_note=note))
         previous = at
     return out
@@ -56,9 +60,8 @@ def _fmt_offset(dt: datetime) -> str:
     return f"{dt.tzname()}, UTC{sign}{h:02d}:{rem // 60:02d}"
 
 
-def _dst_note(cron: str, previous: datetime, at: datetime, zone: tzinfo) -> str:
+def _dst_note(cron: str, previous: datetime, at: datetime, zone: tzinfo, every: bool) -> str:
     """Why tick `at` (following `previous`) is where it is, when a DST change touches it."""
-    every = wallclock.every_occurrence(cron)
     tick = at.astimezone(zone)
     naive = tick.replace(tzinfo=None)
     day = f"{tick:%a %d %b %Y}"

@@ -23,6 +23,14 @@ class Schedule:
     cron: str = ""
     interval_seconds: int = 0
     at: datetime | None = None  # "once": the wall-clock time, naive, in the deployment's zone
+    dst: str = "cron"  # cron's DST rule by the hour field, or "every" / "once" (the deployment's)
+
+    @property
+    def every_occurrence(self) -> bool:
+        """Whether a repeated wall-clock time runs twice (and a skipped one not at all)."""
+        if self.dst in ("every", "once"):
+            return self.dst == "every"
+        return wallclock.every_occurrence(self.cron)
 
     @property
     def is_interval(self) -> bool:
@@ -86,7 +94,7 @@ class Schedule:
             if (at := self.instant(tz)) > t:
                 yield at
         else:
-            yield from wallclock.iter_after(self.cron, get_zone(tz), t)
+            yield from wallclock.iter_after(self.cron, get_zone(tz), t, self.every_occurrence)
 
     def next_after(self, t: datetime, tz: str | tzinfo = "UTC") -> datetime | None:
         """The first tick strictly after `t` (aware), as an aware UTC datetime; None when
@@ -101,7 +109,7 @@ class Schedule:
             return datetime.fromtimestamp(int(t.timestamp() // p) * p, UTC)
         if self.is_once:
             return self.instant(tz)  # its only tick, even before it is due
-        return wallclock.latest_at_or_before(self.cron, get_zone(tz), t)
+        return wallclock.latest_at_or_before(self.cron, get_zone(tz), t, self.every_occurrence)
 
     def ticks_between(
         self, start: datetime, end: datetime, tz: str | tzinfo = "UTC", *, limit: int | None = None

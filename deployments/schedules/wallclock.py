@@ -74,9 +74,12 @@ def instants(wall: datetime, zone: tzinfo, every: bool) -> list[datetime]:
     return [] if every else [transition(min(first, second), max(first, second), zone)]
 
 
-def iter_after(cron: str, zone: tzinfo, t: datetime) -> Iterator[datetime]:
-    """Every tick strictly after instant `t`, oldest first, as aware UTC datetimes."""
-    every = every_occurrence(cron)
+def iter_after(
+    cron: str, zone: tzinfo, t: datetime, every: bool | None = None
+) -> Iterator[datetime]:
+    """Every tick strictly after instant `t`, oldest first, as aware UTC datetimes (`every`
+    overrides the rule the hour field gives)."""
+    every = every_occurrence(cron) if every is None else every
     start = local(t, zone) - spread(t, zone)
     candidates = croniter(cron, start)
     pending: list[datetime] = []
@@ -95,9 +98,11 @@ def iter_after(cron: str, zone: tzinfo, t: datetime) -> Iterator[datetime]:
                 yield u
 
 
-def latest_at_or_before(cron: str, zone: tzinfo, t: datetime) -> datetime:
+def latest_at_or_before(
+    cron: str, zone: tzinfo, t: datetime, every: bool | None = None
+) -> datetime:
     """The last tick at or before instant `t` (the mirror of iter_after, first value only)."""
-    every = every_occurrence(cron)
+    every = every_occurrence(cron) if every is None else every
     start = local(t, zone) + spread(t, zone) + timedelta(microseconds=1)  # get_prev is strict
     candidates = croniter(cron, start)
     best: datetime | None = None

@@ -63,11 +63,11 @@ class OverviewRow:
 
 
 @lru_cache(maxsize=2048)
-def _parsed(expr: str, seed: str = ""):
+def _parsed(expr: str, seed: str = "", dst: str = "cron"):
     # Parsing validates with croniter (a few ms); schedules are few and immutable strings.
     from deployments.schedules.parsing import parse_schedule
 
-    return parse_schedule(expr, seed)
+    return parse_schedule(expr, seed, dst=dst)
 
 
 def _seed(deployment) -> str:
@@ -93,14 +93,16 @@ def next_run(deployment: Deployment, now: dt.datetime | None = None) -> dt.datet
     if not deployment.is_active:
         return None
     now = now or timezone.now()
-    key = (deployment.schedule, _seed(deployment), deployment.timezone)
+    key = (deployment.schedule, _seed(deployment), deployment.timezone, deployment.dst_rule)
     cached = _next_cache.get(key)
     if cached is not None and cached > now:
         return cached
     try:
         from deployments.schedules.preview import next_runs
 
-        runs = next_runs(_parsed(deployment.schedule, key[1]), deployment.timezone, n=1, start=now)
+        runs = next_runs(
+            _parsed(deployment.schedule, key[1], key[3]), deployment.timezone, n=1, start=now
+        )
     except Exception:  # noqa: BLE001 - as above
         return None
     if not runs:

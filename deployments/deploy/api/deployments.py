@@ -26,7 +26,7 @@ from deployments.deploy.services.state import (
     deployment_update_policies,
 )
 from deployments.environments import environment_get, promotion_source
-from deployments.models import Build, CatchupPolicy, ConcurrencyPolicy, Deployment
+from deployments.models import Build, CatchupPolicy, ConcurrencyPolicy, Deployment, DstRule
 from deployments.payloads import KEEP
 from deployments.schedules.preview import next_runs
 from portal.api.base import (
@@ -50,6 +50,7 @@ class PoliciesOut(serializers.Serializer):
     keep_successes = serializers.IntegerField()
     keep_failures = serializers.IntegerField()
     keep_days = serializers.IntegerField()
+    dst_rule = serializers.ChoiceField(choices=DstRule.choices)
 
 
 class DeploymentOut(serializers.Serializer):
@@ -120,6 +121,7 @@ class PoliciesIn(InputSerializer):
     keep_successes = serializers.IntegerField(required=False, min_value=1)
     keep_failures = serializers.IntegerField(required=False, min_value=1)
     keep_days = serializers.IntegerField(required=False, min_value=1)
+    dst_rule = serializers.ChoiceField(choices=DstRule.choices, required=False)
 
 
 def _payload_in(data: dict):

@@ -15,6 +15,7 @@ from deployments.models import (
     ConcurrencyPolicy,
     Deployment,
     DeploymentEvent,
+    DstRule,
     Environment,
     Execution,
 )
@@ -33,6 +34,7 @@ POLICY_RULES: dict[str, Any] = {
     "keep_successes": (1, 1_000_000),
     "keep_failures": (1, 1_000_000),
     "keep_days": (1, 3650),
+    "dst_rule": list(DstRule.values),
 }
 POLICY_FIELDS = tuple(POLICY_RULES)
 POLICY_LABELS = {
@@ -46,6 +48,7 @@ POLICY_LABELS = {
     "keep_successes": "Keep successes",
     "keep_failures": "Keep failures",
     "keep_days": "Keep days",
+    "dst_rule": "DST rule",
 }
 
 

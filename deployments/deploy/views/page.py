@@ -90,6 +90,7 @@ def deploy_form_view(request, project_slug: str, name: str, env_slug: str):
             request.POST.get("schedule", ""),
             request.POST.get("timezone", ""),
             seed=schedule_seed(component.project.slug, component.name, environment.slug),
+            dst=request.POST.get("dst_rule") or "cron",
         )
         if "preview" not in request.POST and form.is_valid():
             try:
@@ -125,6 +126,7 @@ def deploy_form_view(request, project_slug: str, name: str, env_slug: str):
             deployed=True,
             done=deployment.is_done,
             seed=deployment.schedule_seed,
+            dst=deployment.dst_rule,
         )
     return render(
         request,

@@ -126,7 +126,11 @@ def promote_view(request, project_slug: str, name: str, env_slug: str):
             "target": target,
             "source_ran": build_ran_in(deployment=source, build=source.build),
             "source_preview": schedule_preview(
-                source.schedule, source.timezone, deployed=True, seed=source.schedule_seed
+                source.schedule,
+                source.timezone,
+                deployed=True,
+                seed=source.schedule_seed,
+                dst=source.dst_rule,
             ),
             "form": form,
             "diff": _diff(source, target, form),
