@@ -95,6 +95,7 @@ EXPECTED = {
     "execution_rerun@prod": "GET 200 403 403 404 | POST 302 403 403 404",
     "obs_metrics": "GET 404 404 404 404 | POST 405 405 405 405",
     "obs_executions": "GET 200 200 200 404 | POST 200 200 200 404",
+    "obs_schedule_load": "GET 200 200 200 404 | POST 405 405 405 405",
     "obs_dashboard": "GET 200 200 200 404 | POST 200 200 200 404",
     "obs_alerts": "GET 200 200 200 404 | POST 200 200 200 404",
     "obs_rule_create": "GET 405 405 405 405 | POST 400 400 403 404",
