@@ -89,6 +89,8 @@ class Build(models.Model):
     # Set by image clean-up (deployments/builds/images.py): the image is gone from its
     # runtime, so this build can no longer be deployed, promoted, rolled back to or re-run.
     image_removed_at = models.DateTimeField(null=True, blank=True)
+    # The validated chorus.toml at the built commit (components/manifest), {} without one.
+    manifest = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-queued_at", "-id"]

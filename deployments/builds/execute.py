@@ -26,6 +26,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from components.manifest import MANIFEST_FILE, Manifest, ManifestError, read_manifest
 from components.models import Component
 from components.sources import SourceError, source_fetch
 from deployments.builds.dockerfiles import declares_arg, render_dockerfile
@@ -195,6 +196,7 @@ def _execute(build: Build, log: LogWriter) -> None:
         )
         if cancelled():
             raise BuildCancelled("Cancelled.")
+        manifest = _manifest(build, source_dir, log)
         dockerfile = source_dir / "Dockerfile"
         if build.preset == Component.Preset.PYTHON:
             text = render_dockerfile(component, source_dir)
@@ -237,6 +239,7 @@ def _execute(build: Build, log: LogWriter) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     if registry is not None:
         image = _push(build, runtime, image, registry, log)
+    Build.objects.filter(pk=build.pk).update(manifest=manifest.to_json() if manifest else {})
     build_finish(
         build,
         log,
@@ -244,6 +247,20 @@ def _execute(build: Build, log: LogWriter) -> None:
         image_ref=image.ref,
         image_digest=image.digest,
     )
+
+
+def _manifest(build: Build, source_dir: Path, log: LogWriter) -> Manifest | None:
+    """The checkout's chorus.toml, validated; an invalid one fails the build with its line."""
+    try:
+        manifest = read_manifest(source_dir)
+    except ManifestError as exc:
+        raise BuildError(f"{exc}. Fix the file and push again; nothing deployed changed.") from exc
+    if manifest is not None:
+        parts = [f"{len(manifest.config)} setting(s) declared"]
+        if manifest.environments:
+            parts.append("schedules for " + ", ".join(sorted(manifest.environments)))
+        log(f"{MANIFEST_FILE}: " + "; ".join(parts), "chorus")
+    return manifest
 
 
 def _explain_missing_base(exc: BuildError, runtime: Runtime, base: str | None) -> BuildError:
