@@ -46,6 +46,10 @@ class ComponentOut(serializers.Serializer):
     run_as_root = serializers.BooleanField(
         help_text="The container runs as root (only owners can turn this on)."
     )
+    managed_by_repository = serializers.BooleanField(
+        help_text="Schedules as code: builds and promotions apply chorus.toml's "
+        "[environments.<slug>] settings, which are then read-only elsewhere."
+    )
     pull_request_url = serializers.CharField(allow_blank=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -89,6 +93,10 @@ class ComponentUpdateIn(InputSerializer):
     entry_command = serializers.CharField(required=False, allow_blank=True, max_length=300)
     auto_build = serializers.BooleanField(required=False)
     run_as_root = serializers.BooleanField(required=False, help_text="Owners only.")
+    managed_by_repository = serializers.BooleanField(
+        required=False,
+        help_text="Schedules as code: chorus.toml sets schedule, timezone and policies.",
+    )
 
 
 class SampleOut(serializers.Serializer):

@@ -159,13 +159,18 @@ class ComponentEditForm(forms.ModelForm):
             "entry_command",
             "auto_build",
             "run_as_root",
+            "managed_by_repository",
         ]
         labels = {
             "branch": "Branch or ref",
             "auto_build": "Build automatically on every push",
             "run_as_root": "Run as root in its container (owners only)",
+            "managed_by_repository": "Managed by the repository (schedules as code)",
         }
         help_texts = {
+            "managed_by_repository": "On: each build of a new commit applies chorus.toml's "
+            "[environments.dev] schedule, timezone and policies to Development, and a promotion "
+            "applies [environments.prod] to Production; those fields are then read-only here.",
             "run_as_root": "Off: the task runs as an unprivileged user (uid 65534 unless the "
             "image names another non-root uid). Only owners can change this.",
         }

@@ -45,6 +45,9 @@ class Component(models.Model):
     # Python preset: the command that starts the task, e.g. "python3 main.py".
     entry_command = models.CharField(max_length=300, blank=True)
     auto_build = models.BooleanField(default=False)
+    # Schedules as code: builds and promotions apply chorus.toml's [environments.<slug>]
+    # (deployments/deploy/services/repository.py); those fields are read-only elsewhere.
+    managed_by_repository = models.BooleanField(default=False)
     # Containers run as a non-root user unless an owner allows root for this component.
     run_as_root = models.BooleanField(default=False)
     webhook_secret_encrypted = models.TextField(blank=True)

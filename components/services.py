@@ -28,6 +28,7 @@ EDITABLE_FIELDS = (
     "entry_command",
     "auto_build",
     "run_as_root",
+    "managed_by_repository",
 )
 # Changing any of these means the source must be looked at again.
 SOURCE_FIELDS = ("git_url", "branch", "path", "repository", "github_connection", "sample_key")
@@ -235,6 +236,11 @@ def component_update(
             setattr(component, field, value)
             source_changed |= field in SOURCE_FIELDS or field == "preset"
     _clean(component)
+    if "managed_by_repository" in changes and not component.managed_by_repository:
+        # Off: the fields chorus.toml set become editable again everywhere.
+        from deployments.deploy.services.repository import managed_clear
+
+        managed_clear(component=component)
     if check_source and source_changed and component.source_kind != Component.SourceKind.SAMPLE:
         detection = component_source_check(component=component)
         if component.preset not in detection.available:

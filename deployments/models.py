@@ -210,6 +210,11 @@ class Deployment(models.Model):
     # Given to every scheduled run in CHORUS_PAYLOAD (Run now may give its own); JSON, capped
     # by deployments/payloads.py.
     payload = models.JSONField(null=True, blank=True)
+    # Schedules as code: the fields ("schedule", "timezone", policy names) whose values came
+    # from the component's chorus.toml, and the commit whose file set them. Read-only in the
+    # browser, API and CLI while the component is managed by the repository.
+    managed_fields = models.JSONField(default=list, blank=True)
+    managed_commit = models.CharField(max_length=40, blank=True)
     # Last tick the scheduler handled; the base for detecting ticks missed while it was down.
     last_tick_at = models.DateTimeField(null=True, blank=True)
     deployed_by = models.ForeignKey(
@@ -243,6 +248,13 @@ class Deployment(models.Model):
         from deployments.schedules.parsing import parse_schedule
 
         return parse_schedule(self.schedule, self.schedule_seed, dst=self.dst_rule)
+
+    @property
+    def managed(self) -> list[str]:
+        """The fields only chorus.toml may change now (empty unless the component is managed)."""
+        if not self.managed_fields or not self.component.managed_by_repository:
+            return []
+        return list(self.managed_fields)
 
     @property
     def is_done(self) -> bool:

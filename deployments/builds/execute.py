@@ -239,7 +239,9 @@ def _execute(build: Build, log: LogWriter) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     if registry is not None:
         image = _push(build, runtime, image, registry, log)
-    Build.objects.filter(pk=build.pk).update(manifest=manifest.to_json() if manifest else {})
+    build.manifest = manifest.to_json() if manifest else {}
+    Build.objects.filter(pk=build.pk).update(manifest=build.manifest)
+    _apply_repository(build, log)
     build_finish(
         build,
         log,
@@ -261,6 +263,27 @@ def _manifest(build: Build, source_dir: Path, log: LogWriter) -> Manifest | None
             parts.append("schedules for " + ", ".join(sorted(manifest.environments)))
         log(f"{MANIFEST_FILE}: " + "; ".join(parts), "chorus")
     return manifest
+
+
+def _apply_repository(build: Build, log: LogWriter) -> None:
+    """Schedules as code: a managed component's Development takes this commit's settings.
+
+    A refusal (say, the deployed image was cleaned up) is logged here and in the deploy log;
+    the build itself succeeded, so it does not fail for it."""
+    if not build.component.managed_by_repository:
+        return
+    from django.core.exceptions import PermissionDenied
+
+    from deployments.deploy.services.events import error_text
+    from deployments.deploy.services.lifecycle import deployment_apply_repository
+
+    try:
+        _, what = deployment_apply_repository(build=build)
+    except (ValidationError, PermissionDenied) as exc:
+        log(f"{MANIFEST_FILE} not applied: {error_text(exc)}", "chorus")
+        return
+    if what:
+        log(f"{MANIFEST_FILE} (managed by the repository): {what}", "chorus")
 
 
 def _explain_missing_base(exc: BuildError, runtime: Runtime, base: str | None) -> BuildError:

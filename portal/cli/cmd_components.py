@@ -46,6 +46,7 @@ def cmd_components_view(args):
             ("preset", c["preset"]),
             ("entry", c["entry_command"]),
             ("auto build", c["auto_build"]),
+            ("managed by the repository", c.get("managed_by_repository", False)),
             ("created", output.when(c["created_at"])),
         ]
     )
@@ -81,6 +82,24 @@ def cmd_components_create(args):
     if args.json:
         return output.emit_json(c)
     print(f"Created component {c['project']}/{c['name']} ({c['preset']}, {c['source']}).")
+
+
+def cmd_components_update(args):
+    client = client_for(args)
+    body: dict = {}
+    if args.managed is not None:
+        body["managed_by_repository"] = args.managed == "on"
+    if args.auto_build is not None:
+        body["auto_build"] = args.auto_build == "on"
+    if args.description is not None:
+        body["description"] = args.description
+    if not body:
+        raise CliError("nothing to change: give --managed, --auto-build or --description", 2)
+    c = client.post(component_path(args, client) + "update/", body)
+    if args.json:
+        return output.emit_json(c)
+    managed = "managed by the repository" if c["managed_by_repository"] else "set in Chorus"
+    print(f"Updated {c['project']}/{c['name']}: schedules {managed}; auto build {c['auto_build']}.")
 
 
 def cmd_components_delete(args):

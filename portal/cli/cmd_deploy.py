@@ -53,7 +53,11 @@ def _show_deployment(args, d: dict, verb: str):
 
 def cmd_deploy(args):
     client = client_for(args)
-    body: dict = {"schedule": args.schedule, "timezone": args.tz}
+    body: dict = {}
+    if args.schedule:
+        body["schedule"] = args.schedule
+    if args.tz:
+        body["timezone"] = args.tz
     if args.build is not None:
         body["build"] = args.build
     policies = _policies(args)

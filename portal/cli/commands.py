@@ -24,6 +24,7 @@ from .cmd_components import (
     cmd_components_create,
     cmd_components_delete,
     cmd_components_list,
+    cmd_components_update,
     cmd_components_view,
 )
 from .cmd_deploy import (
@@ -120,6 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--entry", help="Python preset: the command that starts the task")
     p.add_argument("--auto-build", action="store_true", help="build on every push")
     p.add_argument("--description", default="")
+    p = command(g, "update", cmd_components_update, "change a component", component=True)
+    p.add_argument(
+        "--managed",
+        choices=["on", "off"],
+        help="schedules as code: chorus.toml sets schedule, timezone and policies",
+    )
+    p.add_argument("--auto-build", choices=["on", "off"], help="build on every push")
+    p.add_argument("--description")
     p = command(g, "delete", cmd_components_delete, "delete a component", component=True)
     p.add_argument("--yes", action="store_true", help="really delete")
 
@@ -136,8 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(sub, "deploy", cmd_deploy, "deploy a build with a schedule", component=True)
     p.add_argument("--env", required=True, help="environment slug, e.g. dev")
-    p.add_argument("--schedule", required=True, help='cron ("0 2 * * *"), @daily, "@every 10m"')
-    p.add_argument("--tz", default="UTC", help="IANA timezone, e.g. Europe/Berlin")
+    p.add_argument(
+        "--schedule",
+        help='cron ("0 2 * * *"), @daily, "@every 10m" (required unless chorus.toml sets it)',
+    )
+    p.add_argument("--tz", help="IANA timezone, e.g. Europe/Berlin (default: UTC)")
     p.add_argument("--build", type=int, help="build id (default: the latest successful build)")
     p.add_argument("--timeout", type=int, help="seconds before a run is killed")
     p.add_argument("--retries", type=int, help="retries of a failed run")

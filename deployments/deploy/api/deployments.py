@@ -73,6 +73,15 @@ class DeploymentOut(serializers.Serializer):
     image_ref = serializers.CharField(source="build.image_ref")
     image_digest = serializers.CharField(source="build.image_digest")
     policies = serializers.SerializerMethodField()
+    managed_fields = serializers.ListField(
+        source="managed",
+        child=serializers.CharField(),
+        help_text="Fields set by the component's chorus.toml (schedules as code): read-only "
+        "while the component is managed by the repository.",
+    )
+    managed_commit = serializers.SerializerMethodField(
+        help_text="The commit whose chorus.toml set managed_fields; null when none are."
+    )
     config_revision = serializers.IntegerField()
     payload = serializers.JSONField(
         allow_null=True, help_text="What every scheduled run gets in CHORUS_PAYLOAD."
@@ -99,6 +108,10 @@ class DeploymentOut(serializers.Serializer):
         except (ValidationError, IndexError, ValueError):
             return None
         return serializers.DateTimeField().to_representation(run.at_utc)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_managed_commit(self, d) -> str | None:
+        return d.managed_commit if d.managed else None
 
     @staticmethod
     def _policies(d) -> dict:
@@ -139,9 +152,16 @@ class DeployIn(ScheduleFields, InputSerializer):
         help_text="Build id; default: the component's latest succeeded build.",
     )
     schedule = serializers.CharField(
-        max_length=100, help_text='5-field cron ("0 2 * * *"), a macro (@daily) or "@every 10m".'
+        required=False,
+        max_length=100,
+        help_text='5-field cron ("0 2 * * *"), a macro (@daily) or "@every 10m". Required '
+        "unless the component's chorus.toml sets it (schedules as code).",
     )
-    timezone = serializers.CharField(max_length=64, default="UTC", help_text="IANA name.")
+    timezone = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="IANA name; default: chorus.toml's when it sets one, else UTC.",
+    )
     policies = PoliciesIn(required=False)
     payload = serializers.JSONField(
         required=False,
@@ -270,8 +290,8 @@ class DeploymentDeployApi(_EnvWrite):
             component=c,
             environment=environment,
             build=build,
-            schedule=data["schedule"],
-            timezone=data["timezone"],
+            schedule=data.get("schedule", ""),
+            timezone=data.get("timezone"),
             actor=request.user,
             policies=data.get("policies") or None,
             payload=_payload_in(data),

@@ -11,6 +11,13 @@ from deployments.deploy.services import events
 from deployments.deploy.services.beat import sync_periodic_task
 from deployments.deploy.services.events import recorded
 from deployments.deploy.services.pulls import check_registry_image, pull_ahead_on_commit
+from deployments.deploy.services.repository import (
+    Declared,
+    declared_for,
+    locked_by,
+    mark_managed,
+    settings_for_change,
+)
 from deployments.deploy.services.rules import (
     POLICY_FIELDS,
     POLICY_LABELS,
@@ -53,6 +60,7 @@ def _upsert(
     verb: str,
     copy_policies_from: Deployment | None = None,
     payload=KEEP,
+    managed: Declared | None = None,
 ) -> Deployment:
     sched = parse_schedule(
         schedule, schedule_seed(component.project.slug, component.name, environment.slug)
@@ -148,6 +156,8 @@ def _upsert(
                 kind = DeploymentEvent.Kind.POLICY
     sync_periodic_task(deployment, sched)
     pull_ahead_on_commit(deployment)
+    if managed is not None:
+        mark_managed(deployment, managed)
     message = f"{verb} {_describe_deploy(build, sched, tz)}"
     if deployment.status == Deployment.Status.SUSPENDED:
         message += "; the deployment stays suspended until resumed"
@@ -173,12 +183,15 @@ def deployment_deploy(
     environment: Environment,
     build: Build,
     schedule: str,
-    timezone: str = "UTC",
+    timezone: str | None = "UTC",
     actor,
     policies: dict | None = None,
     payload=KEEP,
 ) -> Deployment:
     """Deploy `build` to `environment` on `schedule`: the Deployment and its PeriodicTask.
+
+    For a component managed by the repository, the fields chorus.toml sets (schedules as
+    code) come from the file: left out they take its value, a different value is refused.
 
     `payload` (JSON data or text, None to clear) is what every scheduled run gets in
     CHORUS_PAYLOAD; by default the deployment keeps the one it has."""
@@ -187,17 +200,29 @@ def deployment_deploy(
         check_environment_role(
             actor=actor, component=component, environment=environment, action="deploy"
         )
+        # A deployment's fields set by chorus.toml stay; a first deploy (or one not marked
+        # yet) of a managed component takes the deployed build's file.
+        locked = locked_by(deployment_get(component=component, environment=environment))
+        declared = None if locked else declared_for(build=build, environment=environment)
+        sched, tz, cleaned = settings_for_change(
+            environment=environment,
+            locked=locked or declared,
+            schedule=schedule,
+            timezone=timezone,
+            policies=policies,
+        )
         return _upsert(
             component=component,
             environment=environment,
             build=build,
-            schedule=schedule,
-            timezone=timezone,
+            schedule=sched or schedule,
+            timezone=tz or timezone or "UTC",
             actor=actor,
-            policies=policies,
+            policies=cleaned,
             kind=DeploymentEvent.Kind.DEPLOY,
             verb="Deployed",
             payload=payload if payload is KEEP else payload_clean(payload),
+            managed=declared,
         )
 
     return recorded(
@@ -263,8 +288,17 @@ def deployment_promote(
                 f"{source_env.name} first: wait for a scheduled run or use Run now, then promote."
             )
         target = deployment_get(component=component, environment=target_env)
-        sched = schedule or (target.schedule if target else source.schedule)
-        tz = timezone or (target.timezone if target else source.timezone)
+        # Schedules as code: the promoted build's chorus.toml sets the target's fields.
+        declared = declared_for(build=build, environment=target_env)
+        requested, zone, cleaned = settings_for_change(
+            environment=target_env,
+            locked=declared if declared is not None else locked_by(target),
+            schedule=schedule,
+            timezone=timezone,
+            policies=policies,
+        )
+        sched = requested or (target.schedule if target else source.schedule)
+        tz = zone or (target.timezone if target else source.timezone)
         if payload is KEEP:
             data = target.payload if target else source.payload
         else:
@@ -276,11 +310,12 @@ def deployment_promote(
             schedule=sched,
             timezone=tz,
             actor=actor,
-            policies=policies,
+            policies=cleaned,
             kind=DeploymentEvent.Kind.PROMOTE,
-            verb=f"Promoted from {source_env.name}:",
+            verb=f"Promoted from {source_env.name}{_from_file(declared)}:",
             copy_policies_from=source,
             payload=data,
+            managed=declared,
         )
 
     return recorded(
@@ -330,3 +365,71 @@ def deployment_rollback(*, deployment: Deployment, build: Build, actor) -> Deplo
         actor=actor,
         what=f"Rollback to build #{build.pk} refused",
     )
+
+
+# --- schedules as code ----------------------------------------------------------------------
+def _from_file(declared: Declared | None) -> str:
+    if declared is None or not declared.fields:
+        return ""
+    return f" with the settings of chorus.toml at {declared.commit[:7]}"
+
+
+def deployment_apply_repository(*, build: Build) -> tuple[Deployment | None, str]:
+    """Apply `build`'s chorus.toml to the first environment's (Development's) deployment.
+
+    Called when a build of a managed component succeeds. Keeps the deployed build; sets the
+    schedule, timezone and policies the file declares, through the same checks, deploy log and
+    beat sync as a user's change (a refusal is recorded and raised). Returns the deployment (or
+    None) and a sentence for the build log.
+    """
+    component = build.component
+    environment = Environment.objects.order_by("order").first()
+    if environment is None or not component.managed_by_repository:
+        return None, ""
+    declared = declared_for(build=build, environment=environment)
+    newer = Build.objects.filter(
+        component=component, status=Build.Status.SUCCEEDED, pk__gt=build.pk
+    ).exists()
+    if newer:
+        return None, f"a newer build's chorus.toml already applies to {environment.name}"
+    deployment = deployment_get(component=component, environment=environment)
+    if deployment is None:
+        return None, f"nothing is deployed in {environment.name} yet; a deploy takes the file's"
+    current = {
+        "schedule": deployment.schedule,
+        "timezone": deployment.timezone,
+        **{k: getattr(deployment, k) for k in declared.policies},
+    }
+    if all(current[n] == declared.value(n) for n in declared.fields):
+        with transaction.atomic():
+            mark_managed(deployment, declared)
+        if not declared.fields:
+            return deployment, f"it declares nothing for {environment.name}"
+        return deployment, f"{environment.name} already runs the file's settings"
+
+    def work() -> Deployment:
+        return _upsert(
+            component=component,
+            environment=environment,
+            build=deployment.build,
+            schedule=declared.schedule or deployment.schedule,
+            timezone=declared.timezone or deployment.timezone,
+            actor=None,
+            policies=declared.policies,
+            kind=DeploymentEvent.Kind.DEPLOY,
+            verb=f"Applied chorus.toml at {build.short_sha} (build #{build.pk}):",
+            managed=declared,
+        )
+
+    done = recorded(
+        work,
+        kind=DeploymentEvent.Kind.SCHEDULE,
+        component=component,
+        environment=environment,
+        deployment=deployment,
+        build=deployment.build,
+        schedule=declared.schedule or "",
+        timezone=declared.timezone or "",
+        what=f"chorus.toml at {build.short_sha} not applied to {environment.name}",
+    )
+    return done, f"applied to {environment.name}: {', '.join(declared.fields)}"

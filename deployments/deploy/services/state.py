@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from deployments.deploy.services import events
 from deployments.deploy.services.beat import delete_periodic_task, sync_periodic_task
 from deployments.deploy.services.events import recorded
+from deployments.deploy.services.repository import locked_by, settings_for_change
 from deployments.deploy.services.rules import POLICY_LABELS, check_environment_role, policies_clean
 from deployments.models import Deployment, DeploymentEvent
 
@@ -108,7 +109,14 @@ def deployment_update_policies(*, deployment: Deployment, actor, policies: dict)
         d = Deployment.objects.select_for_update().get(pk=deployment.pk)
         if d.status == Deployment.Status.UNDEPLOYED:
             raise ValidationError("This deployment is undeployed; deploy it first.")
-        cleaned = policies_clean(policies, environment=environment)
+        _, _, policies_in = settings_for_change(
+            environment=environment,
+            locked=locked_by(d),
+            schedule=None,
+            timezone=None,
+            policies=policies,
+        )
+        cleaned = policies_clean(policies_in, environment=environment)
         changes = [
             f"{POLICY_LABELS[k]} {getattr(d, k)} → {v}"
             for k, v in cleaned.items()
