@@ -19,6 +19,24 @@ SCHEDULE_HELP = (
 )
 
 
+def lock_managed(form: forms.Form, managed) -> None:
+    """Fields chorus.toml sets (a services.repository.Declared): shown with the file's value,
+    read-only; Django ignores a posted value of a disabled field and keeps the file's."""
+    if managed is None:
+        return
+    for name in managed.fields:
+        field = form.fields.get(name)
+        if field is None:
+            continue
+        field.disabled = True
+        form.initial[name] = managed.value(name)
+        field.help_text = (
+            f"Managed by chorus.toml at {managed.commit[:12]}: edit the file and push to change "
+            "it, or turn off “Managed by the repository” in the component's settings."
+        )
+        field.widget.attrs["data-managed"] = managed.commit[:12]
+
+
 class ScheduleFields(forms.Form):
     schedule = forms.CharField(
         max_length=100,
@@ -59,7 +77,7 @@ def _policy_field(name: str) -> forms.Field:
 class PolicyFields(forms.Form):
     """The deployment's policies; empty fields keep the current (or default) value."""
 
-    def __init__(self, *args, deployment: Deployment | None = None, **kwargs):
+    def __init__(self, *args, deployment: Deployment | None = None, managed=None, **kwargs):
         super().__init__(*args, **kwargs)
         for name in POLICY_FIELDS:
             self.fields[name] = _policy_field(name)
@@ -68,6 +86,7 @@ class PolicyFields(forms.Form):
                 if deployment is not None
                 else Deployment._meta.get_field(name).default
             )
+        lock_managed(self, managed)
 
     def policies(self) -> dict:
         return {
@@ -120,7 +139,9 @@ def _build_label(build: Build) -> str:
 
 
 class PromoteForm(ScheduleFields, PayloadField):
-    pass
+    def __init__(self, *args, managed=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        lock_managed(self, managed)
 
 
 class RollbackForm(forms.Form):

@@ -15,6 +15,7 @@ from django.utils.timezone import now as _now
 
 from components.models import Component
 from deployments.deploy.services.rules import POLICY_FIELDS, POLICY_LABELS, build_ran_in, can_change
+from deployments.deploy.services.repository import Declared, locked_by
 from deployments.environments import promotion_source
 from deployments.models import Build, ConfigVar, Deployment, DeploymentEvent, Environment
 from deployments.schedules.parsing import check_schedule_in_zone, parse_schedule, uses_spread
@@ -104,6 +105,8 @@ class EnvironmentRow:
     rollback_builds: list[Build]
     # The last pull of the deployed image onto this environment's engine failed: why.
     image_problem: str = ""
+    # The fields chorus.toml set (schedules as code), read-only while managed.
+    managed: Declared | None = None
 
 
 def succeeded_builds(*, component: Component) -> QuerySet[Build]:
@@ -133,10 +136,14 @@ def config_vars(*, component: Component, environment: Environment) -> list[Confi
 
 def policy_rows(deployment: Deployment) -> list[tuple[str, object]]:
     rows = []
+    managed = deployment.managed
     for f in POLICY_FIELDS:
         value = getattr(deployment, f)
         display = getattr(deployment, f"get_{f}_display", None)
-        rows.append((POLICY_LABELS[f], display() if display else value))
+        shown = display() if display else value
+        if f in managed:
+            shown = f"{shown} (chorus.toml)"
+        rows.append((POLICY_LABELS[f], shown))
     return rows
 
 
@@ -171,6 +178,7 @@ def environment_row(*, component: Component, environment: Environment, user) -> 
         ),
         rollback_builds=[b for b in builds if not deployment or b.pk != deployment.build_id],
         image_problem=image_problem(deployment) if deployment else "",
+        managed=locked_by(deployment),
     )
 
 

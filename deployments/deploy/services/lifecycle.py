@@ -371,7 +371,7 @@ def deployment_rollback(*, deployment: Deployment, build: Build, actor) -> Deplo
 def _from_file(declared: Declared | None) -> str:
     if declared is None or not declared.fields:
         return ""
-    return f" with the settings of chorus.toml at {declared.commit[:7]}"
+    return f" with the settings of chorus.toml at {declared.commit[:12]}"
 
 
 def deployment_apply_repository(*, build: Build) -> tuple[Deployment | None, str]:

@@ -47,6 +47,11 @@ class Declared:
         names = [n for n in ("schedule", "timezone") if getattr(self, n) is not None]
         return names + sorted(self.policies)
 
+    @property
+    def labels(self) -> list[str]:
+        """The fields in words, for the page: "Schedule, Timezone, Timeout (seconds)"."""
+        return [{"schedule": "Schedule", "timezone": "Timezone"}.get(n) or _label(n) for n in self.fields]
+
     def value(self, name: str) -> Any:
         return getattr(self, name) if name in ("schedule", "timezone") else self.policies[name]
 
@@ -116,7 +121,7 @@ def settings_for_change(
     refused = [
         name
         for name in locked.fields
-        if requested.get(name) is not None
+        if requested.get(name) not in (None, "")
         and _normal(name, requested[name]) != locked.value(name)
     ]
     if refused:
@@ -126,7 +131,7 @@ def settings_for_change(
         )
         raise ValidationError(
             f"{labels} of {environment.name} {'is' if len(refused) == 1 else 'are'} managed "
-            f"by chorus.toml (commit {locked.commit[:7]}). Edit the file and push, or turn off "
+            f"by chorus.toml (commit {locked.commit[:12]}). Edit the file and push, or turn off "
             f"{MANAGEMENT_SETTING} in the component's settings to change "
             f"{'it' if len(refused) == 1 else 'them'} here.",
             code="managed",

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from deployments.deploy.forms import PolicyFields, RollbackForm, RunNowForm
 from deployments.deploy.selectors import live_deployment, succeeded_builds
 from deployments.deploy.services.lifecycle import deployment_rollback
+from deployments.deploy.services.repository import locked_by
 from deployments.deploy.services.state import (
     deployment_resume,
     deployment_suspend,
@@ -167,7 +168,7 @@ def policies_view(request, project_slug: str, name: str, env_slug: str):
     if deployment is None:
         messages.error(request, f"Nothing is deployed in {environment.name}.")
         return back(component, environment)
-    form = PolicyFields(request.POST or None, deployment=deployment)
+    form = PolicyFields(request.POST or None, deployment=deployment, managed=locked_by(deployment))
     if request.method == "POST" and form.is_valid():
         try:
             deployment_update_policies(

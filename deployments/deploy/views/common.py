@@ -10,6 +10,7 @@ from django.urls import reverse
 from components.selectors import component_get_for_user
 from deployments.deploy.forms import DeployForm
 from deployments.deploy.selectors import succeeded_builds
+from deployments.deploy.services.repository import declared_for, locked_by
 from deployments.deploy.services.rules import check_environment_role
 from deployments.environments import environment_get
 from deployments.payloads import payload_text
@@ -49,6 +50,16 @@ def add_errors(form, exc: ValidationError) -> None:
         form.add_error(None, exc.messages)
 
 
+def managed_for_form(component, environment, deployment, latest_build):
+    """The fields chorus.toml sets in `environment` (services/repository.py): the deployment's
+    marked ones, or, before the first deploy, what the latest build's file declares."""
+    locked = locked_by(deployment)
+    if locked is not None or latest_build is None:
+        return locked
+    declared = declared_for(build=latest_build, environment=environment)
+    return declared if declared is not None and declared.fields else None
+
+
 def deploy_form(component, environment, deployment, data=None, *, auto_prefix=True):
     initial = {"timezone": "UTC"}
     if deployment is not None:
@@ -58,10 +69,12 @@ def deploy_form(component, environment, deployment, data=None, *, auto_prefix=Tr
             "timezone": deployment.timezone,
             "payload": payload_text(deployment.payload),
         }
+    builds = succeeded_builds(component=component)
     return DeployForm(
         data,
         initial=initial,
-        builds=succeeded_builds(component=component),
+        builds=builds,
         deployment=deployment,
+        managed=managed_for_form(component, environment, deployment, builds.first()),
         auto_id=f"id_{environment.slug}_%s" if auto_prefix else "id_%s",
     )

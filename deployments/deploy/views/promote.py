@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 from deployments.deploy.forms import PromoteForm
 from deployments.deploy.selectors import live_deployment, schedule_preview
 from deployments.deploy.services.lifecycle import deployment_promote
+from deployments.deploy.services.repository import declared_for, locked_by
 from deployments.deploy.services.rules import build_ran_in
 from deployments.deploy.views.common import add_errors, back, load
 from deployments.environments import promotion_source
@@ -82,7 +83,9 @@ def promote_view(request, project_slug: str, name: str, env_slug: str):
         "timezone": target.timezone if target else source.timezone,
         "payload": payload_text(target.payload if target else source.payload),
     }
-    form = PromoteForm(request.POST or None, initial=initial)
+    declared = declared_for(build=source.build, environment=target_env)
+    managed = declared if declared is not None and declared.fields else locked_by(target)
+    form = PromoteForm(request.POST or None, initial=initial, managed=managed)
     if request.method == "POST" and "preview" not in request.POST and form.is_valid():
         try:
             deployment_promote(
