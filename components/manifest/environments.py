@@ -80,7 +80,7 @@ def _parse_one(table: dict, environment, where, path: tuple[str, ...]) -> dict[s
     for key, value in table.items():
         if key in ("schedule", "timezone"):
             if not isinstance(value, str):
-                raise fail(key, f"must be a string, e.g. {key} = \"{_EXAMPLES[key]}\"")
+                raise fail(key, f'must be a string, e.g. {key} = "{_EXAMPLES[key]}"')
             continue
         policy = POLICY_ALIASES.get(key, key)
         if policy not in POLICY_RULES:

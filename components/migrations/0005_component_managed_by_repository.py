@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('components', '0004_webhook_delivery'),
+        ("components", "0004_webhook_delivery"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='component',
-            name='managed_by_repository',
+            model_name="component",
+            name="managed_by_repository",
             field=models.BooleanField(default=False),
         ),
     ]

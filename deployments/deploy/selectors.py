@@ -14,8 +14,8 @@ from django.db.models import QuerySet
 from django.utils.timezone import now as _now
 
 from components.models import Component
-from deployments.deploy.services.rules import POLICY_FIELDS, POLICY_LABELS, build_ran_in, can_change
 from deployments.deploy.services.repository import Declared, locked_by
+from deployments.deploy.services.rules import POLICY_FIELDS, POLICY_LABELS, build_ran_in, can_change
 from deployments.environments import promotion_source
 from deployments.models import Build, ConfigVar, Deployment, DeploymentEvent, Environment
 from deployments.schedules.parsing import check_schedule_in_zone, parse_schedule, uses_spread

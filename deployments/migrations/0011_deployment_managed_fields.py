@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deployments', '0010_build_manifest'),
+        ("deployments", "0010_build_manifest"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='deployment',
-            name='managed_commit',
+            model_name="deployment",
+            name="managed_commit",
             field=models.CharField(blank=True, max_length=40),
         ),
         migrations.AddField(
-            model_name='deployment',
-            name='managed_fields',
+            model_name="deployment",
+            name="managed_fields",
             field=models.JSONField(blank=True, default=list),
         ),
     ]

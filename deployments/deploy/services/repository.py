@@ -50,7 +50,10 @@ class Declared:
     @property
     def labels(self) -> list[str]:
         """The fields in words, for the page: "Schedule, Timezone, Timeout (seconds)"."""
-        return [{"schedule": "Schedule", "timezone": "Timezone"}.get(n) or _label(n) for n in self.fields]
+        return [
+            {"schedule": "Schedule", "timezone": "Timezone"}.get(n) or _label(n)
+            for n in self.fields
+        ]
 
     def value(self, name: str) -> Any:
         return getattr(self, name) if name in ("schedule", "timezone") else self.policies[name]

@@ -65,13 +65,13 @@ def test_schedule_timezone_and_policies_are_read_per_environment():
         ('[environments.dev]\ntimezone = "Mars/Olympus_Mons"\n', 2, "Unknown timezone"),
         ('[environments.dev]\ntimezone = "Europe/Berln"\n', 2, 'Did you mean "Europe/Berlin"'),
         # Policy values outside POLICY_RULES.
-        ('[environments.dev]\n\nretries = 11\n', 3, "Max retries must be between 0 and 10"),
+        ("[environments.dev]\n\nretries = 11\n", 3, "Max retries must be between 0 and 10"),
         ('[environments.dev]\ntimeout = "30"\n', 2, "must be a whole number"),
         ("[environments.dev]\ntimeout = 30.5\n", 2, "must be a whole number"),
         ("[environments.dev]\ntimeout = true\n", 2, "must be a whole number"),
         ("[environments.dev]\ntimeout = 999999\n", 2, "maximum run time"),
         ('[environments.dev]\nconcurrency = "sometimes"\n', 2, "must be one of: allow"),
-        ('[environments.dev]\ncatchup = 1\n', 2, "must be a string"),
+        ("[environments.dev]\ncatchup = 1\n", 2, "must be a string"),
         ("[environments.dev]\ntimeout = 10\ntimeout_seconds = 20\n", 3, "same policy"),
         # Shapes.
         ('environments = "dev"\n', 1, "must be a table"),

@@ -70,9 +70,7 @@ def test_a_direct_change_of_a_managed_field_is_refused_and_changes_nothing(deplo
     assert deployed.build.short_sha in message
     assert "Edit the file and push, or turn off “Managed by the repository”" in message
     with pytest.raises(ValidationError, match="Timeout \\(seconds\\) \\(30\\) of Development"):
-        deployment_update_policies(
-            deployment=deployed, actor=bob, policies={"timeout_seconds": 60}
-        )
+        deployment_update_policies(deployment=deployed, actor=bob, policies={"timeout_seconds": 60})
     d = Deployment.objects.get(pk=deployed.pk)
     assert (d.schedule, d.timeout_seconds) == ("@every 2s", 30)
     assert interval_of(d) == 2
