@@ -113,8 +113,11 @@ def parse_manifest(text: str) -> Manifest:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc)) or "invalid TOML"
-        raise ManifestError(f"not valid TOML: {reason}", int(m.group(1)) if m else None) from exc
+        line = int(m.group(1)) if m else None
+        if line is None and "(at end of document)" in str(exc):
+            line = max(len(text.splitlines()), 1)  # an unclosed [ or { runs to the end
+        reason = re.sub(r"\s*\((at line \d+, column \d+|at end of document)\)", "", str(exc))
+        raise ManifestError(f"not valid TOML: {reason or 'invalid TOML'}", line) from exc
     where = Locator(text)
     for key in data:
         if key not in TOP_LEVEL_KEYS:

@@ -52,6 +52,7 @@ def test_schedule_timezone_and_policies_are_read_per_environment():
         # A syntax error inside an environment table.
         ('[environments.dev]\nschedule = "@every 2s\n', 2, "not valid TOML"),
         ("[environments.dev]\nschedule = @every\n", 2, "not valid TOML"),
+        ("[environments.dev]\ntimeout = [30\n", 2, "not valid TOML: Unclosed array"),
         # Unknown keys: a typo of a policy, an environment that does not exist.
         ('[environments.dev]\nschedule = "@daily"\nretires = 3\n', 3, "unknown key"),
         ('entry = "x"\n[environments.staging]\nschedule = "@daily"\n', 2, "unknown environment"),
