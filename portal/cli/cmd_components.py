@@ -99,7 +99,8 @@ def cmd_components_update(args):
     if args.json:
         return output.emit_json(c)
     managed = "managed by the repository" if c["managed_by_repository"] else "set in Chorus"
-    print(f"Updated {c['project']}/{c['name']}: schedules {managed}; auto build {c['auto_build']}.")
+    auto = "on" if c["auto_build"] else "off"
+    print(f"Updated {c['project']}/{c['name']}: schedules {managed}; auto-build {auto}.")
 
 
 def cmd_components_delete(args):

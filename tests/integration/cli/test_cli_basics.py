@@ -222,3 +222,24 @@ def test_one_off_schedules_in_the_cli(chorus, tokens, project, alice):
     assert r.code == 0, r.err
     row = r.out.splitlines()[1].split()
     assert row[:2] == ["dev", "done"] and row[-1] == "-"  # no next run
+
+
+def test_components_update_switches_schedules_as_code(chorus, tokens, project):
+    r = chorus(
+        "components", "create", "payments/health", "--sample", "health-check",
+        token=tokens["developer"],
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    r = chorus("components", "update", "payments/health", "--managed", "on", token=tokens["viewer"])
+    assert r.code == 1 and "needs the developer role" in r.err, r.err
+    r = chorus(
+        "components", "update", "payments/health", "--managed", "on", token=tokens["developer"]
+    )
+    assert r.code == 0, r.err
+    assert r.out.strip() == (
+        "Updated payments/health: schedules managed by the repository; auto-build off."
+    )
+    r = chorus("components", "view", "payments/health", token=tokens["viewer"])
+    assert "managed by the repository: yes" in r.out
+    r = chorus("components", "update", "payments/health", token=tokens["developer"])
+    assert r.code == 2 and "nothing to change" in r.err
