@@ -6,8 +6,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.timezone import now as _now
 
+from components.manifest.config import config_defaults
 from components.models import Component
 from deployments.deploy.services import events
+from deployments.deploy.services.contract import check_required, config_apply
 from deployments.deploy.services.beat import sync_periodic_task
 from deployments.deploy.services.events import recorded
 from deployments.deploy.services.pulls import check_registry_image, pull_ahead_on_commit
@@ -60,6 +62,7 @@ def _upsert(
     tz = validate_timezone(timezone)
     check_build(component=component, build=build)
     check_production_gate(component=component, build=build, environment=environment)
+    check_required(component=component, environment=environment, build=build)
     current = (
         Deployment.objects.filter(component=component, environment=environment)
         .exclude(status=Deployment.Status.UNDEPLOYED)
@@ -129,6 +132,13 @@ def _upsert(
             if getattr(deployment, k) != v
         ]
         was_undeployed = deployment.status == Deployment.Status.UNDEPLOYED
+        if deployment.build_id != build.pk and config_defaults(
+            deployment.build.manifest
+        ) != config_defaults(build.manifest):
+            # The runs' environment changes with the declared defaults: a new config revision,
+            # so a re-run of an earlier run still gets the configuration that run had.
+            deployment.config_revision += 1
+            changes.append("declared defaults changed")
         deployment.build = build
         deployment.schedule = sched.expr
         deployment.timezone = tz
@@ -177,15 +187,21 @@ def deployment_deploy(
     actor,
     policies: dict | None = None,
     payload=KEEP,
+    config: dict[str, str] | None = None,
 ) -> Deployment:
     """Deploy `build` to `environment` on `schedule`: the Deployment and its PeriodicTask.
 
     `payload` (JSON data or text, None to clear) is what every scheduled run gets in
-    CHORUS_PAYLOAD; by default the deployment keeps the one it has."""
+    CHORUS_PAYLOAD; by default the deployment keeps the one it has. `config` ({key: value})
+    is set in the environment first, in the same transaction; the deploy is refused while a
+    key the build's chorus.toml declares required has no value there."""
 
     def work() -> Deployment:
         check_environment_role(
             actor=actor, component=component, environment=environment, action="deploy"
+        )
+        config_apply(
+            component=component, environment=environment, build=build, values=config, actor=actor
         )
         return _upsert(
             component=component,
@@ -233,12 +249,15 @@ def deployment_promote(
     timezone: str | None = None,
     policies: dict | None = None,
     payload=KEEP,
+    config: dict[str, str] | None = None,
 ) -> Deployment:
     """Deploy the exact build running in `source_env` to `target_env`.
 
     The build must have succeeded at least once in the source deployment. The schedule,
     timezone and payload default to the target's current ones (or the source's for a first
-    promotion).
+    promotion). Configuration is never copied between environments: `config` is set in the
+    target first, and the promotion is refused while a key the build declares required has no
+    value in the target.
     """
     source = deployment_get(component=component, environment=source_env)
 
@@ -262,6 +281,9 @@ def deployment_promote(
                 f"{source_env.name} yet. Production only runs an image that ran in "
                 f"{source_env.name} first: wait for a scheduled run or use Run now, then promote."
             )
+        config_apply(
+            component=component, environment=target_env, build=build, values=config, actor=actor
+        )
         target = deployment_get(component=component, environment=target_env)
         sched = schedule or (target.schedule if target else source.schedule)
         tz = timezone or (target.timezone if target else source.timezone)
