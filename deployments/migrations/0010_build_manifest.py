@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deployments', '0009_deployment_dst_rule'),
+        ("deployments", "0009_deployment_dst_rule"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='build',
-            name='manifest',
+            model_name="build",
+            name="manifest",
             field=models.JSONField(blank=True, default=dict),
         ),
     ]

@@ -31,19 +31,14 @@ class Declaration:
     type: str
     order: int
 
-    @property
-    def label(self) -> str:
-        """How the key reads in a message: the name and, when declared, what it is."""
-        return f"{self.key} ({self.description})" if self.description else self.key
-
 
 class MissingConfig(ValidationError):
-    """A deploy or promotion refused because required settings have no value; `keys` says
+    """A deploy or promotion refused because required settings have no value; `missing` says
     which, so a form can mark each field."""
 
     def __init__(self, message: str, keys: list[str]):
         super().__init__({"config": [message]})
-        self.keys = keys
+        self.missing = keys
 
 
 def declarations(build: Build | None) -> dict[str, Declaration]:
@@ -116,15 +111,12 @@ def check_required(*, component: Component, environment: Environment, build: Bui
     missing = missing_required(component=component, environment=environment, build=build)
     if not missing:
         return
-    names = ", ".join(d.label for d in missing)
-    noun = "setting" if len(missing) == 1 else "settings"
+    names = ", ".join(d.key for d in missing)
+    one = len(missing) == 1
     raise MissingConfig(
-        f"Set the required {noun} {names} in {environment.name} first: build #{build.pk}'s "
-        "chorus.toml declares "
-        + ("it" if len(missing) == 1 else "them")
-        + " required and "
-        + environment.name
-        + (" has no value for it." if len(missing) == 1 else " has no values for them."),
+        f"Set {names} in {environment.name} first: build #{build.pk}'s chorus.toml declares "
+        f"{'it' if one else 'them'} required and {environment.name} has no value for "
+        f"{'it' if one else 'them'}.",
         [d.key for d in missing],
     )
 

@@ -8,8 +8,10 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from components.selectors import component_get_for_user
+from deployments.deploy.config_selectors import contract_rows
 from deployments.deploy.forms import DeployForm
 from deployments.deploy.selectors import succeeded_builds
+from deployments.deploy.services.contract import MissingConfig
 from deployments.deploy.services.rules import check_environment_role
 from deployments.environments import environment_get
 from deployments.payloads import payload_text
@@ -58,10 +60,30 @@ def deploy_form(component, environment, deployment, data=None, *, auto_prefix=Tr
             "timezone": deployment.timezone,
             "payload": payload_text(deployment.payload),
         }
-    return DeployForm(
+    builds = succeeded_builds(component=component)
+    form = DeployForm(
         data,
         initial=initial,
-        builds=succeeded_builds(component=component),
+        builds=builds,
         deployment=deployment,
         auto_id=f"id_{environment.slug}_%s" if auto_prefix else "id_%s",
     )
+    # The settings asked for are those the chosen build declares (the posted one, else the
+    # deployed one, else the newest): Preview re-renders them for another choice.
+    build = None
+    if data is not None and str(data.get("build", "")).isdigit():
+        build = builds.filter(pk=int(data["build"])).first()
+    if build is None:
+        build = deployment.build if deployment is not None else builds.first()
+    form.contract_build = build
+    form.add_config_fields(
+        contract_rows(component=component, environment=environment, build=build), suggest=True
+    )
+    return form
+
+
+def add_service_errors(form, exc: ValidationError) -> None:
+    """add_errors, and each missing required setting marked at its own field."""
+    add_errors(form, exc)
+    if isinstance(exc, MissingConfig):
+        form.mark_missing(exc.missing)
