@@ -29,9 +29,9 @@ from django.db.models import Count, Max, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from components.manifest.config import config_defaults
 from deployments.executions.dispatch import finished_on_commit
 from deployments.executions.snapshots import config_snapshots_load
-from components.manifest.config import config_defaults
 from deployments.models import (
     Build,
     ConcurrencyPolicy,

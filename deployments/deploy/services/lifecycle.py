@@ -9,8 +9,8 @@ from django.utils.timezone import now as _now
 from components.manifest.config import config_defaults
 from components.models import Component
 from deployments.deploy.services import events
-from deployments.deploy.services.contract import check_required, config_apply
 from deployments.deploy.services.beat import sync_periodic_task
+from deployments.deploy.services.contract import check_required, config_apply
 from deployments.deploy.services.events import recorded
 from deployments.deploy.services.pulls import check_registry_image, pull_ahead_on_commit
 from deployments.deploy.services.rules import (
