@@ -76,8 +76,11 @@ def deploy_form(component, environment, deployment, data=None, *, auto_prefix=Tr
     if build is None:
         build = deployment.build if deployment is not None else builds.first()
     form.contract_build = build
+    # A required key's declared default is pre-filled as a suggestion, except in production
+    # environments, whose values are chosen on purpose.
     form.add_config_fields(
-        contract_rows(component=component, environment=environment, build=build), suggest=True
+        contract_rows(component=component, environment=environment, build=build),
+        suggest=not environment.is_production,
     )
     return form
 

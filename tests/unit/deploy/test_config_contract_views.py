@@ -49,6 +49,14 @@ def test_deploy_form_asks_for_required_settings_and_refuses_without_them(
     assert 'name="config_API_TOKEN"' in html and 'type="password"' in html
     assert "Where the sessions are" in html and "default: 30" in html
 
+    # The environment's Config & secrets lists what the build declares and is not set.
+    page = c.get(url(component, "deploy/")).content.decode()
+    declared_dev = page.split('id="declared-dev"')[1].split("</table>")[0]
+    assert (
+        "required — missing" in declared_dev and "default <code>30</code> applies" in declared_dev
+    )
+    assert "2 required missing" in page
+
     form = {"build": declared.pk, "schedule": "@hourly", "timezone": "UTC"}
     r = c.post(url(component, "env/dev/deploy/"), {**form, "config_SESSIONS_URL": "x"})
     html = r.content.decode()
