@@ -90,7 +90,7 @@ class ConfigDiffRow:
 
 def _words(var: ConfigVar | None, decl: Declaration | None) -> str:
     if not _has_value(var):
-        if decl is not None and decl.default is not None:
+        if decl is not None and decl.default is not None and not decl.required:
             return f"not set (default {decl.default})"
         return "not set"
     return "set" if var.is_secret else var.value
