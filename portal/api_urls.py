@@ -133,6 +133,11 @@ v1 += [
     path(C + "config/<slug:env>/", config.ConfigListApi.as_view(), name="config"),
     path(C + "config/<slug:env>/set/", config.ConfigSetApi.as_view(), name="config_set"),
     path(C + "config/<slug:env>/unset/", config.ConfigUnsetApi.as_view(), name="config_unset"),
+    path(
+        C + "config/<slug:env>/contract/",
+        config.ConfigContractApi.as_view(),
+        name="config_contract",
+    ),
     # Alerts: channels and deliveries per project, rules per component
     path(P + "alerts/channels/", alerts.ChannelListApi.as_view(), name="alert_channels"),
     path(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from components.manifest.config import value_error
 from deployments.deploy.services.config import MAX_VALUE_BYTES, validate_key
 from deployments.deploy.services.rules import POLICY_FIELDS, POLICY_LABELS, POLICY_RULES
 from deployments.models import Build, CatchupPolicy, ConcurrencyPolicy, Deployment, DstRule
@@ -118,7 +119,93 @@ class PayloadField(forms.Form):
         return payload_clean(self.cleaned_data.get("payload"))
 
 
-class DeployForm(ScheduleFields, PayloadField, PolicyFields):
+CONFIG_PREFIX = "config_"
+
+
+class ConfigFields(forms.Form):
+    """One field per declared setting the environment has not set (components/manifest):
+    required ones are asked for, optional ones may override their default. `rows` are
+    config_selectors.SettingRow; `suggest` pre-fills a required key's declared default."""
+
+    def add_config_fields(self, rows, *, suggest: bool) -> None:
+        self.setting_rows = list(rows)
+        for row in self.setting_rows:
+            if row.is_set:
+                continue
+            decl = row.declaration
+            attrs = {"autocomplete": "off", "data-config-key": decl.key}
+            if decl.default is not None:
+                attrs["placeholder"] = decl.default
+            widget = (
+                forms.PasswordInput(
+                    render_value=False, attrs={**attrs, "autocomplete": "new-password"}
+                )
+                if row.is_secret
+                else forms.TextInput(attrs=attrs)
+            )
+            help_parts = [decl.description] if decl.description else []
+            if decl.type != "string":
+                help_parts.append(f"type {decl.type}")
+            if decl.default is not None:
+                help_parts.append(
+                    f"suggested: {decl.default}" if decl.required else f"default: {decl.default}"
+                )
+            self.fields[CONFIG_PREFIX + decl.key] = forms.CharField(
+                label=f"{decl.key} (required)" if decl.required else decl.key,
+                required=False,
+                max_length=MAX_VALUE_BYTES,
+                strip=False,
+                widget=widget,
+                help_text=" · ".join(help_parts),
+                initial=decl.default if suggest and decl.required else None,
+            )
+
+    def config_field_rows(self, *, required: bool):
+        """(row, bound field) of the asked settings, required or optional ones."""
+        return [
+            (row, self[CONFIG_PREFIX + row.key])
+            for row in getattr(self, "setting_rows", [])
+            if not row.is_set and row.declaration.required == required
+        ]
+
+    @property
+    def config_field_rows_required(self):
+        return self.config_field_rows(required=True)
+
+    @property
+    def config_field_rows_optional(self):
+        return self.config_field_rows(required=False)
+
+    @property
+    def config_rows_set(self):
+        return [row for row in getattr(self, "setting_rows", []) if row.is_set]
+
+    def clean(self):
+        data = super().clean()
+        for row in getattr(self, "setting_rows", []):
+            name = CONFIG_PREFIX + row.key
+            value = (data or {}).get(name) or ""
+            if value and row.declaration.type != "string":
+                problem = value_error(value, row.declaration.type)
+                if problem:
+                    self.add_error(name, f"{row.key} {problem}.")
+        return data
+
+    def config_values(self) -> dict[str, str]:
+        return {
+            name[len(CONFIG_PREFIX) :]: value
+            for name, value in self.cleaned_data.items()
+            if name.startswith(CONFIG_PREFIX) and value
+        }
+
+    def mark_missing(self, keys) -> None:
+        for key in keys:
+            name = CONFIG_PREFIX + key
+            if name in self.fields:
+                self.add_error(name, f"{key} is required: enter a value.")
+
+
+class DeployForm(ScheduleFields, PayloadField, PolicyFields, ConfigFields):
     build = forms.ModelChoiceField(
         queryset=Build.objects.none(), empty_label=None, error_messages=BUILD_ERRORS
     )
@@ -138,7 +225,7 @@ def _build_label(build: Build) -> str:
     return f"#{build.pk} · {build.short_sha}{digest}{message}"
 
 
-class PromoteForm(ScheduleFields, PayloadField):
+class PromoteForm(ScheduleFields, PayloadField, ConfigFields):
     def __init__(self, *args, managed=None, **kwargs):
         super().__init__(*args, **kwargs)
         lock_managed(self, managed)

@@ -107,6 +107,17 @@ class EnvironmentRow:
     image_problem: str = ""
     # The fields chorus.toml set (schedules as code), read-only while managed.
     managed: Declared | None = None
+    # The settings the contract's build declares (config_selectors.SettingRow), and that build.
+    settings: list = field(default_factory=list)
+    settings_build: Build | None = None
+
+    @property
+    def unset_settings(self) -> list:
+        return [s for s in self.settings if not s.is_set]
+
+    @property
+    def missing_settings(self) -> list:
+        return [s for s in self.settings if s.status == "missing"]
 
 
 def succeeded_builds(*, component: Component) -> QuerySet[Build]:
@@ -148,7 +159,11 @@ def policy_rows(deployment: Deployment) -> list[tuple[str, object]]:
 
 
 def environment_row(*, component: Component, environment: Environment, user) -> EnvironmentRow:
+    from deployments.deploy.config_selectors import contract_rows
+    from deployments.deploy.services.contract import contract_build
+
     deployment = live_deployment(component=component, environment=environment)
+    settings_build = contract_build(component=component, environment=environment)
     source = promotion_source(environment=environment)
     source_deployment = live_deployment(component=component, environment=source) if source else None
     builds = list(succeeded_builds(component=component)[:20])
@@ -179,6 +194,8 @@ def environment_row(*, component: Component, environment: Environment, user) -> 
         rollback_builds=[b for b in builds if not deployment or b.pk != deployment.build_id],
         image_problem=image_problem(deployment) if deployment else "",
         managed=locked_by(deployment),
+        settings=contract_rows(component=component, environment=environment, build=settings_build),
+        settings_build=settings_build,
     )
 
 

@@ -29,9 +29,17 @@ from django.db.models import Count, Max, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from components.manifest.config import config_defaults
 from deployments.executions.dispatch import finished_on_commit
 from deployments.executions.snapshots import config_snapshots_load
-from deployments.models import ConcurrencyPolicy, ConfigVar, Deployment, Environment, Execution
+from deployments.models import (
+    Build,
+    ConcurrencyPolicy,
+    ConfigVar,
+    Deployment,
+    Environment,
+    Execution,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -357,10 +365,24 @@ def _prepare(claimed: list[int]) -> dict[int, Started]:
         .values_list("component_id", "environment_id")
         .distinct()
     )
-    config: dict[int, tuple[dict, list]] = {}
-    for d in deployments.values():
-        if (d.component_id, d.environment_id) in with_config:
-            config[d.pk] = deployment_runtime_env(deployment=d)
+    # Defaults declared in a build's chorus.toml fill the keys an environment leaves unset; a
+    # run gets those of the build it runs (a re-run may run an earlier build).
+    builds = {
+        b.pk: b
+        for b in Build.objects.filter(pk__in={e.build_id for e in executions if e.build_id})
+        .exclude(manifest={})
+        .only("pk", "manifest")
+    }
+    config: dict[tuple, tuple[dict, list]] = {}
+    for e in executions:
+        d, build = e.deployment, builds.get(e.build_id)
+        key = (d.pk, e.build_id)
+        if key not in config and (
+            (d.component_id, d.environment_id) in with_config or build is not None
+        ):
+            config[key] = deployment_runtime_env(
+                deployment=d, defaults=config_defaults(build.manifest if build else None)
+            )
     # Re-runs of an older revision run with that revision's stored configuration.
     older = {
         (e.deployment_id, e.config_revision)
@@ -373,7 +395,7 @@ def _prepare(claimed: list[int]) -> dict[int, Started]:
     for e in executions:
         d = e.deployment
         stat = stats.get(d.pk, {})
-        env, secrets = config.get(d.pk, ({}, []))
+        env, secrets = config.get((d.pk, e.build_id), ({}, []))
         if (d.pk, e.config_revision) in older:
             if (d.pk, e.config_revision) in snapshots:
                 env, secrets = snapshots[(d.pk, e.config_revision)]

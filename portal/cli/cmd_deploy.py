@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 
 from . import output
-from .client import CliError
+from .client import ApiError, CliError
 from .helpers import (
     client_for,
     component_path,
+    component_ref,
 )
 
 # --- deployments -------------------------------------------------------------------------------
@@ -51,6 +52,33 @@ def _show_deployment(args, d: dict, verb: str):
         print(f"Runs {d['schedule_description']}; next: {output.when(d.get('next_run'))}")
 
 
+def _pairs(pairs: list[str] | None) -> dict[str, str]:
+    """KEY=VALUE arguments as a dict; VALUE "-" reads standard input (once)."""
+    values: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CliError(f"expected KEY=VALUE, got “{pair}”", 2)
+        if value == "-":
+            value = sys.stdin.read().rstrip("\n")  # secrets stay out of argv and shell history
+        values[key] = value
+    return values
+
+
+def _post_deploy(args, client, path: str, body: dict, env: str) -> dict:
+    """POST a deploy or promote; a refusal for missing settings says how to give them."""
+    try:
+        return client.post(path, body)
+    except ApiError as exc:
+        if "config" in exc.fields:
+            project, name = component_ref(args, client)
+            raise CliError(
+                f"{exc} See them with `chorus config list {project}/{name} --env {env}`; "
+                "give them with --set KEY=VALUE (VALUE - reads standard input)."
+            ) from None
+        raise
+
+
 def cmd_deploy(args):
     client = client_for(args)
     body: dict = {}
@@ -63,7 +91,11 @@ def cmd_deploy(args):
     policies = _policies(args)
     if policies:
         body["policies"] = policies
-    d = client.post(component_path(args, client) + f"deployments/{args.env}/deploy/", body)
+    config = _pairs(args.set)
+    if config:
+        body["config"] = config
+    path = component_path(args, client) + f"deployments/{args.env}/deploy/"
+    d = _post_deploy(args, client, path, body, args.env)
     _show_deployment(args, d, "Deployed")
 
 
@@ -76,7 +108,11 @@ def cmd_promote(args):
         body["schedule"] = args.schedule
     if args.tz:
         body["timezone"] = args.tz
-    d = client.post(component_path(args, client) + f"deployments/{args.to}/promote/", body)
+    config = _pairs(args.set)
+    if config:
+        body["config"] = config
+    path = component_path(args, client) + f"deployments/{args.to}/promote/"
+    d = _post_deploy(args, client, path, body, args.to)
     _show_deployment(args, d, "Promoted")
 
 
@@ -106,34 +142,80 @@ def cmd_deployments_list(args):
 
 
 # --- config and secrets ------------------------------------------------------------------------
+def _config_rows(variables: list[dict], contract: dict) -> list[dict]:
+    """The declared settings in the file's order, then the undeclared variables by name."""
+    by_key = {v["key"]: v for v in variables}
+    rows = []
+    for s in contract["settings"]:
+        var = by_key.pop(s["key"], None)
+        rows.append(
+            {
+                "key": s["key"],
+                "value": s["value"],
+                "secret": s["secret"] or bool(var and var["is_secret"]),
+                "status": s["status"],
+                "type": s["type"],
+                "default": s["default"],
+                "description": (("required. " if s["required"] else "") + s["description"])[:60],
+            }
+        )
+    for var in sorted(by_key.values(), key=lambda v: v["key"]):
+        rows.append(
+            {
+                "key": var["key"],
+                "value": var["value"],
+                "secret": var["is_secret"],
+                "status": "set",
+                "type": "",
+                "default": None,
+                "description": "(not declared)" if contract["settings"] else "",
+            }
+        )
+    return rows
+
+
+CONFIG_COLUMNS = [
+    ("key", "key"),
+    ("value", "value"),
+    ("secret", "secret"),
+    ("status", "status"),
+    ("type", "type"),
+    ("default", "default"),
+    ("description", "description"),
+]
+
+
 def cmd_config_list(args):
+    """Per environment: what the build's chorus.toml declares and what is set (secrets masked)."""
     client = client_for(args)
-    rows = client.get_all(component_path(args, client) + f"config/{args.env}/")
+    base = component_path(args, client)
+    envs = [args.env] if args.env else [e["slug"] for e in client.get("environments/")]
+    out = []
+    for env in envs:
+        variables = client.get_all(base + f"config/{env}/")
+        contract = client.get(base + f"config/{env}/contract/", build=args.build)
+        out.append({**contract, "variables": variables})
     if args.json:
-        return output.emit_json(rows)
-    output.table(
-        rows,
-        [
-            ("key", "key"),
-            ("value", "value"),
-            ("secret", "is_secret"),
-            ("updated", lambda r: output.when(r["updated_at"])),
-        ],
-        empty="(no config)",
-    )
+        return output.emit_json(out[0] if args.env else out)
+    for n, item in enumerate(out):
+        if not args.env:
+            print(("\n" if n else "") + f"== {item['environment']}")
+        if item["build"] is not None and item["settings"]:
+            print(f"Declared by build #{item['build']}'s chorus.toml.")
+        output.table(_config_rows(item["variables"], item), CONFIG_COLUMNS, empty="(no config)")
+        if item["missing"]:
+            print(
+                f"Missing (deploy and promote are refused until set): {', '.join(item['missing'])}"
+            )
 
 
 def cmd_config_set(args):
     client = client_for(args)
     path = component_path(args, client) + f"config/{args.env}/set/"
-    results = []
-    for pair in args.pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise CliError(f"expected KEY=VALUE, got “{pair}”", 2)
-        if value == "-":
-            value = sys.stdin.read().rstrip("\n")  # secrets stay out of argv and shell history
-        results.append(client.post(path, {"key": key, "value": value, "is_secret": args.secret}))
+    results = [
+        client.post(path, {"key": key, "value": value, "is_secret": args.secret})
+        for key, value in _pairs(args.pairs).items()
+    ]
     if args.json:
         return output.emit_json(results)
     for r in results:

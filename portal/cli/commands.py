@@ -157,6 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", choices=["allow", "forbid", "replace"])
     p.add_argument("--starting-deadline", type=int, help="seconds a late tick may still start")
     p.add_argument("--catchup", choices=["none", "latest", "all"])
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="set a config value in the environment first (repeatable; VALUE - reads stdin; "
+        "keys chorus.toml declares secret are stored as secrets)",
+    )
 
     p = command(
         sub,
@@ -169,6 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="source", help="source environment (default: the one before)")
     p.add_argument("--schedule", help="schedule in the target (default: keep / the source's)")
     p.add_argument("--tz", help="timezone in the target")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="set a config value in the target first (repeatable; VALUE - reads stdin); "
+        "configuration is never copied by a promotion",
+    )
 
     for name, verb in (("suspend", "Suspended"), ("resume", "Resumed"), ("undeploy", "Undeployed")):
         p = command(
@@ -204,11 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", type=int, help="execution id")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing until it ends")
 
-    g = group("config", "config variables and secrets per environment")
+    g = group("config", "config variables, secrets and the settings chorus.toml declares")
     p = command(
-        g, "list", cmd_config_list, "list config (secret values never shown)", component=True
+        g,
+        "list",
+        cmd_config_list,
+        "the declared settings and what is set, per environment (secret values never shown)",
+        component=True,
     )
-    p.add_argument("--env", required=True)
+    p.add_argument("--env", help="one environment (default: every environment)")
+    p.add_argument("--build", type=int, help="the contract of this build (default: deployed)")
     p = command(g, "set", cmd_config_set, "set KEY=VALUE (VALUE '-' reads stdin)", component=True)
     p.add_argument("pairs", nargs="+", metavar="KEY=VALUE")
     p.add_argument("--env", required=True)

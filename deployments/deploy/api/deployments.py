@@ -169,6 +169,13 @@ class DeployIn(ScheduleFields, InputSerializer):
         help_text="JSON every scheduled run gets in CHORUS_PAYLOAD (at most 64 KiB); null "
         "clears it; left out: the deployment keeps its own.",
     )
+    config = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=32768),
+        required=False,
+        help_text="{KEY: value} set in the environment first, in the same transaction (keys "
+        "declared secret in chorus.toml are stored as secrets; declared types are checked). "
+        "Refused with 400 while a key the build declares required has no value.",
+    )
 
 
 class PromoteIn(ScheduleFields, InputSerializer):
@@ -185,6 +192,13 @@ class PromoteIn(ScheduleFields, InputSerializer):
         allow_null=True,
         help_text="JSON every scheduled run gets in CHORUS_PAYLOAD (at most 64 KiB); null "
         "clears it; left out: the target's, or the source's.",
+    )
+    config = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=32768),
+        required=False,
+        help_text="{KEY: value} set in the target first (configuration is never copied), in the same transaction (keys "
+        "declared secret in chorus.toml are stored as secrets; declared types are checked). "
+        "Refused with 400 while a key the build declares required has no value.",
     )
 
 
@@ -295,6 +309,7 @@ class DeploymentDeployApi(_EnvWrite):
             actor=request.user,
             policies=data.get("policies") or None,
             payload=_payload_in(data),
+            config=data.get("config") or None,
         )
         return Response(_out(d))
 
@@ -329,6 +344,7 @@ class DeploymentPromoteApi(_EnvWrite):
             timezone=data.get("timezone"),
             policies=data.get("policies") or None,
             payload=_payload_in(data),
+            config=data.get("config") or None,
         )
         return Response(_out(d))
 

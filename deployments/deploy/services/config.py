@@ -2,7 +2,9 @@
 
 Secrets are encrypted at rest with portal.crypto (Fernet) and are write-only: nothing here
 returns a secret's value except `deployment_runtime_env`, which only the executions side calls
-at run time (it also returns the values so every stored log line can be masked). Events never
+at run time (it also returns the values so every stored log line can be masked, and fills in
+the defaults the build's chorus.toml declares). Keys the contract declares are checked on set
+(services/contract.py): a declared secret is stored as a secret, a declared type must fit. Events never
 carry a secret's value. Every change bumps the deployment's `config_revision`, which each
 execution records.
 """
@@ -15,6 +17,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F
 
+from components.manifest.config import config_defaults
 from components.models import Component
 from deployments.models import ConfigVar, Deployment, DeploymentEvent, Environment
 from portal.crypto import decrypt, encrypt
@@ -106,9 +109,26 @@ def config_set(
         raise
 
 
-def _config_set(*, component, environment, key, value, is_secret, actor) -> ConfigVar:
+_LOOKUP = object()
+
+
+def _config_set(
+    *, component, environment, key, value, is_secret, actor, declaration=_LOOKUP
+) -> ConfigVar:
+    """`declaration`: the key's declaration in the contract that applies (looked up when not
+    given); a declared secret is always stored as a secret, a declared type is checked."""
+    from deployments.deploy.services.contract import (
+        check_declared_value,
+        contract_build,
+        declarations,
+    )
     from deployments.deploy.services.events import record_event
 
+    if declaration is _LOOKUP:
+        build = contract_build(component=component, environment=environment)
+        declaration = declarations(build).get(str(key or "").strip())
+    if declaration is not None and declaration.secret:
+        is_secret = True
     action = "change secrets" if is_secret else "change config"
     _check(actor=actor, component=component, environment=environment, action=action)
     key = validate_key(key)
@@ -119,6 +139,7 @@ def _config_set(*, component, environment, key, value, is_secret, actor) -> Conf
         raise ValidationError({"value": ["A value cannot contain a NUL character."]})
     if is_secret and not value:
         raise ValidationError({"value": ["Enter the secret's value."]})
+    check_declared_value(key=key, value=value, declaration=declaration)
     var = (
         ConfigVar.objects.select_for_update()
         .filter(component=component, environment=environment, key=key)
@@ -212,13 +233,20 @@ def config_list(*, component: Component, environment: Environment) -> list[Confi
     )
 
 
-def deployment_runtime_env(*, deployment: Deployment) -> tuple[dict[str, str], list[str]]:
+def deployment_runtime_env(
+    *, deployment: Deployment, defaults: dict[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
     """(environment variables, secret values) for running `deployment` right now.
+
+    Keys with a declared default (`defaults`; when not given, those of the deployed build's
+    chorus.toml) get it unless the environment sets them.
 
     The secret values come back longest first so a masker replacing them in order never leaves
     the tail of a longer secret that contains a shorter one. For the executions side only.
     """
-    env: dict[str, str] = {}
+    if defaults is None:
+        defaults = config_defaults(deployment.build.manifest)
+    env: dict[str, str] = dict(defaults)
     secrets: list[str] = []
     for var in ConfigVar.objects.filter(
         component_id=deployment.component_id, environment_id=deployment.environment_id

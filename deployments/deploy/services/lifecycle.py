@@ -6,9 +6,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.timezone import now as _now
 
+from components.manifest.config import config_defaults
 from components.models import Component
 from deployments.deploy.services import events
 from deployments.deploy.services.beat import sync_periodic_task
+from deployments.deploy.services.contract import check_required, config_apply
 from deployments.deploy.services.events import recorded
 from deployments.deploy.services.pulls import check_registry_image, pull_ahead_on_commit
 from deployments.deploy.services.repository import (
@@ -68,6 +70,7 @@ def _upsert(
     tz = validate_timezone(timezone)
     check_build(component=component, build=build)
     check_production_gate(component=component, build=build, environment=environment)
+    check_required(component=component, environment=environment, build=build)
     current = (
         Deployment.objects.filter(component=component, environment=environment)
         .exclude(status=Deployment.Status.UNDEPLOYED)
@@ -137,6 +140,13 @@ def _upsert(
             if getattr(deployment, k) != v
         ]
         was_undeployed = deployment.status == Deployment.Status.UNDEPLOYED
+        if deployment.build_id != build.pk and config_defaults(
+            deployment.build.manifest
+        ) != config_defaults(build.manifest):
+            # The runs' environment changes with the declared defaults: a new config revision,
+            # so a re-run of an earlier run still gets the configuration that run had.
+            deployment.config_revision += 1
+            changes.append("declared defaults changed")
         deployment.build = build
         deployment.schedule = sched.expr
         deployment.timezone = tz
@@ -187,6 +197,7 @@ def deployment_deploy(
     actor,
     policies: dict | None = None,
     payload=KEEP,
+    config: dict[str, str] | None = None,
 ) -> Deployment:
     """Deploy `build` to `environment` on `schedule`: the Deployment and its PeriodicTask.
 
@@ -194,7 +205,9 @@ def deployment_deploy(
     code) come from the file: left out they take its value, a different value is refused.
 
     `payload` (JSON data or text, None to clear) is what every scheduled run gets in
-    CHORUS_PAYLOAD; by default the deployment keeps the one it has."""
+    CHORUS_PAYLOAD; by default the deployment keeps the one it has. `config` ({key: value})
+    is set in the environment first, in the same transaction; the deploy is refused while a
+    key the build's chorus.toml declares required has no value there."""
 
     def work() -> Deployment:
         check_environment_role(
@@ -210,6 +223,9 @@ def deployment_deploy(
             schedule=schedule,
             timezone=timezone,
             policies=policies,
+        )
+        config_apply(
+            component=component, environment=environment, build=build, values=config, actor=actor
         )
         return _upsert(
             component=component,
@@ -258,12 +274,15 @@ def deployment_promote(
     timezone: str | None = None,
     policies: dict | None = None,
     payload=KEEP,
+    config: dict[str, str] | None = None,
 ) -> Deployment:
     """Deploy the exact build running in `source_env` to `target_env`.
 
     The build must have succeeded at least once in the source deployment. The schedule,
     timezone and payload default to the target's current ones (or the source's for a first
-    promotion).
+    promotion). Configuration is never copied between environments: `config` is set in the
+    target first, and the promotion is refused while a key the build declares required has no
+    value in the target.
     """
     source = deployment_get(component=component, environment=source_env)
 
@@ -287,6 +306,9 @@ def deployment_promote(
                 f"{source_env.name} yet. Production only runs an image that ran in "
                 f"{source_env.name} first: wait for a scheduled run or use Run now, then promote."
             )
+        config_apply(
+            component=component, environment=target_env, build=build, values=config, actor=actor
+        )
         target = deployment_get(component=component, environment=target_env)
         # Schedules as code: the promoted build's chorus.toml sets the target's fields.
         declared = declared_for(build=build, environment=target_env)

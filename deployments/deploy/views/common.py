@@ -8,8 +8,10 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from components.selectors import component_get_for_user
+from deployments.deploy.config_selectors import contract_rows
 from deployments.deploy.forms import DeployForm
 from deployments.deploy.selectors import succeeded_builds
+from deployments.deploy.services.contract import MissingConfig
 from deployments.deploy.services.repository import declared_for, locked_by
 from deployments.deploy.services.rules import check_environment_role
 from deployments.environments import environment_get
@@ -70,7 +72,7 @@ def deploy_form(component, environment, deployment, data=None, *, auto_prefix=Tr
             "payload": payload_text(deployment.payload),
         }
     builds = succeeded_builds(component=component)
-    return DeployForm(
+    form = DeployForm(
         data,
         initial=initial,
         builds=builds,
@@ -78,3 +80,25 @@ def deploy_form(component, environment, deployment, data=None, *, auto_prefix=Tr
         managed=managed_for_form(component, environment, deployment, builds.first()),
         auto_id=f"id_{environment.slug}_%s" if auto_prefix else "id_%s",
     )
+    # The settings asked for are those the chosen build declares (the posted one, else the
+    # deployed one, else the newest): Preview re-renders them for another choice.
+    build = None
+    if data is not None and str(data.get("build", "")).isdigit():
+        build = builds.filter(pk=int(data["build"])).first()
+    if build is None:
+        build = deployment.build if deployment is not None else builds.first()
+    form.contract_build = build
+    # A required key's declared default is pre-filled as a suggestion, except in production
+    # environments, whose values are chosen on purpose.
+    form.add_config_fields(
+        contract_rows(component=component, environment=environment, build=build),
+        suggest=not environment.is_production,
+    )
+    return form
+
+
+def add_service_errors(form, exc: ValidationError) -> None:
+    """add_errors, and each missing required setting marked at its own field."""
+    add_errors(form, exc)
+    if isinstance(exc, MissingConfig):
+        form.mark_missing(exc.missing)

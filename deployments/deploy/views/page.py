@@ -19,7 +19,7 @@ from deployments.deploy.selectors import (
 from deployments.deploy.services.lifecycle import deployment_deploy
 from deployments.deploy.views.common import (
     BUILDS_ON_PAGE,
-    add_errors,
+    add_service_errors,
     back,
     deploy_form,
     load,
@@ -102,10 +102,11 @@ def deploy_form_view(request, project_slug: str, name: str, env_slug: str):
                     timezone=form.cleaned_data["timezone"],
                     policies=form.policies(),
                     payload=form.cleaned_data["payload"],
+                    config=form.config_values(),
                     actor=request.user,
                 )
             except ValidationError as exc:
-                add_errors(form, exc)
+                add_service_errors(form, exc)
             else:
                 deployment_seed = schedule_seed(
                     component.project.slug, component.name, environment.slug

@@ -8,12 +8,13 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from deployments.deploy.config_selectors import config_diff, contract_rows
 from deployments.deploy.forms import PromoteForm
 from deployments.deploy.selectors import live_deployment, schedule_preview
 from deployments.deploy.services.lifecycle import deployment_promote
 from deployments.deploy.services.repository import declared_for, locked_by
 from deployments.deploy.services.rules import build_ran_in
-from deployments.deploy.views.common import add_errors, back, load
+from deployments.deploy.views.common import add_service_errors, back, load
 from deployments.environments import promotion_source
 from deployments.payloads import payload_clean, payload_text, payload_words
 from deployments.schedules.parsing import describe, schedule_seed
@@ -86,6 +87,11 @@ def promote_view(request, project_slug: str, name: str, env_slug: str):
     declared = declared_for(build=source.build, environment=target_env)
     managed = declared if declared is not None and declared.fields else locked_by(target)
     form = PromoteForm(request.POST or None, initial=initial, managed=managed)
+    # The target's settings are asked for against the contract of the build being promoted.
+    form.add_config_fields(
+        contract_rows(component=component, environment=target_env, build=source.build),
+        suggest=False,
+    )
     if request.method == "POST" and "preview" not in request.POST and form.is_valid():
         try:
             deployment_promote(
@@ -95,10 +101,11 @@ def promote_view(request, project_slug: str, name: str, env_slug: str):
                 schedule=form.cleaned_data["schedule"],
                 timezone=form.cleaned_data["timezone"],
                 payload=form.cleaned_data["payload"],
+                config=form.config_values(),
                 actor=request.user,
             )
         except ValidationError as exc:
-            add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(
                 request,
@@ -137,6 +144,12 @@ def promote_view(request, project_slug: str, name: str, env_slug: str):
             ),
             "form": form,
             "diff": _diff(source, target, form),
+            "config_diff": config_diff(
+                component=component,
+                source_env=source_env,
+                target_env=target_env,
+                build=source.build,
+            ),
             "preview": preview,
             "tab": "deploy",
         },

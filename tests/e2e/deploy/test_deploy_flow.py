@@ -1,8 +1,9 @@
 """A new user's path from a sample to Production, in Chromium, with a real Celery worker.
 
 create a component from a sample → build → deploy to Development every minute in
-Europe/Berlin → (promotion refused: the build has not run yet) → Run now in Development →
-promote to Production at 0 2 * * * → both PeriodicTasks exist with the right crontab and
+Europe/Berlin (the form's suggested SESSIONS_URL kept) → (promotion refused: the build has not
+run yet) → Run now in Development → promote to Production at 0 2 * * *, giving Production its
+SESSIONS_URL → both PeriodicTasks exist with the right crontab and
 timezone, and the component's Deploy page shows both deployments in words with next runs.
 """
 
@@ -14,40 +15,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.processes import flush_broker, start_worker
-
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-WORKER_ENV = {"CHORUS_DEFAULT_RUNTIME": "local"}
-
-
-@pytest.fixture
-def local_runtime(settings):
-    """Run builds and executions with the local runtime: fast, and independent of Docker."""
-    from deployments.models import Environment
-
-    settings.CHORUS_DEFAULT_RUNTIME = "local"
-    Environment.objects.update(runtime_kind="local")
-
-
-@pytest.fixture
-def shared(tmp_path):
-    """A host directory local tasks may read (the sandbox shows nothing else of the host)."""
-    path = tmp_path / "shared"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def worker(local_runtime, shared):
-    flush_broker()
-    proc = start_worker(
-        "deploy-e2e-worker",
-        queues="chorus,builds,executions",
-        extra_env={**WORKER_ENV, "CHORUS_LOCAL_SANDBOX_PATHS": str(shared)},
-    )
-    yield proc
-    proc.stop()
 
 
 def wait_until(check, timeout: float, what: str):
@@ -147,6 +115,8 @@ def test_sample_to_production(page, live_server, login, project, alice, worker, 
     page.get_by_role("button", name="Preview").click()
     expect(page.locator("#promote-diff tr.changed")).to_contain_text(["Image", "Schedule"])
     expect(page.locator("#promote-diff")).to_contain_text("0 2 * * * — At 02:00")
+    # The sample declares SESSIONS_URL required: Production gets its own value on the way.
+    page.fill("input[name=config_SESSIONS_URL]", str(sessions))
     page.get_by_role("button", name="Promote build").click()
     expect(page.locator(".flash-success")).to_contain_text("from Development to Production")
 

@@ -201,6 +201,9 @@ def test_every_operation_answers_as_the_schema_says(
     dev.post(C + "config/dev/unset/", {"key": "API_URL"})
     viewer.post(C + "config/dev/unset/", {"key": "TOKEN"})
     outsider.post(C + "config/dev/unset/", {"key": "TOKEN"})
+    viewer.get(C + "config/dev/contract/")
+    viewer.get(C + "config/prod/contract/", {"build": 999999})
+    outsider.get(C + "config/dev/contract/")
 
     # Alerts
     A = P + "alerts/"

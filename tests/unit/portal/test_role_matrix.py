@@ -163,6 +163,8 @@ EXPECTED = {
     "api:config_set@prod": "GET 405 405 405 405 | POST 400 403 403 404",
     "api:config_unset": "GET 405 405 405 405 | POST 400 400 403 404",
     "api:config_unset@prod": "GET 405 405 405 405 | POST 400 403 403 404",
+    "api:config_contract": "GET 200 200 200 404 | POST 405 405 405 405",
+    "api:config_contract@prod": "GET 200 200 200 404 | POST 405 405 405 405",
     "api:alert_channels": "GET 200 200 200 404 | POST 405 405 405 405",
     "api:alert_channel_create": "GET 405 405 405 405 | POST 400 400 403 404",
     "api:alert_channel_delete": "GET 405 405 405 405 | POST 204 204 403 404",
