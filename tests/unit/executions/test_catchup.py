@@ -118,10 +118,13 @@ def test_a_new_schedule_does_not_count_ticks_from_before_it(deploy, beat):
 def test_a_long_outage_is_summarised_not_listed_forever(deploy, beat):
     d = deploy("@every 1s", policies={"catchup_policy": "none", "starting_deadline_seconds": 1})
     since = went_down(d, 3 * 3600)
+    started = timezone.now()
     beat._chorus_tick()
     got = [e for e in rows(d) if e.scheduled_for <= timezone.now()]
-    # 1000 missed ticks one by one, one summary row, the fresh tick(s) within the deadline.
-    assert 1001 <= len(got) <= 1004
+    # 1000 missed ticks one by one, one summary row, the fresh tick(s) within the deadline
+    # (one more for every second the tick took on a busy machine).
+    slow = int((timezone.now() - started).total_seconds())
+    assert 1001 <= len(got) <= 1004 + slow
     assert sum(e.status == "missed" for e in got) >= 1000
     summary = got[0]
     assert summary.scheduled_for == since + timedelta(seconds=1)
