@@ -65,3 +65,20 @@ def deploy_form(component, environment, deployment, data=None, *, auto_prefix=Tr
         deployment=deployment,
         auto_id=f"id_{environment.slug}_%s" if auto_prefix else "id_%s",
     )
+
+
+def load_change(request, project_slug: str, name: str, env_slug: str, *, change: str):
+    """(component, environment, requesting) for a page that changes an environment.
+
+    requesting: the user may not change it but may ask for the change (a developer in a
+    production environment of a project whose changes there need approval,
+    deployments/approvals/); otherwise the role to change it is required, as `load` does."""
+    from deployments.approvals.services import approval_needed
+
+    component, environment = load(request, project_slug, name, env_slug)
+    requesting = approval_needed(user=request.user, component=component, environment=environment)
+    if not requesting:
+        check_environment_role(
+            actor=request.user, component=component, environment=environment, action=change
+        )
+    return component, environment, requesting
