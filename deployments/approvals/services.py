@@ -241,12 +241,9 @@ def approval_request_create(
 
 # --- deciding ---------------------------------------------------------------------------------
 def _locked_pending(approval: ApprovalRequest, *, verb: str) -> ApprovalRequest:
-    a = (
-        ApprovalRequest.objects.select_for_update(of=("self",))
-        .select_related("component__project", "environment", "source_environment", "build")
-        .select_related("requested_by", "decided_by")
-        .get(pk=approval.pk)
-    )
+    # Only the request's own row is read with the lock: after waiting for it, PostgreSQL
+    # re-reads that row but not rows joined to it (a decider joined here would be stale).
+    a = ApprovalRequest.objects.select_for_update().get(pk=approval.pk)
     if a.status != Status.PENDING:
         by = f" by {_who(a.decided_by)}" if a.decided_by_id else ""
         at = f" at {a.decided_at:%Y-%m-%d %H:%M} UTC" if a.decided_at else ""
