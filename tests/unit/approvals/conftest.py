@@ -16,7 +16,7 @@ def approvals_on(project):
 
 
 @pytest.fixture
-def in_dev(component, dev, build, alice, ran):
+def in_dev(component, dev, build, alice, ran):  # noqa: F811
     """`build` deployed to Development, with a succeeded run."""
     from deployments.deploy.services.lifecycle import deployment_deploy
 
@@ -29,7 +29,7 @@ def in_dev(component, dev, build, alice, ran):
 
 
 @pytest.fixture
-def request_promote(component, prod, approvals_on, in_dev):
+def request_promote(component, prod, approvals_on, in_dev):  # noqa: F811
     """A developer's (bob's) request to promote Development's build to Production."""
     from deployments.approvals.services import approval_request_create
 
