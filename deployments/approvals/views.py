@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -90,7 +90,8 @@ def _act(request, project_slug: str, approval_id: int, service, done: str, **kwa
     a = approval_get_for_user(user=request.user, project_slug=project_slug, pk=approval_id)
     try:
         service(approval=a, actor=request.user, **kwargs)
-    except (ValidationError, PermissionDenied) as exc:
+    except ValidationError as exc:
+        # A refusal by role (PermissionDenied) is a 403 page with its sentence instead.
         messages.error(request, _text(exc))
     else:
         messages.success(request, done.format(id=a.pk, env=a.environment.name))
@@ -126,7 +127,7 @@ def approval_reject_view(request, project_slug: str, approval_id: int):
             approval_request_reject(
                 approval=a, actor=request.user, reason=request.POST.get("reason", "")
             )
-        except (ValidationError, PermissionDenied) as exc:
+        except ValidationError as exc:
             error = _text(exc)
         else:
             messages.success(request, f"Request #{a.pk} rejected; {a.environment.name} unchanged.")
