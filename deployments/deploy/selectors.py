@@ -104,6 +104,8 @@ class EnvironmentRow:
     rollback_builds: list[Build]
     # The last pull of the deployed image onto this environment's engine failed: why.
     image_problem: str = ""
+    # Changes here become approval requests for this user (deployments/approvals/).
+    can_request: bool = False
 
 
 def succeeded_builds(*, component: Component) -> QuerySet[Build]:

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.approvals.conftest import approvals_on, in_dev  # noqa: F401
-from tests.unit.deploy.conftest import build, component, dev, prod, ran  # noqa: F401
-
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
