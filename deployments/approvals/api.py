@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import django_filters
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -29,7 +29,7 @@ from deployments.models import Build
 from deployments.payloads import KEEP
 from portal.api.base import ApiListView, ApiView, InputSerializer, list_responses, responses
 from portal.roles import Role
-from portal.selectors import project_get_for_user
+from portal.selectors import project_get_for_user, project_role
 
 
 class DiffRowOut(serializers.Serializer):
@@ -192,7 +192,8 @@ def _decision(name: str, service, doc: str, body=None, *, owners: bool = False):
             a = approval_get_for_user(user=request.user, project_slug=project, pk=approval_id)
             if owners:
                 # The role before the input: a developer hears 403 whatever the body says.
-                project_get_for_user(user=request.user, slug=project, min_role=Role.OWNER)
+                if project_role(user=request.user, project=a.component.project) != Role.OWNER:
+                    raise PermissionDenied(f"Only project owners can {name} requests.")
             data = self.input(body) if body is not None else {}
             return Response(_out(service(approval=a, actor=request.user, **data)))
 
