@@ -138,6 +138,7 @@ def test_a_developer_asks_an_owner_approves_then_rejects(
 
     # A second request is rejected (with a confirmation and a reason): nothing changes.
     dev.goto(deploy_url)
+    dev.locator("#env-prod details.policies summary").click()
     dev.locator("#env-prod").get_by_role("link", name="Request a policy change").click()
     dev.fill("input[name=max_retries]", "7")
     dev.get_by_role("button", name="Request approval for these policies").click()
