@@ -17,22 +17,14 @@ or rejects it with a reason. Owners still change production directly.
 
 from __future__ import annotations
 
-import json
-
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.utils.timezone import now
 
-from deployments.approvals.basis import basis_now, diff_rows, live, staleness
+from deployments.approvals.applying import apply_change, prepare
+from deployments.approvals.basis import live, staleness
 from deployments.approvals.models import ApprovalRequest
 from deployments.deploy.services import events
 from deployments.deploy.services.events import recorded
-from deployments.deploy.services.lifecycle import (
-    deployment_deploy,
-    deployment_promote,
-    deployment_rollback,
-)
-from deployments.deploy.services.state import deployment_update_policies
 from deployments.environments import promotion_source
 from deployments.models import DeploymentEvent
 from deployments.payloads import KEEP, payload_clean
@@ -57,81 +49,6 @@ def _require_owner(*, actor, project, verb: str) -> None:
         require_role(user=actor, project=project, min_role=Role.OWNER)
     except PermissionDenied:
         raise PermissionDenied(f"Only project owners can {verb} requests.") from None
-
-
-# --- applying ---------------------------------------------------------------------------------
-def _apply(a: ApprovalRequest, *, actor):
-    """Run the change through the deploy service; actor None is the requester's dry run."""
-    p = a.params or {}
-    payload = json.dumps(p.get("payload")) if p.get("payload_set") else KEEP
-    target = live(a.component, a.environment)
-    if a.action == Action.PROMOTE:
-        return deployment_promote(
-            component=a.component,
-            source_env=a.source_environment,
-            target_env=a.environment,
-            actor=actor,
-            schedule=p.get("schedule") or None,
-            timezone=p.get("timezone") or None,
-            policies=p.get("policies") or None,
-            payload=payload,
-        )
-    if a.action == Action.DEPLOY:
-        return deployment_deploy(
-            component=a.component,
-            environment=a.environment,
-            build=a.build,
-            schedule=p.get("schedule") or "",
-            timezone=p.get("timezone") or "UTC",
-            actor=actor,
-            policies=p.get("policies") or None,
-            payload=payload,
-        )
-    if target is None:
-        raise ValidationError(f"Nothing is deployed in {a.environment.name}.")
-    if a.action == Action.ROLLBACK:
-        return deployment_rollback(deployment=target, build=a.build, actor=actor)
-    return deployment_update_policies(deployment=target, actor=actor, policies=p.get("policies"))
-
-
-class _DryRun(Exception):
-    pass
-
-
-def _dry_run(a: ApprovalRequest) -> None:
-    """Raise the deploy service's ValidationError if the change could not be applied now."""
-    try:
-        with transaction.atomic():
-            _apply(a, actor=None)
-            raise _DryRun
-    except _DryRun:
-        pass
-
-
-def _prepare(a: ApprovalRequest) -> None:
-    """Check the change against the current state; set its build, basis and diff."""
-    if a.action == Action.PROMOTE:
-        source = live(a.component, a.source_environment)
-        if source is None:
-            raise ValidationError(
-                f"Nothing is deployed in {a.source_environment.name}, so there is nothing to "
-                "promote."
-            )
-        a.build = source.build
-    _dry_run(a)
-    a.basis = basis_now(
-        component=a.component,
-        environment=a.environment,
-        source_environment=a.source_environment,
-    )
-    a.diff = diff_rows(
-        action=a.action,
-        component=a.component,
-        environment=a.environment,
-        source_environment=a.source_environment,
-        build=a.build,
-        params=a.params,
-    )
 
 
 def _record(a: ApprovalRequest, *, kind: str, actor, message: str) -> None:
@@ -217,7 +134,7 @@ def approval_request_create(
             comment=(comment or "").strip(),
             requested_by=actor,
         )
-        _prepare(a)
+        prepare(a)
         a.save()
         note = f" Comment: {a.comment}" if a.comment else ""
         _record(
@@ -277,7 +194,7 @@ def approval_request_approve(
                 f"Request #{a.pk} is stale: {why}. Its diff no longer shows what would change; "
                 "refresh it to see the new diff, then decide."
             )
-        a.deployment = _apply(a, actor=actor)
+        a.deployment = apply_change(a, actor=actor)
         a.status = Status.APPROVED
         a.decided_by = actor
         a.decided_at = now()
@@ -378,7 +295,7 @@ def approval_request_refresh(*, approval: ApprovalRequest, actor) -> ApprovalReq
         if approval.requested_by_id != actor.pk and role != Role.OWNER:
             raise PermissionDenied("Only the requester or an owner can refresh a request.")
         a = _locked_pending(approval, verb="refreshed")
-        _prepare(a)
+        prepare(a)
         a.revision += 1
         a.save()
         _record(
