@@ -7,8 +7,11 @@ class DeploymentsConfig(AppConfig):
     name = "deployments"
 
     def ready(self) -> None:
+        # Feature models kept beside their feature (deployments/approvals/); importing the
+        # module registers them with this app.
         from django.db.models.signals import post_delete, post_save
 
+        import deployments.approvals.models  # noqa: F401
         from deployments.executions.claims import environment_forget
         from deployments.models import Environment
 

@@ -294,6 +294,10 @@ class DeploymentEvent(models.Model):
         SCHEDULE = "schedule", "Schedule change"
         POLICY = "policy", "Policy change"
         PULL = "pull", "Image pull"
+        REQUEST = "request", "Approval request"
+        APPROVE = "approve", "Approval"
+        REJECT = "reject", "Rejection"
+        WITHDRAW = "withdraw", "Request withdrawn"
 
     class Outcome(models.TextChoices):
         OK = "ok", "Succeeded"

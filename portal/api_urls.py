@@ -13,6 +13,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from components import api as components_api
+from deployments.approvals import api as approvals
 from deployments.builds import api as builds
 from deployments.deploy.api import config, environments, events
 from deployments.deploy.api import deployments as deploy
@@ -53,6 +54,11 @@ v1 = [
     path("projects/", projects.ProjectListApi.as_view(), name="projects"),
     path("projects/create/", projects.ProjectCreateApi.as_view(), name="project_create"),
     path("projects/<slug:project>/", projects.ProjectDetailApi.as_view(), name="project"),
+    path(
+        "projects/<slug:project>/settings/approvals/",
+        projects.ProjectApprovalSettingsApi.as_view(),
+        name="project_approval_settings",
+    ),
     path("projects/<slug:project>/members/", projects.MemberListApi.as_view(), name="members"),
     path(
         "projects/<slug:project>/members/add/",
@@ -157,6 +163,34 @@ v1 += [
         C + "alerts/rules/<id:rule_id>/delete/",
         alerts.RuleDeleteApi.as_view(),
         name="alert_rule_delete",
+    ),
+]
+
+A = P + "approvals/"
+v1 += [
+    # Approval requests for production changes
+    path(A, approvals.ApprovalListApi.as_view(), name="approvals"),
+    path(A + "create/", approvals.ApprovalCreateApi.as_view(), name="approval_create"),
+    path(A + "<id:approval_id>/", approvals.ApprovalDetailApi.as_view(), name="approval"),
+    path(
+        A + "<id:approval_id>/approve/",
+        approvals.ApprovalApproveApi.as_view(),
+        name="approval_approve",
+    ),
+    path(
+        A + "<id:approval_id>/reject/",
+        approvals.ApprovalRejectApi.as_view(),
+        name="approval_reject",
+    ),
+    path(
+        A + "<id:approval_id>/withdraw/",
+        approvals.ApprovalWithdrawApi.as_view(),
+        name="approval_withdraw",
+    ),
+    path(
+        A + "<id:approval_id>/refresh/",
+        approvals.ApprovalRefreshApi.as_view(),
+        name="approval_refresh",
     ),
 ]
 

@@ -10,6 +10,20 @@ class ProjectForm(forms.Form):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
 
+class ApprovalSettingsForm(forms.Form):
+    production_approval = forms.BooleanField(
+        label="Production changes need approval",
+        required=False,
+        help_text="A developer's promote, rollback, deploy or policy change in Production becomes "
+        "a request that an owner approves or rejects. Owners still change Production directly.",
+    )
+    approval_self_allowed = forms.BooleanField(
+        label="A requester may approve their own request",
+        required=False,
+        help_text="Off: another owner must approve.",
+    )
+
+
 class MemberAddForm(forms.Form):
     username = forms.CharField(max_length=150)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)

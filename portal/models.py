@@ -20,6 +20,12 @@ class Project(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Approvals (deployments/approvals/): a developer's change to a production environment
+    # becomes a request an owner approves; owners still change it directly.
+    production_approval = models.BooleanField("Production changes need approval", default=False)
+    approval_self_allowed = models.BooleanField(
+        "A requester may approve their own request", default=False
+    )
 
     class Meta:
         ordering = ["name"]

@@ -44,6 +44,19 @@ def project_update(*, project: Project, actor, name: str, description: str) -> P
 
 
 @transaction.atomic
+def project_set_approvals(
+    *, project: Project, actor, production_approval: bool, approval_self_allowed: bool
+) -> Project:
+    """Whether developers' production changes become approval requests (approvals/), and
+    whether a requester may approve their own."""
+    require_role(user=actor, project=project, min_role=Role.OWNER)
+    project.production_approval = bool(production_approval)
+    project.approval_self_allowed = bool(approval_self_allowed)
+    project.save(update_fields=["production_approval", "approval_self_allowed"])
+    return project
+
+
+@transaction.atomic
 def project_delete(*, project: Project, actor) -> None:
     require_role(user=actor, project=project, min_role=Role.OWNER)
     # Components go through their own service: it stops their beat schedules and removes their

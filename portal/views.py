@@ -9,7 +9,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import services
-from .forms import ApiTokenForm, MemberAddForm, MemberRoleForm, ProjectForm, apply_validation_error
+from .forms import (
+    ApiTokenForm,
+    ApprovalSettingsForm,
+    MemberAddForm,
+    MemberRoleForm,
+    ProjectForm,
+    apply_validation_error,
+)
 from .models import ApiToken, Membership
 from .roles import Role
 from .selectors import project_get_for_user, project_members, project_role, projects_for_user
@@ -68,7 +75,24 @@ def project_settings(request, project_slug: str):
     form = ProjectForm(
         request.POST or None, initial={"name": project.name, "description": project.description}
     )
-    if request.method == "POST":
+    approvals_form = ApprovalSettingsForm(
+        request.POST if request.POST.get("section") == "approvals" else None,
+        initial={
+            "production_approval": project.production_approval,
+            "approval_self_allowed": project.approval_self_allowed,
+        },
+        auto_id="id_approvals_%s",
+    )
+    if request.method == "POST" and approvals_form.is_bound:
+        project = project_get_for_user(user=request.user, slug=project_slug, min_role=Role.OWNER)
+        if approvals_form.is_valid():
+            services.project_set_approvals(
+                project=project, actor=request.user, **approvals_form.cleaned_data
+            )
+            state = "on" if project.production_approval else "off"
+            messages.success(request, f"Approvals for production changes are {state}.")
+            return redirect("project_settings", project_slug=project.slug)
+    elif request.method == "POST":
         project = project_get_for_user(user=request.user, slug=project_slug, min_role=Role.OWNER)
         if form.is_valid():
             try:
@@ -86,7 +110,7 @@ def project_settings(request, project_slug: str):
     return render(
         request,
         "portal/project_settings.html",
-        {"project": project, "role": role, "form": form},
+        {"project": project, "role": role, "form": form, "approvals_form": approvals_form},
     )
 
 

@@ -36,6 +36,17 @@ class ProjectOut(serializers.Serializer):
     description = serializers.CharField(allow_blank=True)
     created_at = serializers.DateTimeField()
     role = serializers.ChoiceField(choices=Role.choices, help_text="Your role in the project.")
+    production_approval = serializers.BooleanField(
+        help_text="Developers' changes to production environments become approval requests."
+    )
+    approval_self_allowed = serializers.BooleanField(
+        help_text="A requester may approve their own request."
+    )
+
+
+class ApprovalSettingsIn(InputSerializer):
+    production_approval = serializers.BooleanField(required=False)
+    approval_self_allowed = serializers.BooleanField(required=False)
 
 
 class ProjectCreateIn(InputSerializer):
@@ -111,6 +122,26 @@ class ProjectDetailApi(ApiView):
     )
     def get(self, request, project):
         p = project_get_for_user(user=request.user, slug=project)
+        return Response(_project_out(p, request.user))
+
+
+class ProjectApprovalSettingsApi(ApiView):
+    @extend_schema(
+        operation_id="projects_approvals_settings",
+        summary="Turn approvals for production changes on or off (owners only)",
+        request=ApprovalSettingsIn,
+        responses=responses(ProjectOut, 400, 403, 404),
+    )
+    def post(self, request, project):
+        p = project_get_for_user(user=request.user, slug=project)
+        require_role(user=request.user, project=p, min_role=Role.OWNER)
+        data = self.input(ApprovalSettingsIn)
+        p = services.project_set_approvals(
+            project=p,
+            actor=request.user,
+            production_approval=data.get("production_approval", p.production_approval),
+            approval_self_allowed=data.get("approval_self_allowed", p.approval_self_allowed),
+        )
         return Response(_project_out(p, request.user))
 
 

@@ -15,6 +15,7 @@ from .cmd_account import (
     cmd_tokens_list,
     cmd_tokens_revoke,
 )
+from .cmd_approvals import add_commands as add_approval_commands
 from .cmd_components import (
     cmd_build,
     cmd_builds_cancel,
@@ -235,4 +236,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(g, "unset", cmd_config_unset, "remove keys", component=True)
     p.add_argument("keys", nargs="+", metavar="KEY")
     p.add_argument("--env", required=True)
+
+    add_approval_commands(command, group)
     return parser

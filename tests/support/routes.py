@@ -59,6 +59,26 @@ def all_routes() -> list[Route]:
     return found
 
 
+def _pending_request(*, project, component, environment):
+    """The developer's pending request to change Production's policies (approvals switched on
+    for the request only, so the other routes answer as they do by default)."""
+    from deployments.approvals.services import approval_request_create
+    from portal.models import Membership
+
+    developer = Membership.objects.filter(project=project, role="developer").first()
+    if developer is None:
+        return None
+    project.production_approval = True
+    project.save()
+    approval = approval_request_create(
+        component=component, environment=environment, action="policy",
+        actor=developer.user, policies={"max_retries": 2}, comment="flaky upstream",
+    )  # fmt: skip
+    project.production_approval = False
+    project.save()
+    return approval
+
+
 def build_world(*, owner, outsider, project) -> dict:
     """One of everything in `project` (owner's), keyed by every route parameter's name."""
     from django.utils import timezone
@@ -124,6 +144,7 @@ def build_world(*, owner, outsider, project) -> dict:
     # The outsider's own token: revoking someone else's token must be refused.
     token, _ = api_token_create(user=owner, name="world")
     viewer = Membership.objects.filter(project=project, role="viewer").first()
+    approval = _pending_request(project=project, component=component, environment=prod)
     return {
         "project_slug": project.slug,
         "project": project.slug,
@@ -139,6 +160,7 @@ def build_world(*, owner, outsider, project) -> dict:
         "connection_id": connection.pk,
         "token_id": token.pk,
         "membership_id": viewer.pk if viewer else 0,
+        "approval_id": approval.pk if approval else 0,
         "username": viewer.user.username if viewer else "nobody",
         # The same routes aimed at Production instead (see PRODUCTION_PARAMS).
         "prod": {"env_slug": "prod", "env": "prod", "execution_id": prod_execution.pk},

@@ -75,8 +75,14 @@ def check_environment_role(
         require_role(user=actor, project=component.project, min_role=min_role_for(environment))
     except PermissionDenied:
         if environment.is_production:
+            ask = ""
+            if component.project.production_approval:
+                ask = (
+                    " Changes here need approval in this project: send a request instead (the "
+                    "Deploy page, POST …/approvals/create/ or `chorus approvals request`)."
+                )
             raise PermissionDenied(
-                f"Only project owners can {action} in {environment.name}."
+                f"Only project owners can {action} in {environment.name}.{ask}"
             ) from None
         raise PermissionDenied(
             f"Only developers and owners can {action} in {environment.name}; viewers can look "

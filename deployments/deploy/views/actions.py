@@ -8,6 +8,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from deployments.approvals.services import approval_needed
+from deployments.approvals.views import request_change
 from deployments.deploy.forms import PolicyFields, RollbackForm, RunNowForm
 from deployments.deploy.selectors import live_deployment, succeeded_builds
 from deployments.deploy.services.lifecycle import deployment_rollback
@@ -18,7 +20,7 @@ from deployments.deploy.services.state import (
     deployment_undeploy,
     deployment_update_policies,
 )
-from deployments.deploy.views.common import add_errors, back, errors_text, load
+from deployments.deploy.views.common import add_errors, back, errors_text, load, load_change
 from deployments.executions.actions import execution_run_now
 
 
@@ -103,6 +105,15 @@ def rollback_view(request, project_slug: str, name: str, env_slug: str):
     if not form.is_valid():
         messages.error(request, "Choose a succeeded build of this component to roll back to.")
         return back(component, environment)
+    if approval_needed(user=request.user, component=component, environment=environment):
+        sent = request_change(
+            request,
+            component=component,
+            environment=environment,
+            action="rollback",
+            build=form.cleaned_data["build"],
+        )
+        return sent or back(component, environment)
     try:
         deployment_rollback(
             deployment=deployment, build=form.cleaned_data["build"], actor=request.user
@@ -163,13 +174,26 @@ def run_now_view(request, project_slug: str, name: str, env_slug: str):
 @login_required
 @require_http_methods(["GET", "POST"])
 def policies_view(request, project_slug: str, name: str, env_slug: str):
-    component, environment = load(request, project_slug, name, env_slug, change="change policies")
+    component, environment, requesting = load_change(
+        request, project_slug, name, env_slug, change="change policies"
+    )
     deployment = live_deployment(component=component, environment=environment)
     if deployment is None:
         messages.error(request, f"Nothing is deployed in {environment.name}.")
         return back(component, environment)
     form = PolicyFields(request.POST or None, deployment=deployment, managed=locked_by(deployment))
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and requesting:
+        sent = request_change(
+            request,
+            component=component,
+            environment=environment,
+            action="policy",
+            form=form,
+            policies=form.policies(),
+        )
+        if sent is not None:
+            return sent
+    elif request.method == "POST" and form.is_valid():
         try:
             deployment_update_policies(
                 deployment=deployment, actor=request.user, policies=form.policies()
@@ -189,5 +213,6 @@ def policies_view(request, project_slug: str, name: str, env_slug: str):
             "deployment": deployment,
             "form": form,
             "tab": "deploy",
+            "requesting": requesting,
         },
     )

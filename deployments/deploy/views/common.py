@@ -102,3 +102,20 @@ def add_service_errors(form, exc: ValidationError) -> None:
     add_errors(form, exc)
     if isinstance(exc, MissingConfig):
         form.mark_missing(exc.missing)
+
+
+def load_change(request, project_slug: str, name: str, env_slug: str, *, change: str):
+    """(component, environment, requesting) for a page that changes an environment.
+
+    requesting: the user may not change it but may ask for the change (a developer in a
+    production environment of a project whose changes there need approval,
+    deployments/approvals/); otherwise the role to change it is required, as `load` does."""
+    from deployments.approvals.services import approval_needed
+
+    component, environment = load(request, project_slug, name, env_slug)
+    requesting = approval_needed(user=request.user, component=component, environment=environment)
+    if not requesting:
+        check_environment_role(
+            actor=request.user, component=component, environment=environment, action=change
+        )
+    return component, environment, requesting

@@ -8,6 +8,9 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from deployments.approvals.selectors import recent_for_component
+from deployments.approvals.services import approval_needed
+from deployments.approvals.views import request_change
 from deployments.deploy.forms import ConfigForm, RollbackForm, SecretForm
 from deployments.deploy.selectors import (
     deploy_overview,
@@ -23,6 +26,7 @@ from deployments.deploy.views.common import (
     back,
     deploy_form,
     load,
+    load_change,
 )
 from deployments.schedules.parsing import describe, schedule_seed
 
@@ -43,6 +47,9 @@ def deploy_view(request, project_slug: str, name: str):
         )
         row.config_form = ConfigForm(auto_id=f"id_{row.environment.slug}_config_%s")
         row.secret_form = SecretForm(auto_id=f"id_{row.environment.slug}_secret_%s")
+        row.can_request = approval_needed(
+            user=request.user, component=component, environment=row.environment
+        )
     from deployments.builds.selectors import builds_for_component
 
     events_page = deployment_events_page(component=component, page=request.GET.get("events_page"))
@@ -58,6 +65,7 @@ def deploy_view(request, project_slug: str, name: str):
             "can_build": any(r.can_change for r in rows),
             "events_page": events_page,
             "events": events_page.object_list,
+            "approval_requests": recent_for_component(component=component),
         },
     )
 
@@ -80,7 +88,9 @@ def schedule_preview_view(request, project_slug: str, name: str):
 @login_required
 @require_http_methods(["GET", "POST"])
 def deploy_form_view(request, project_slug: str, name: str, env_slug: str):
-    component, environment = load(request, project_slug, name, env_slug, change="deploy")
+    component, environment, requesting = load_change(
+        request, project_slug, name, env_slug, change="deploy"
+    )
     deployment = live_deployment(component=component, environment=environment)
     data = request.POST if request.method == "POST" else None
     form = deploy_form(component, environment, deployment, data, auto_prefix=False)
@@ -92,7 +102,22 @@ def deploy_form_view(request, project_slug: str, name: str, env_slug: str):
             seed=schedule_seed(component.project.slug, component.name, environment.slug),
             dst=request.POST.get("dst_rule") or "cron",
         )
-        if "preview" not in request.POST and form.is_valid():
+        if "preview" not in request.POST and form.is_valid() and requesting:
+            sent = request_change(
+                request,
+                component=component,
+                environment=environment,
+                action="deploy",
+                form=form,
+                build=form.cleaned_data["build"],
+                schedule=form.cleaned_data["schedule"],
+                timezone=form.cleaned_data["timezone"],
+                policies=form.policies(),
+                payload=form.cleaned_data["payload"],
+            )
+            if sent is not None:
+                return sent
+        elif "preview" not in request.POST and form.is_valid():
             try:
                 deployment_deploy(
                     component=component,
@@ -140,5 +165,6 @@ def deploy_form_view(request, project_slug: str, name: str, env_slug: str):
             "form": form,
             "preview": preview,
             "tab": "deploy",
+            "requesting": requesting,
         },
     )

@@ -9,12 +9,13 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from deployments.deploy.config_selectors import config_diff, contract_rows
+from deployments.approvals.views import request_change
 from deployments.deploy.forms import PromoteForm
 from deployments.deploy.selectors import live_deployment, schedule_preview
 from deployments.deploy.services.lifecycle import deployment_promote
 from deployments.deploy.services.repository import declared_for, locked_by
 from deployments.deploy.services.rules import build_ran_in
-from deployments.deploy.views.common import add_service_errors, back, load
+from deployments.deploy.views.common import add_service_errors, back, load_change
 from deployments.environments import promotion_source
 from deployments.payloads import payload_clean, payload_text, payload_words
 from deployments.schedules.parsing import describe, schedule_seed
@@ -71,7 +72,9 @@ def _diff(source, target, form) -> list[dict]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def promote_view(request, project_slug: str, name: str, env_slug: str):
-    component, target_env = load(request, project_slug, name, env_slug, change="promote")
+    component, target_env, requesting = load_change(
+        request, project_slug, name, env_slug, change="promote"
+    )
     source_env = promotion_source(environment=target_env)
     source = live_deployment(component=component, environment=source_env) if source_env else None
     target = live_deployment(component=component, environment=target_env)
@@ -92,7 +95,26 @@ def promote_view(request, project_slug: str, name: str, env_slug: str):
         contract_rows(component=component, environment=target_env, build=source.build),
         suggest=False,
     )
-    if request.method == "POST" and "preview" not in request.POST and form.is_valid():
+    if (
+        request.method == "POST"
+        and "preview" not in request.POST
+        and form.is_valid()
+        and requesting
+    ):
+        sent = request_change(
+            request,
+            component=component,
+            environment=target_env,
+            action="promote",
+            form=form,
+            source_environment=source_env,
+            schedule=form.cleaned_data["schedule"],
+            timezone=form.cleaned_data["timezone"],
+            payload=form.cleaned_data["payload"],
+        )
+        if sent is not None:
+            return sent
+    elif request.method == "POST" and "preview" not in request.POST and form.is_valid():
         try:
             deployment_promote(
                 component=component,
@@ -152,5 +174,6 @@ def promote_view(request, project_slug: str, name: str, env_slug: str):
             ),
             "preview": preview,
             "tab": "deploy",
+            "requesting": requesting,
         },
     )

@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+# The approval tests' objects: a component whose build ran in Development, approvals on.
+from tests.unit.approvals.conftest import approvals_on, in_dev  # noqa: F401
+from tests.unit.deploy.conftest import build, component, dev, make_build, prod, ran  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[3]
 # The console script pip made for `chorus = "portal.cli:main"` (pip install -e .).
 CHORUS = Path(sys.executable).parent / "chorus"

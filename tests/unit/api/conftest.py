@@ -168,7 +168,16 @@ def world(apis, component, build, dev_deployment, alice):
         email_addresses="ops@example.com",
     )
     rule = alert_rule_create(component=component, actor=alice, kind="on_failure", channel=channel)
+    from deployments.approvals.models import ApprovalRequest
+    from deployments.models import Environment
+
+    # A stored (pending) request, so the approval paths reach their validation.
+    approval = ApprovalRequest.objects.create(
+        component=component, environment=Environment.objects.get(slug="prod"), action="policy",
+        params={"policies": {"max_retries": 2}}, requested_by=alice,
+    )  # fmt: skip
     return {
+        "approval_id": approval.pk,
         "project": "payments",
         "component": "nightly",
         "env": "dev",

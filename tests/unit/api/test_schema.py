@@ -234,6 +234,7 @@ def test_every_operation_answers_as_the_schema_says(
     dev.post(A + f"channels/{ch['id']}/delete/")
 
     extra_executions(apis, build)
+    extra_approvals(apis)
 
     # Validate every response; every operation must have been answered successfully.
     seen: set[str] = set()
@@ -284,6 +285,42 @@ def extra_executions(apis, build):
     dev.post(f"executions/{run['id']}/cancel/")  # already cancelled: 400
     dev.post(f"executions/{run['id']}/rerun/")
     outsider.post(f"executions/{run['id']}/rerun/")
+
+
+def extra_approvals(apis):
+    """Approval settings and requests (a policy change of the Production deployment)."""
+    owner, dev, viewer, outsider = (apis[r] for r in ("owner", "developer", "viewer", "outsider"))
+    A = P + "approvals/"
+    ask = {"component": "nightly", "action": "policy", "policies": {"max_retries": 2}}
+    dev.post(A + "create/", ask)  # approvals off: 400
+    dev.post(P + "settings/approvals/", {"production_approval": True})
+    outsider.post(P + "settings/approvals/", {"production_approval": True})
+    owner.post(P + "settings/approvals/", {"production_approval": True})
+    owner.post(P + "settings/approvals/", {"production_approval": "maybe"})
+    first = dev.post(A + "create/", {**ask, "comment": "flaky upstream"}).json()
+    dev.post(A + "create/", {**ask, "action": "teleport"})
+    viewer.post(A + "create/", ask)
+    outsider.post(A + "create/", ask)
+    viewer.get(A)
+    viewer.get(A, {"status": "bogus"})
+    outsider.get(A)
+    viewer.get(A + f"{first['id']}/")
+    outsider.get(A + f"{first['id']}/")
+    viewer.get(A + "999999/")
+    dev.post(A + f"{first['id']}/approve/")
+    viewer.post(A + f"{first['id']}/refresh/")
+    dev.post(A + f"{first['id']}/refresh/")
+    owner.post(A + f"{first['id']}/approve/", {"revision": 1})  # refreshed since: 400
+    owner.post(A + f"{first['id']}/approve/", {"revision": 2})
+    owner.post(A + f"{first['id']}/approve/")  # already approved: 400
+    second = dev.post(A + "create/", {**ask, "policies": {"max_retries": 4}}).json()
+    dev.post(A + f"{second['id']}/reject/", {"reason": "no"})
+    owner.post(A + f"{second['id']}/reject/", {})
+    owner.post(A + f"{second['id']}/reject/", {"reason": "Not during the freeze"})
+    third = dev.post(A + "create/", {**ask, "policies": {"max_retries": 5}}).json()
+    owner.post(A + f"{third['id']}/withdraw/")
+    dev.post(A + f"{third['id']}/withdraw/")
+    outsider.post(A + f"{third['id']}/withdraw/")
 
 
 def test_the_checker_rejects_what_the_schema_does_not_say(apis, project):

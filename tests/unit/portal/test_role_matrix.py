@@ -175,6 +175,20 @@ EXPECTED = {
     "api_not_found": "GET 404 404 404 404 | POST 404 404 404 404",
     "api_schema": "GET 200 200 200 200 | POST 405 405 405 405",
     "api_docs": "GET 200 200 200 200 | POST 405 405 405 405",
+    "approvals": "GET 200 200 200 404 | POST 405 405 405 405",
+    "approval_detail": "GET 200 200 200 404 | POST 405 405 405 405",
+    "approval_approve": "GET 405 405 405 405 | POST 302 403 403 404",
+    "approval_reject": "GET 200 403 403 404 | POST 302 403 403 404",
+    "approval_withdraw": "GET 405 405 405 405 | POST 403 302 403 404",
+    "approval_refresh": "GET 405 405 405 405 | POST 302 302 403 404",
+    "api:project_approval_settings": "GET 405 405 405 405 | POST 200 403 403 404",
+    "api:approvals": "GET 200 200 200 404 | POST 405 405 405 405",
+    "api:approval_create": "GET 405 405 405 405 | POST 400 400 403 404",
+    "api:approval": "GET 200 200 200 404 | POST 405 405 405 405",
+    "api:approval_approve": "GET 405 405 405 405 | POST 200 403 403 404",
+    "api:approval_reject": "GET 405 405 405 405 | POST 400 403 403 404",
+    "api:approval_withdraw": "GET 405 405 405 405 | POST 403 200 403 404",
+    "api:approval_refresh": "GET 405 405 405 405 | POST 200 200 403 404",
 }  # fmt: skip
 
 
@@ -186,7 +200,7 @@ def _form(world) -> dict:
         "email_addresses": "ops@example.com", "build": world["build_id"], "environment": "dev",
         "threshold": "", "token": "ghp_x", "confirm": "yes", "count": "5",
         "max_retries": "1", "timeout_seconds": "60", "concurrency_policy": "allow",
-        "source_kind": "sample", "sample_key": "health-check",
+        "source_kind": "sample", "sample_key": "health-check", "reason": "not now",
     }  # fmt: skip
 
 
