@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from deployments.deploy.config_selectors import config_diff, contract_rows
 from deployments.approvals.views import request_change
+from deployments.deploy.config_selectors import config_diff, contract_rows
 from deployments.deploy.forms import PromoteForm
 from deployments.deploy.selectors import live_deployment, schedule_preview
 from deployments.deploy.services.lifecycle import deployment_promote

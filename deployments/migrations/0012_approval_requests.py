@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("components", "0004_webhook_delivery"),
-        ("deployments", "0009_deployment_dst_rule"),
+        ("deployments", "0011_deployment_managed_fields"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
