@@ -74,7 +74,9 @@ class _Session(FastHttpUser):
         if htmx:
             headers["HX-Request"] = "true"
         with self.client.get(url, name=name, headers=headers, catch_response=True) as resp:
-            if resp.status_code not in ok:
+            if resp.status_code in ok:
+                resp.success()  # 286 (htmx: stop polling) is an answer, not an error
+            else:
                 resp.failure(f"HTTP {resp.status_code}")
             return resp
 
