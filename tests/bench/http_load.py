@@ -28,18 +28,13 @@ on Ctrl-C, or on SIGTERM.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import importlib.util
 import json
 import math
 import os
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -47,8 +42,14 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.bench import http_load_seed as seeding  # noqa: E402 - after the sys.path line
+from tests.bench.http_load_procs import (  # noqa: E402
+    STARTED,
+    Proc,
+    free_port,
+    start_portal,
+    stop_all,
+)
 
-LOG_DIR = ROOT / "var" / "bench-http"
 LOCUSTFILE = Path(__file__).with_name("http_load_locust.py")
 PAGES = ("overview", "dashboard", "executions_list", "log_search", "livelog")
 OTHER_PAGES = PAGES[:-1]
@@ -70,113 +71,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--redis-db", type=int, default=14)
     p.add_argument("--port", type=int, default=0, help="gunicorn's port (default: a free one)")
     return p.parse_args(argv)
-
-
-# --- processes --------------------------------------------------------------------------------
-def _supervise():
-    spec = importlib.util.spec_from_file_location("supervise", ROOT / "scripts" / "supervise.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
-
-
-def _child_setup() -> None:
-    os.setpgid(0, 0)
-    if _libc is not None:  # die with the benchmark, even on SIGKILL
-        _libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-
-
-class Proc:
-    def __init__(self, name: str, command: str, env: dict[str, str]) -> None:
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        self.name = name
-        self.log_path = LOG_DIR / f"{name}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.popen = subprocess.Popen(
-            ["/bin/sh", "-c", command], cwd=ROOT, env=env, stdout=self._log,
-            stderr=subprocess.STDOUT, preexec_fn=_child_setup,
-        )  # fmt: skip
-        STARTED.append(self)
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def check(self) -> None:
-        if self.popen.poll() is not None:
-            raise RuntimeError(f"{self.name} exited:\n{self.output()[-3000:]}")
-
-    def stop(self, grace: float = 10) -> None:
-        if self.popen.poll() is None:
-            try:
-                os.killpg(self.popen.pid, signal.SIGTERM)
-                self.popen.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(timeout=10)
-            except ProcessLookupError:
-                pass
-        self._log.close()
-
-
-STARTED: list[Proc] = []
-
-
-def stop_all() -> None:
-    while STARTED:
-        p = STARTED.pop()
-        try:
-            p.stop()
-        except Exception as exc:  # noqa: BLE001 - keep stopping the others
-            say(f"could not stop {p.name}: {exc}")
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_portal(env: dict[str, str], port: int) -> None:
-    """The Procfile's processes, as `make run` starts them (scripts/supervise.py)."""
-    supervise = _supervise()
-    env = {**env, "PORT": str(port), "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"}
-    # 1,000 runs due at the same instant: one thread each, as docs/scaling.md sizes it.
-    env.setdefault("EXECUTION_CONCURRENCY", "1100")
-    procs = {}
-    for name, command in supervise.read_procfile(ROOT / "Procfile"):
-        command = command.replace("--pidfile=var/beat.pid", f"--pidfile={LOG_DIR / 'beat.pid'}")
-        procs[name] = Proc(name, supervise.exec_form(command), env)
-    say(f"started {', '.join(procs)} from the Procfile; web on 127.0.0.1:{port}")
-    deadline = time.monotonic() + 120
-    while True:
-        for p in procs.values():
-            p.check()
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError("gunicorn did not answer /healthz within 120 s")
-        time.sleep(0.5)
-    from portal.celery import app
-
-    while time.monotonic() < deadline:
-        for p in procs.values():
-            p.check()
-        replies = app.control.ping(timeout=1.0) or []
-        names = {name.split("@")[0] for r in replies for name in r}
-        if {"worker", "executions"} <= names and "beat: Starting" in procs["beat"].output():
-            return
-    raise TimeoutError("the workers or beat did not start within 120 s")
 
 
 # --- measurement ------------------------------------------------------------------------------
@@ -276,6 +170,52 @@ def summarize(label: str, samples: list, args, *, load: tuple[float, float]) -> 
     }
 
 
+def page_costs(targets: dict, running: list, rounds: int = 10) -> dict:
+    """Each page rendered in this process (Django's test client, one request at a time): the
+    CPU time Django spends on it and its SQL queries, whatever the machine's load."""
+    import random
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=seeding.USER))
+    rnd = random.Random(7)
+    out = {}
+    for page in PAGES:
+        cpu, wall, queries = [], [], []
+        for _ in range(rounds + 2):
+            p = rnd.choice(targets["projects"])
+            slug, comp = p["slug"], rnd.choice(p["components"])
+            url, headers = {
+                "overview": (f"/p/{slug}/", {}),
+                "dashboard": (f"/p/{slug}/c/{comp}/dashboard/?env=prod&range=7d", {}),
+                "executions_list": (f"/p/{slug}/executions/?after={p['cursors'][1]}", {}),
+                "log_search": (f"/p/{slug}/executions/?q=quota+exhausted", {}),
+                "livelog": (
+                    f"/p/{running[0][1]}/executions/{running[0][0]}/log/?after=1" if running
+                    else f"/p/{slug}/", {"HTTP_HX_REQUEST": "true"},
+                ),
+            }[page]  # fmt: skip
+            with CaptureQueriesContext(connection) as q:
+                c0, w0 = time.process_time(), time.perf_counter()
+                resp = client.get(url, **headers)
+                c1, w1 = time.process_time(), time.perf_counter()
+            assert resp.status_code in (200, 286), (url, resp.status_code)
+            cpu.append((c1 - c0) * 1000)
+            wall.append((w1 - w0) * 1000)
+            queries.append(len(q.captured_queries))
+        cpu, wall = cpu[2:], wall[2:]  # the first two warm caches up
+        out[page] = {"cpu_ms": round(pct(cpu, 50), 1), "wall_ms": round(pct(wall, 50), 1),
+                     "queries": max(queries)}  # fmt: skip
+        say(f"  {page:<16} {out[page]['cpu_ms']:6.1f} ms CPU in Django, {out[page]['wall_ms']:6.1f}"
+            f" ms wall, {out[page]['queries']} queries (median of {rounds}, one at a time)")  # fmt: skip
+    connection.close()
+    return out
+
+
 def increase(before: float, after: float) -> float:
     return round(100.0 * (after - before) / before, 1) if before else float("nan")
 
@@ -291,6 +231,10 @@ def collect_static(call_command) -> None:
         return
     say("collecting static files")
     call_command("collectstatic", interactive=False, verbosity=0)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -347,6 +291,9 @@ def main(argv=None) -> None:
         start_portal(env, port)
         say("portal up; waiting for every project's live task to be running")
         wait_for_live_runs(live, files["running"])
+        say("cost of one request per page, in this process, before the load:")
+        costs = page_costs(json.loads(files["targets"].read_text()),
+                           json.loads(files["running"].read_text()))  # fmt: skip
         plain = run_phase(args, "phase 1", env, files, live, pollers=0)
         polled = run_phase(args, "phase 2", env, files, live, pollers=args.pollers)
     except KeyboardInterrupt:
@@ -382,6 +329,7 @@ def main(argv=None) -> None:
                 },  # fmt: skip
                 "livelog_50_p95_increase_pct": rise,
                 "p95_increase_pct_per_page": per_page,
+                "cost_per_request": costs,
             }
         )
     )
