@@ -1,7 +1,7 @@
 """Benchmark: the portal's pages under real HTTP load while the scheduler writes (not a test).
 
     DATABASE_URL=postgres://chorus:chorus@127.0.0.1:5432/chorus REDIS_URL=redis://127.0.0.1:6379/0 \
-        .venv/bin/python tests/bench/http_load.py            # seeds 1,000,000 executions (~2 min)
+        .venv/bin/python tests/bench/http_load.py            # seeds 1,000,000 executions (2–5 min)
     ... tests/bench/http_load.py --reuse                     # the database of the last run
 
 Needs PostgreSQL and Redis (scripts/services.sh start). Works in its own database
