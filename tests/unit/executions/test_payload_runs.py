@@ -3,6 +3,8 @@ give its own."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from tests.unit.executions.conftest import log_text
@@ -28,5 +30,6 @@ def test_scheduled_runs_get_the_deployment_payload(deploy, tick, run, bob):
         component=d.component, environment=d.environment, build=d.build, schedule=d.schedule,
         actor=None, payload=None,
     )  # fmt: skip
-    e = run(tick(d, seconds_ago=1))
+    # The next second's tick (not "a second ago", which a slow machine makes the first one).
+    e = run(tick(d, at=e.scheduled_for + timedelta(seconds=1)))
     assert e.payload is None and "CHORUS_PAYLOAD=" not in log_text(e)
