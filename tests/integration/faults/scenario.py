@@ -144,6 +144,21 @@ def _finished(pk: int) -> bool:
     return Execution.objects.get(pk=pk).is_finished
 
 
+def _engine(call, *args, **kwargs):
+    """A call to the Docker engine, tried again while it does not answer (a busy machine's
+    engine may take more than the client's 2 s ping to answer)."""
+    from deployments.runtimes.base import RuntimeUnavailable
+
+    for attempt in range(10):
+        try:
+            return call(*args, **kwargs)
+        except RuntimeUnavailable:
+            if attempt == 9:
+                raise
+            time.sleep(3)
+    return None
+
+
 def _sleep_until(start: float, seconds: float) -> None:
     time.sleep(max(0.0, start + seconds - time.monotonic()))
 
@@ -157,10 +172,10 @@ def run(tmp: Path) -> Outcome:  # noqa: PLR0915 - one timeline, read top to bott
     from deployments.runtimes.local.runtime import LocalRuntime
 
     out = Outcome()
-    sleeper_image = task_image(f"echo tick $CHORUS_SCHEDULED_AT; sleep {TICK_SECONDS}")
-    printer_image = task_image(PRINTER)
-    stuck_image = task_image("echo started; sleep 300")
-    caught_image = task_image("echo caught $CHORUS_TRIGGER $CHORUS_SCHEDULED_AT")
+    sleeper_image = _engine(task_image, f"echo tick $CHORUS_SCHEDULED_AT; sleep {TICK_SECONDS}")
+    printer_image = _engine(task_image, PRINTER)
+    stuck_image = _engine(task_image, "echo started; sleep 300")
+    caught_image = _engine(task_image, "echo caught $CHORUS_TRIGGER $CHORUS_SCHEDULED_AT")
     local = _local_image(tmp)
     created = Created()
     procs: list[Proc] = []
@@ -208,7 +223,7 @@ def run(tmp: Path) -> Outcome:  # noqa: PLR0915 - one timeline, read top to bott
         )
 
         flush_broker()
-        events = ContainerEvents(installation_id())
+        events = _engine(ContainerEvents, installation_id())
         for i in (1, 2):
             procs.append(
                 start_worker(
@@ -237,8 +252,9 @@ def run(tmp: Path) -> Outcome:  # noqa: PLR0915 - one timeline, read top to bott
             name: execution_run_now(deployment=doomed[name], actor=owner)
             for name in ("docker", "stuck")
         }
+        stuck = runs["stuck"].pk
         wait_until(
-            lambda: _task_lines(runs["docker"].pk) >= 1 and containers_of(runs["stuck"].pk),
+            lambda: _task_lines(runs["docker"].pk) >= 1 and _engine(containers_of, stuck),
             timeout=90, step=0.1, what="the doomed worker's containers to start",
         )  # fmt: skip
         runs["local"] = execution_run_now(deployment=doomed["local"], actor=owner)
@@ -248,7 +264,7 @@ def run(tmp: Path) -> Outcome:  # noqa: PLR0915 - one timeline, read top to bott
             lambda: all(_task_lines(runs[n].pk) >= 2 for n in ("docker", "local")),
             timeout=60, step=0.1, what="the doomed worker's tasks to print",
         )  # fmt: skip
-        client = docker_client()
+        client = _engine(docker_client)
         try:
             orphan = client.containers.run(
                 stuck_image, detach=True,
@@ -272,7 +288,9 @@ def run(tmp: Path) -> Outcome:  # noqa: PLR0915 - one timeline, read top to bott
         for e in runs.values():
             wait_until(lambda e=e: _finished(e.pk), timeout=120, what=f"execution {e.pk} to end")
         wait_until(
-            lambda: not containers_of(ORPHAN_EXECUTION), timeout=60, what="the orphan's removal"
+            lambda: not _engine(containers_of, ORPHAN_EXECUTION),
+            timeout=60,
+            what="the orphan's removal",
         )
         wait_until(
             lambda: all(t in again.output() for t in out.task_ids.values()),
@@ -284,7 +302,7 @@ def run(tmp: Path) -> Outcome:  # noqa: PLR0915 - one timeline, read top to bott
             for name, e in runs.items()
         }
         out.containers_left = {
-            name: containers_of(e.pk) for name, e in runs.items() if name != "local"
+            name: _engine(containers_of, e.pk) for name, e in runs.items() if name != "local"
         }
         out.local_runs_left = LocalRuntime().find({"chorus.execution": str(runs["local"].pk)})
 

@@ -35,4 +35,5 @@ def test_the_local_task_s_exit_code_and_times_are_its_own(matrix):
 
 
 def test_the_local_run_leaves_nothing_behind(matrix):
+    assert matrix.doomed["local"]["container_id"].startswith("local-")
     assert matrix.local_runs_left == []

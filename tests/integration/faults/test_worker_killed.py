@@ -58,6 +58,7 @@ def test_its_outcome_and_times_are_the_container_s_own(matrix):
     assert LINES - 1 <= duration < LINES + 4, duration
     assert row["finished_at"] < matrix.doomed_killed_at + STALE
     [span] = matrix.starts.of(row["pk"])
+    assert row["container_id"] == span.container_id
     assert abs((span.started - row["started_at"]).total_seconds()) < 0.5
 
 
