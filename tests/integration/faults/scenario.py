@@ -62,8 +62,11 @@ LOCAL_PRINTER = (
     "sys.exit(3)\n"
 )
 # A worker is taken for lost once its runs' heartbeat is this old: longer than what is left of
-# the printers' 12 s when their worker is killed, so the reconciler finds them ended.
-STALE_SECONDS = 20
+# the printers' 12 s when their worker is killed, so the reconciler finds them ended; and
+# longer than the production default (20 s), because a live worker writes no heartbeat between
+# its container's exit and the run's record (engine calls, the batch gate), which on a machine
+# as loaded as a shared test host can take more than 20 s.
+STALE_SECONDS = 30
 MAIN_ENV = {**PROCESS_ENV, "CHORUS_EXECUTION_STALE_SECONDS": str(STALE_SECONDS)}
 
 
