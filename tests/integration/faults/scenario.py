@@ -11,7 +11,7 @@ matrix costs about four minutes.
            broker's visibility timeout has passed it is started again with a short one, so
            the unacknowledged messages are redelivered; the reconciler (on the beats) adopts
            what the tasks left;
-  150 s    three catch-up deployments `@every 2s` (none, latest, all);
+  160 s    three catch-up deployments `@every 2s` (none, latest, all);
   180 s    both beats SIGKILLed; 30 s without a beat; one beat started again and catches up.
 
 Every container start of this installation is counted per execution from the engine's event
@@ -41,10 +41,10 @@ from tests.support.processes import Proc, flush_broker, start_beat, start_worker
 from .engine import ContainerEvents, Starts
 
 TICKERS = 20
-TICK_SECONDS = 12  # how long each ticker's task sleeps: a start every ~14 s per deployment
+TICK_SECONDS = 20  # how long each ticker's task sleeps: a start every ~22 s per deployment
 TWO_BEATS_SECONDS = 180
 OUTAGE_SECONDS = 30
-CATCHUP_DEPLOY_AT = 150
+CATCHUP_DEPLOY_AT = 160
 # The restarted doomed worker's broker visibility timeout (CELERY_VISIBILITY_TIMEOUT).
 VISIBILITY_TIMEOUT = 10
 ORPHAN_EXECUTION = 999_999_999
@@ -232,7 +232,7 @@ def run(tmp: Path) -> Outcome:  # noqa: PLR0915 - one timeline, read top to bott
                 start_worker(
                     f"faults-exec-{i}",
                     pool="threads",
-                    concurrency=24,
+                    concurrency=32,
                     queues="chorus,executions",
                     extra_env=MAIN_ENV,
                 )  # fmt: skip
@@ -339,13 +339,13 @@ def run(tmp: Path) -> Outcome:  # noqa: PLR0915 - one timeline, read top to bott
                     return False
             return True
 
-        wait_until(caught_up, timeout=90, what="the restarted beat to catch up")
+        wait_until(caught_up, timeout=150, what="the restarted beat to catch up")
         procs.pop().stop()  # no more ticks; let the runs under way end
         wait_until(
             lambda: not Execution.objects.filter(
                 deployment__component__project=project, status__in=["pending", "running"]
             ).exists(),
-            timeout=60, what="the last runs to end",
+            timeout=150, what="the last runs to end",
         )  # fmt: skip
         time.sleep(1)  # the engine's last events
         out.starts = events.stop()

@@ -38,7 +38,7 @@ def test_each_run_started_exactly_one_container_and_a_skipped_tick_none(matrix):
     starts = matrix.starts.per_execution()
     for _schedule, _seed, rows in _two_beat_rows(matrix):
         ran = [r for r in rows if r["status"] not in ("skipped", "missed")]
-        # Forbid: a tick while the task (12 s) still runs is skipped, the next free one runs.
+        # Forbid: a tick while the task (20 s) still runs is skipped, the next free one runs.
         assert len(ran) >= 3
         for r in rows:
             brief = {k: r[k] for k in ("pk", "status", "reason", "container_id", "started_at")}
