@@ -37,7 +37,7 @@ def test_every_tick_of_every_deployment_is_one_row(matrix):
 def test_each_run_started_exactly_one_container_and_a_skipped_tick_none(matrix):
     starts = matrix.starts.per_execution()
     for _schedule, _seed, rows in _two_beat_rows(matrix):
-        ran = [r for r in rows if r["status"] not in ("skipped", "missed")]
+        ran = [r for r in rows if r["status"] not in ("skipped", "missed", "pending")]
         # Forbid: a tick while the task (20 s) still runs is skipped, the next free one runs.
         assert len(ran) >= 3
         for r in rows:
@@ -47,6 +47,7 @@ def test_each_run_started_exactly_one_container_and_a_skipped_tick_none(matrix):
                 assert starts.get(r["pk"], 0) == 1, brief
                 assert r["container_id"], brief
             else:
+                # Skipped, missed, or (on a busy machine) still waiting for a worker.
                 assert starts.get(r["pk"], 0) == 0, brief
         skipped = [r for r in rows if r["status"] == "skipped"]
         assert all(r["reason"].startswith("overlap forbidden") for r in skipped)
