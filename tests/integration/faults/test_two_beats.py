@@ -37,18 +37,20 @@ def test_every_tick_of_every_deployment_is_one_row(matrix):
 def test_each_run_started_exactly_one_container_and_a_skipped_tick_none(matrix):
     starts = matrix.starts.per_execution()
     for _schedule, _seed, rows in _two_beat_rows(matrix):
-        ran = [r for r in rows if r["status"] not in ("skipped", "missed", "pending")]
         # Forbid: a tick while the task (20 s) still runs is skipped, the next free one runs.
-        assert len(ran) >= 3
+        assert len([r for r in rows if r["status"] == "succeeded"]) >= 2
         for r in rows:
             brief = {k: r[k] for k in ("pk", "status", "reason", "container_id", "started_at")}
-            if r in ran:
-                assert r["status"] == "succeeded", brief
-                assert starts.get(r["pk"], 0) == 1, brief
+            # A container recorded is a container started, once; none for anything else.
+            assert starts.get(r["pk"], 0) == (1 if r["container_id"] else 0), brief
+            if r["status"] == "succeeded":
                 assert r["container_id"], brief
+            elif r["status"] in ("skipped", "missed", "pending"):
+                # (pending: on a busy machine, still waiting for a worker at the end)
+                assert not r["container_id"], brief
             else:
-                # Skipped, missed, or (on a busy machine) still waiting for a worker.
-                assert starts.get(r["pk"], 0) == 0, brief
+                # Only the engine failing to answer may fail a run that sleeps and exits 0.
+                assert "Docker engine" in r["reason"] or "worker lost" in r["reason"], brief
         skipped = [r for r in rows if r["status"] == "skipped"]
         assert all(r["reason"].startswith("overlap forbidden") for r in skipped)
 
