@@ -85,6 +85,7 @@ class Outcome:
     doomed_log: str = ""
     redelivered_log: str = ""
     task_ids: dict = field(default_factory=dict)  # name -> celery task id
+    doomed_pks: list = field(default_factory=list)  # every run started on the doomed worker
     doomed_killed_at: datetime | None = None
     stored_at_kill: dict = field(default_factory=dict)  # name -> task lines stored by then
     containers_left: dict = field(default_factory=dict)
@@ -162,6 +163,30 @@ def _engine(call, *args, **kwargs):
     return None
 
 
+def _docker_runs_started(doomed: dict, owner, out: Outcome) -> dict:
+    """The doomed worker's two Docker runs, both started; new runs when the engine (on a
+    saturated machine) refused the first ones."""
+    from deployments.executions.actions import execution_run_now
+
+    for _attempt in range(3):
+        runs = {
+            name: execution_run_now(deployment=doomed[name], actor=owner)
+            for name in ("docker", "stuck")
+        }
+        out.doomed_pks += [e.pk for e in runs.values()]
+
+        def state(runs=runs) -> str:
+            if any(_finished(e.pk) for e in runs.values()):
+                return "refused"
+            if _task_lines(runs["docker"].pk) >= 1 and _engine(containers_of, runs["stuck"].pk):
+                return "running"
+            return ""
+
+        if wait_until(state, timeout=90, step=0.1, what="the doomed containers") == "running":
+            return runs
+    raise AssertionError("the engine refused the doomed worker's runs three times")
+
+
 def _sleep_until(start: float, seconds: float) -> None:
     time.sleep(max(0.0, start + seconds - time.monotonic()))
 
@@ -213,8 +238,9 @@ def run(tmp: Path) -> Outcome:  # noqa: PLR0915 - one timeline, read top to bott
         ):
             c = live_component(project, owner, f"doomed-{name}")
             doomed[name] = _deploy(
-                c, env, live_build(c, image, n), "0 0 1 1 *", owner, timeout_seconds=600
-            )
+                c, env, live_build(c, image, n), "0 0 1 1 *", owner, timeout_seconds=600,
+                concurrency_policy="allow",
+            )  # fmt: skip
         c = live_component(project, owner, "doomed-local")
         local_build = Build.objects.create(
             component=c, commit_sha=f"{203:040x}", status=Build.Status.SUCCEEDED,
@@ -251,16 +277,9 @@ def run(tmp: Path) -> Outcome:  # noqa: PLR0915 - one timeline, read top to bott
         # The Docker tasks first (the engine may take seconds to start them on a busy
         # machine), the local one once they print (bubblewrap starts at once): all three are
         # mid-run when the worker dies.
-        runs = {
-            name: execution_run_now(deployment=doomed[name], actor=owner)
-            for name in ("docker", "stuck")
-        }
-        stuck = runs["stuck"].pk
-        wait_until(
-            lambda: _task_lines(runs["docker"].pk) >= 1 and _engine(containers_of, stuck),
-            timeout=90, step=0.1, what="the doomed worker's containers to start",
-        )  # fmt: skip
+        runs = _docker_runs_started(doomed, owner, out)
         runs["local"] = execution_run_now(deployment=doomed["local"], actor=owner)
+        out.doomed_pks.append(runs["local"].pk)
         sent = time.monotonic()
         out.task_ids = {name: e.celery_task_id for name, e in runs.items()}
         wait_until(
