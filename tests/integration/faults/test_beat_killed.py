@@ -39,12 +39,14 @@ def _starts(matrix, row) -> int:
 
 
 def _ran_once(matrix, row) -> None:
-    """A caught-up tick ran: one container, and it succeeded unless the engine itself did
-    not answer (a busy machine); then no container at all."""
+    """A caught-up tick ran: one container when it recorded one, none otherwise; it succeeded
+    unless the engine did not answer or a live worker starved past the stale limit on a
+    saturated machine (then the reconciler ends it as "worker lost")."""
+    assert _starts(matrix, row) == (1 if row["container_id"] else 0), row
     if row["status"] == "succeeded":
-        assert _starts(matrix, row) == 1, row
+        assert row["container_id"], row
     else:
-        assert "Docker engine" in row["reason"] and _starts(matrix, row) == 0, row
+        assert "Docker engine" in row["reason"] or "worker lost" in row["reason"], row
 
 
 def test_every_tick_is_one_row_across_the_outage(matrix):
