@@ -168,7 +168,13 @@ def reconcile_execution(execution: Execution, *, cancelled: bool = False) -> boo
     # printed after the last stored one, and when it really started and ended.
     task = (exited or tasks or [None])[0]
     log = _adopted_log(runtime, execution, task) if task is not None else None
-    extra = {"started_at": task.started_at} if task is not None and task.started_at else {}
+    extra: dict = {}
+    if task is not None:
+        if task.started_at:
+            extra["started_at"] = task.started_at
+        if not execution.container_id:
+            # Its worker died (or stalled) before it could record which container it started.
+            extra["container_id"] = task.container_id[:80]
     finished_at = task.finished_at if task is not None and not task.running else None
     for t in tasks:
         _stop(runtime, t.container_id)

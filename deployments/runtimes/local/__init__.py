@@ -15,8 +15,10 @@ CHORUS_LOCAL_TASK_NETWORK), in its own session (so a timeout or cancel kills the
 process group), with rlimits on memory (RLIMIT_AS), CPU time and processes, HOME and TMPDIR
 in the private /tmp, and cwd /image/app. docs/security.md says what it does not isolate.
 
-A running task leaves a pidfile (runs/<id>.json, with its labels) for the reconciler's
-find/stop; it is removed once the exit code and the output are collected.
+A run has a directory (runs/<id>/, rundir.py) holding its labels, its output and, once it
+ended, its exit status: the task runs on when its worker dies, and the reconciler's
+find/output/stop read and remove that directory as they do a container. The worker removes it
+once the exit code and the output are collected.
 """
 
 from __future__ import annotations

@@ -1,21 +1,20 @@
-"""What the local runtime's parts share: the images dir, the interpreter, the pidfiles."""
+"""What the local runtime's parts share: the images dir, the interpreter, the run directories."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from deployments.runtimes.base import Runtime, RuntimeUnavailable
-from deployments.runtimes.local import sandbox
+from deployments.runtimes.local import rundir, sandbox
 from deployments.runtimes.local.images import default_images_dir
 from deployments.runtimes.local.processes import proc_start_time
 
 
 class LocalCore(Runtime):
-    """Where images and pidfiles live, which interpreter makes venvs, which runs are alive."""
+    """Where images and runs live, which interpreter makes venvs, which runs are alive."""
 
     def __init__(self, *, images_dir: Path | None = None, python: str | None = None) -> None:
         from django.conf import settings
@@ -58,15 +57,18 @@ class LocalCore(Runtime):
         return sandbox.check()
 
     def _runs(self) -> Iterator[tuple[Path, dict]]:
+        """Each run directory (rundir.py) with its record."""
         if not self.runs_dir.is_dir():
             return
-        for path in sorted(self.runs_dir.glob("local-*.json")):
-            try:
-                yield path, json.loads(path.read_text())
-            except (OSError, ValueError):
-                continue
+        for path in sorted(self.runs_dir.glob("local-*")):
+            info = rundir.info_read(path) if path.is_dir() else None
+            if info is not None:
+                yield path, info
 
     @staticmethod
-    def _alive(info: dict) -> bool:
+    def _alive(run_dir: Path, info: dict) -> bool:
+        """The task still runs: its bwrap lives (not a reused pid) and reported no exit."""
         pid = info.get("pid")
-        return bool(pid) and proc_start_time(int(pid)) == info.get("start")
+        if not pid or proc_start_time(int(pid)) != info.get("start"):
+            return False
+        return rundir.exit_status(run_dir)[0] is None

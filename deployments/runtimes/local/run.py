@@ -7,13 +7,13 @@ import contextlib
 import json
 import os
 import resource
-import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
+
+from django.utils import timezone
 
 from deployments.runtimes.base import (
     CONTAINER_RESULT_DIR,
@@ -25,7 +25,7 @@ from deployments.runtimes.base import (
     RuntimeUnavailable,
     read_capped,
 )
-from deployments.runtimes.local import sandbox
+from deployments.runtimes.local import rundir, sandbox
 from deployments.runtimes.local.build import PYTHON_RE
 from deployments.runtimes.local.core import LocalCore
 from deployments.runtimes.local.images import IMAGE_FILE
@@ -33,7 +33,7 @@ from deployments.runtimes.local.processes import kill_group, proc_start_time, pr
 
 
 class LocalRun(LocalCore):
-    """`run`: the task as a subprocess, tracked by a pidfile while it runs."""
+    """`run`: the task as a subprocess, tracked by its run directory (rundir.py)."""
 
     def run(
         self,
@@ -104,8 +104,12 @@ class LocalRun(LocalCore):
                     resource.setrlimit(which, (value, value))
 
         result = RunResult(exit_code=None, container_id=run_id, image_id=digest)
-        # The one writable place the task shares with Chorus: where it may leave its result.
-        result_dir = Path(tempfile.mkdtemp(prefix="chorus-result-"))
+        # The run's directory (rundir.py) holds its output, exit status and result, so they
+        # outlive this worker; the result directory is the one place the task may write.
+        run_dir = self.runs_dir / run_id
+        result_dir = run_dir / rundir.RESULT_DIR
+        result_dir.mkdir(parents=True)
+        status = open(run_dir / rundir.STATUS_FILE, "wb")  # noqa: SIM115 - closed below
         sandboxed = sandbox.command(
             argv,
             bwrap=bwrap,
@@ -117,45 +121,47 @@ class LocalRun(LocalCore):
             tmp_mb=limits.memory_mb,
             extra_read_only=self.read_only_paths,
             writable=((result_dir, CONTAINER_RESULT_DIR),),
+            # In its own session and not tied to this worker: a worker that dies leaves the
+            # task to run on, for the reconciler to adopt (or stop) like a container.
+            die_with_parent=False,
+            status_fd=status.fileno(),
         )
         try:
-            proc = subprocess.Popen(
-                sandboxed,
-                env=run_env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-                preexec_fn=apply_limits,  # noqa: PLW1509 - rlimits must be set in the child
-                close_fds=True,
-            )
+            with open(run_dir / "stdout", "wb") as out, open(run_dir / "stderr", "wb") as err:
+                proc = subprocess.Popen(
+                    sandboxed,
+                    env=run_env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,
+                    preexec_fn=apply_limits,  # noqa: PLW1509 - rlimits must be set in the child
+                    close_fds=True,
+                    pass_fds=(status.fileno(),),
+                )
         except OSError as exc:
-            shutil.rmtree(result_dir, ignore_errors=True)
+            rundir.remove(run_dir)
             result.error = f"The task could not start: {exc}"
             return result
-        pidfile = self.runs_dir / f"{run_id}.json"
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        pidfile.write_text(
-            json.dumps(
-                {
-                    "pid": proc.pid,
-                    "start": proc_start_time(proc.pid),
-                    "labels": dict(labels or {}),
-                    "image": str(image_dir),
-                }
-            )
+        finally:
+            status.close()
+        rundir.info_write(
+            run_dir,
+            {
+                "pid": proc.pid,
+                "start": proc_start_time(proc.pid),
+                "started_at": timezone.now().isoformat(),
+                "labels": dict(labels or {}),
+                "image": str(image_dir),
+            },
         )
+        ended = lambda: proc.poll() is not None  # noqa: E731
+        streams = {name: rundir.FollowedFile(run_dir / name, ended) for name in rundir.STREAMS}
         try:
             if on_start is not None:
                 on_start(run_id)
             deadline = time.monotonic() + timeout
-            outcome = pump(
-                proc,
-                {"stdout": proc.stdout, "stderr": proc.stderr},
-                log,
-                cancel=cancel,
-                deadline=deadline,
-            )
+            outcome = pump(proc, streams, log, cancel=cancel, deadline=deadline)
             result.timed_out = outcome == "timeout"
             result.cancelled = outcome == "cancelled"
             code = proc.returncode
@@ -163,7 +169,8 @@ class LocalRun(LocalCore):
             result.exit_code = 128 - code if code is not None and code < 0 else code
         finally:
             kill_group(proc.pid)
-            pidfile.unlink(missing_ok=True)
+            for stream in streams.values():
+                stream.close()
             result.result = read_capped(result_dir / "result.json")
-            shutil.rmtree(result_dir, ignore_errors=True)
+            rundir.remove(run_dir)
         return result

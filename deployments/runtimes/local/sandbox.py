@@ -2,8 +2,10 @@
 
 Every build step (venv, pip install) and every task runs under `bwrap` with:
 - its own user, pid, ipc, uts, cgroup and mount namespaces (`--unshare-all --unshare-user`),
-  as uid/gid 65534 inside, without capabilities; `--die-with-parent`, so a killed worker
-  leaves no task behind;
+  as uid/gid 65534 inside, without capabilities; a build step dies with its worker
+  (`--die-with-parent`), while a task runs on in its own session when its worker dies, its
+  output and exit status going to files of its run directory (run.py), so the reconciler
+  can adopt them as it adopts a container's;
 - a filesystem made from an allowlist, not the host's root: the system directories (/usr and
   its /bin, /lib… links) and Python's own installation read-only, a few files of /etc that
   name resolution and TLS need, a fresh /proc (only the sandbox's processes: no
@@ -106,7 +108,7 @@ def check() -> str:
     return bwrap
 
 
-def _namespace_args(*, network: bool) -> list[str]:
+def _namespace_args(*, network: bool, die_with_parent: bool = True) -> list[str]:
     args = [
         "--unshare-all",
         "--unshare-user",
@@ -116,8 +118,9 @@ def _namespace_args(*, network: bool) -> list[str]:
         str(SANDBOX_UID),
         "--hostname",
         "chorus-task",
-        "--die-with-parent",
     ]
+    if die_with_parent:
+        args.append("--die-with-parent")
     if network:
         args.append("--share-net")
     return args
@@ -163,11 +166,17 @@ def command(
     tmp_mb: int,
     extra_read_only: Iterable[str] = (),
     writable: Iterable[tuple[Path, str]] = (),
+    die_with_parent: bool = True,
+    status_fd: int | None = None,
 ) -> list[str]:
     """The bwrap command line that runs `argv` in the sandbox (cwd `workdir`, inside), with a
     private /tmp of at most `tmp_mb` (it is memory: counted against nothing else) and each
-    (host directory, inside path) of `writable` bound read-write."""
-    args = [bwrap, *_namespace_args(network=network)]
+    (host directory, inside path) of `writable` bound read-write. Without `die_with_parent`
+    the sandbox outlives the process that started it; `status_fd` gets bwrap's JSON status
+    (the child's pid at the start, `{"exit-code": N}` at the end)."""
+    args = [bwrap, *_namespace_args(network=network, die_with_parent=die_with_parent)]
+    if status_fd is not None:
+        args += ["--json-status-fd", str(status_fd)]
     # The private /tmp first: a read-only path below /tmp (CHORUS_LOCAL_SANDBOX_PATHS) stays.
     args += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmp_mb * 1024 * 1024)]
     args += ["--tmpfs", "/tmp"]

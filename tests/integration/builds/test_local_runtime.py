@@ -163,3 +163,55 @@ def test_the_local_runtime_does_not_follow_a_symlinked_result(no_docker, tmp_pat
     image = runtime.build(source_dir=source, tag="t", log=lambda *a: None)
     result = runtime.run(image=image.ref, env={}, limits=Limits(), timeout=30, log=lambda *a: None)
     assert result.exit_code == 0 and result.result is None
+
+
+def test_a_task_outlives_its_killed_worker_and_leaves_what_it_did(no_docker, tmp_path):
+    """The worker process dies (SIGKILL) mid-run: the task runs on to its end, and find /
+    output / stop tell the reconciler its exit code, its own start and end, and every line."""
+    import multiprocessing
+    import os
+    import signal
+    import time
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "Dockerfile").write_text('FROM x\nCMD ["python3", "-u", "task.py"]\n')
+    (source / "task.py").write_text(
+        "import sys, time\n"
+        "for i in range(1, 5):\n"
+        "    print(f'line-{i}', flush=True)\n"
+        "    time.sleep(0.5)\n"
+        "print('the-end', file=sys.stderr, flush=True)\n"
+        "sys.exit(3)\n"
+    )
+    runtime = LocalRuntime()
+    image = runtime.build(source_dir=source, tag="t", log=lambda *a: None)
+    labels = {"chorus.execution": "77", "chorus.managed": "true"}
+    worker = multiprocessing.get_context("fork").Process(
+        target=runtime.run,
+        kwargs={"image": image.ref, "env": {}, "limits": Limits(), "timeout": 60,
+                "log": lambda *a: None, "labels": labels},
+    )  # fmt: skip
+    worker.start()
+
+    def found(running: bool):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            tasks = runtime.find(labels)
+            if tasks and tasks[0].running == running:
+                return tasks
+            time.sleep(0.1)
+        raise AssertionError(f"no task with running={running}")
+
+    found(running=True)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.join()
+    [task] = found(running=False)
+
+    assert task.exit_code == 3
+    assert 2 <= (task.finished_at - task.started_at).total_seconds() < 10
+    lines = [(line.stream, line.text) for line in runtime.output(task.container_id)]
+    assert lines == [("stdout", f"line-{i}") for i in range(1, 5)] + [("stderr", "the-end")]
+    runtime.stop(task.container_id)
+    assert runtime.find(labels) == []
+    assert not (runtime.runs_dir / task.container_id).exists()

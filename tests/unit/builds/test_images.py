@@ -388,9 +388,10 @@ def test_local_remove_image_keeps_an_image_a_task_runs_from(tmp_path):
     runtime = LocalRuntime(images_dir=images)
     image = images / ("d" * 32)
     image.mkdir(parents=True)
-    runtime.runs_dir.mkdir()
+    run_dir = runtime.runs_dir / "local-1"
+    run_dir.mkdir(parents=True)
     pid = os.getpid()  # a live process "running" from the image
-    (runtime.runs_dir / "local-1.json").write_text(
+    (run_dir / "run.json").write_text(
         f'{{"pid": {pid}, "start": "{proc_start_time(pid)}", "image": "{image}"}}'
     )
 

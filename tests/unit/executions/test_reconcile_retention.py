@@ -1,5 +1,5 @@
 """The reconciler without containers (the record runtime leaves none), and history retention.
-Worker loss with a real container: tests/integration/executions/test_faults.py."""
+Worker loss with a real container: tests/integration/faults/test_worker_killed.py."""
 
 from __future__ import annotations
 
