@@ -247,6 +247,15 @@ def _fact(facts: dict, name: str, pk: int | None):
     return facts[key]
 
 
+def _still_alive(watch: RunWatch) -> None:
+    try:
+        Execution.objects.filter(pk=watch.execution.pk, status=Status.RUNNING).update(
+            heartbeat_at=timezone.now()
+        )
+    except Exception:  # noqa: BLE001 - the outcome below matters more
+        logger.exception("execution %s: heartbeat failed", watch.execution.pk)
+
+
 def _execute(started: Started) -> None:
     execution = started.execution
     plan = started.plan
@@ -274,6 +283,9 @@ def _execute(started: Started) -> None:
     started.mark_started()
     if started.gate is not None:
         started.gate.wait(timeout=GATE_WAIT_SECONDS)
+    # Still alive: the task's end, the gate and the engine's calls took a while, and the
+    # reconciler must not take a busy worker's run for a lost one before it is recorded.
+    _still_alive(watch)
     if plan.runtime is not None and not plan.error and plan.start_error is None:
         watch.save_snapshot()
     reported = read_result(result.result, started.secrets)
