@@ -1,8 +1,14 @@
-"""Docker runs: a task as a labelled, limited container, attached before it starts."""
+"""Docker runs: a task as a labelled, limited container, attached before it starts.
+
+A run with `hold_until` is started ahead of its tick and held by the wrapper of
+deployments/runtimes/hold.py (a static busybox bind-mounted read-only, CHORUS_HOLD_BINARY)
+until that instant; the wrapper then execs the image's own entrypoint and command.
+"""
 
 from __future__ import annotations
 
 import io
+import os
 import queue
 import tarfile
 import threading
@@ -37,11 +43,47 @@ from deployments.runtimes.docker.network import (
     forget_network,
     task_user,
 )
+from deployments.runtimes.hold import (
+    HOLD_BUSYBOX,
+    HOLD_SCRIPT,
+    began_filter,
+    hold_env,
+)
 from deployments.runtimes.lines import LineBuffer
+
+# Image configs by (engine, immutable reference): an image id or digest never changes.
+_configs: dict[tuple[str, str], dict] = {}
+_configs_lock = threading.Lock()
+
+
+def _image_config(api, where: str, image: str) -> dict:
+    key = (where, image)
+    with _configs_lock:
+        hit = _configs.get(key)
+    if hit is None:
+        hit = api.inspect_image(image).get("Config") or {}
+        if not (image.startswith("sha256:") or "@sha256:" in image):
+            return hit  # a tag may move: never kept
+        with _configs_lock:
+            if len(_configs) > 1000:
+                _configs.clear()
+            _configs[key] = hit
+    return hit
 
 
 class DockerRun(DockerConnection):
     """`run`: one container a task, removed afterwards."""
+
+    @property
+    def can_hold(self) -> bool:
+        """True when runs can start ahead, held by the wrapper (CHORUS_HOLD_BINARY is set and,
+        for an engine on this machine, is a file here)."""
+        from django.conf import settings
+
+        binary = getattr(settings, "CHORUS_HOLD_BINARY", "")
+        if not binary:
+            return False
+        return not self.where.startswith("unix://") or os.path.isfile(binary)
 
     def run(
         self,
@@ -56,6 +98,8 @@ class DockerRun(DockerConnection):
         cancel: CancelFn | None = None,
         on_start: Callable[[str], None] | None = None,
         run_as_root: bool = False,
+        hold_until: float | None = None,
+        on_begin: Callable[[float], None] | None = None,
     ) -> RunResult:
         try:
             client = self.client(timeout=None)
@@ -65,7 +109,7 @@ class DockerRun(DockerConnection):
         try:
             network = self.network or ensure_network(api, default_network(), where=self.where)
             try:
-                user = task_user(api, image, run_as_root=run_as_root)
+                config = _image_config(api, self.where, image)
             except docker.errors.ImageNotFound:
                 # Gone from this engine (pruned by hand, a new host): a registry image is
                 # pulled by its digest again; anything else cannot come back.
@@ -73,7 +117,8 @@ class DockerRun(DockerConnection):
                 if problem:
                     client.close()
                     return RunResult(exit_code=None, error=problem)
-                user = task_user(api, image, run_as_root=run_as_root)
+                config = _image_config(api, self.where, image)
+            user = task_user(config, run_as_root=run_as_root)
         except docker.errors.ImageNotFound:
             client.close()
             return RunResult(
@@ -86,6 +131,24 @@ class DockerRun(DockerConnection):
         except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
             client.close()
             return RunResult(exit_code=None, error=self._run_error("inspect the image", exc))
+        entrypoint = None
+        environment = {
+            **{str(k): str(v) for k, v in env.items()},
+            "CHORUS_RESULT_FILE": CONTAINER_RESULT_FILE,
+        }
+        binds = None
+        argv = [*(config.get("Entrypoint") or []), *(command or config.get("Cmd") or [])]
+        if hold_until is not None and self.can_hold and argv:
+            from django.conf import settings
+
+            # The wrapper holds the task until the tick, then execs the image's own argv.
+            entrypoint = [HOLD_BUSYBOX, "sh", "-c", HOLD_SCRIPT, "chorus-hold"]
+            command = argv
+            environment.update(hold_env(hold_until))
+            binds = {settings.CHORUS_HOLD_BINARY: {"bind": HOLD_BUSYBOX, "mode": "ro"}}
+            log = began_filter(log, on_begin)
+        else:
+            hold_until = None
         try:
             host_config = api.create_host_config(
                 mem_limit=f"{limits.memory_mb}m",
@@ -97,15 +160,14 @@ class DockerRun(DockerConnection):
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
                 network_mode=network,
+                binds=binds,
             )
             container = api.create_container(
                 image=image,
                 command=command,
+                entrypoint=entrypoint,
                 user=user,
-                environment={
-                    **{str(k): str(v) for k, v in env.items()},
-                    "CHORUS_RESULT_FILE": CONTAINER_RESULT_FILE,
-                },
+                environment=environment,
                 labels={
                     MANAGED_LABEL: "true",
                     **{str(k): str(v) for k, v in (labels or {}).items()},
@@ -123,8 +185,15 @@ class DockerRun(DockerConnection):
         container_id = str(container["Id"])
         try:
             _result_dir_create(api, container_id)
+            # A held task's timeout counts from the tick, not from its container's start.
+            held_for = max(0.0, hold_until - time.time()) if hold_until is not None else 0.0
             result = self._run_container(
-                client, container_id, timeout=timeout, log=log, cancel=cancel, on_start=on_start
+                client,
+                container_id,
+                timeout=timeout + held_for,
+                log=log,
+                cancel=cancel,
+                on_start=on_start,
             )
             result.image_id = self._image_of(api, container_id)
             if result.exit_code is not None:
