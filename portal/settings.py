@@ -294,6 +294,8 @@ CHORUS_DOCKER_NETWORK = env.str("CHORUS_DOCKER_NETWORK", default="chorus-tasks")
 CHORUS_HOLD_BINARY = env.str("CHORUS_HOLD_BINARY", default="/bin/busybox")
 # Seconds one start takes, until the workers have measured their engine (executions/hold.py).
 CHORUS_HOLD_SECONDS_PER_START = env.float("CHORUS_HOLD_SECONDS_PER_START", default=0.25)
+# The part of the lead that does not grow with the group (time to claim and prepare).
+CHORUS_HOLD_MARGIN_SECONDS = env.float("CHORUS_HOLD_MARGIN_SECONDS", default=1.0)
 CHORUS_BUILD_MEMORY_MB = env.int("CHORUS_BUILD_MEMORY_MB", default=2048)
 CHORUS_BUILD_CPUS = env.int("CHORUS_BUILD_CPUS", default=1)
 # "auto" uses Docker when an engine answers, else (in development, or where allowed) the local

@@ -5,7 +5,7 @@ at one instant is started *before* it: the worker claims the group early, starts
 container at once, and a wrapper in each one holds the task until the tick
 (deployments/runtimes/hold.py). How early is the lead:
 
-    lead(n) = MARGIN_SECONDS + n × seconds-per-start × SAFETY   (at most MAX_LEAD_SECONDS)
+    lead(n) = margin + n × seconds-per-start × SAFETY   (at most MAX_LEAD_SECONDS)
 
 where seconds-per-start is measured as containers start: a held group's span from the claim to
 its last container running, divided by its size, folded into a moving average per runtime
@@ -31,7 +31,6 @@ logger = logging.getLogger(__name__)
 
 # Builds of these runtime kinds run held (the record runtime starts nothing to hold).
 HOLD_KINDS = ("docker", "local")
-MARGIN_SECONDS = 1.0
 SAFETY = 1.5
 MAX_LEAD_SECONDS = 30.0
 # Runs of one instant arriving after the lead began give each other this long to join.
@@ -49,8 +48,10 @@ def _default_per_start() -> float:
 
 
 def lead_for(n: int, per_start: float) -> float:
-    """Seconds before the tick a group of `n` held runs starts."""
-    return min(MAX_LEAD_SECONDS, MARGIN_SECONDS + max(n, 1) * per_start * SAFETY)
+    """Seconds before the tick a group of `n` held runs starts (the margin is
+    CHORUS_HOLD_MARGIN_SECONDS: claiming and preparing)."""
+    margin = float(getattr(settings, "CHORUS_HOLD_MARGIN_SECONDS", 1.0))
+    return min(MAX_LEAD_SECONDS, margin + max(n, 1) * per_start * SAFETY)
 
 
 class StartRate:
