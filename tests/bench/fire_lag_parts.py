@@ -93,11 +93,18 @@ def crontab_row(t: datetime):
 
 
 def create_chorus(
-    n: int, t: datetime, *, runtime: str, image: str, environment: dict | None = None
+    n: int,
+    t: datetime,
+    *,
+    runtime: str,
+    image: str,
+    environment: dict | None = None,
+    build_kind: str = "",
 ) -> list[int]:
     """N components, one build and one deployment each, with their PeriodicTasks (what the
     deploy service creates, written in bulk so 10,000 take seconds). `environment`: more
-    fields of the environment (its engine, its queue)."""
+    fields of the environment (its engine, its queue); `build_kind`: the runtime that built
+    the image (Docker builds run held, started ahead of the tick)."""
     from django.contrib.auth import get_user_model
     from django.db import transaction
     from django.utils import timezone
@@ -141,6 +148,7 @@ def create_chorus(
                     preset="python",
                     image_ref=image,
                     image_digest=f"sha256:{i:064x}",
+                    runtime_kind=build_kind,
                     finished_at=now,
                 )
                 for i, c in enumerate(comps)
