@@ -44,7 +44,7 @@ CACHE_SECONDS = 24 * 3600
 
 
 def _default_per_start() -> float:
-    return float(getattr(settings, "CHORUS_HOLD_SECONDS_PER_START", 0.25))
+    return float(getattr(settings, "CHORUS_HOLD_SECONDS_PER_START", 0.4))
 
 
 def lead_for(n: int, per_start: float) -> float:

@@ -286,7 +286,7 @@ class ChorusScheduler(DatabaseScheduler):
     def _lead(self, ts: float) -> float:
         lead = LEAD_SECONDS + min(MAX_LEAD_SECONDS, 2 * self._plan_counts[ts] * self._per_item)
         held = [
-            lead_for(self._hold_counts[(ts, kind)], self._per_start.get(kind, 0.25))
+            lead_for(self._hold_counts[(ts, kind)], self._per_start.get(kind, 0.4))
             for kind in HOLD_KINDS
             if self._hold_counts[(ts, kind)]
         ]

@@ -51,6 +51,24 @@ from deployments.runtimes.hold import (
 )
 from deployments.runtimes.lines import LineBuffer
 
+# Containers being created and started at once, per engine and worker process: the engine
+# starts them one after the other anyway, and a hundred threads asking at once only make its
+# answers (even the first `/version`) late enough to fail (CHORUS_DOCKER_START_PARALLEL).
+_slots: dict[str, threading.BoundedSemaphore] = {}
+
+
+def _start_slot(where: str) -> threading.BoundedSemaphore:
+    from django.conf import settings
+
+    with _configs_lock:
+        slot = _slots.get(where)
+        if slot is None:
+            slot = _slots[where] = threading.BoundedSemaphore(
+                max(1, int(getattr(settings, "CHORUS_DOCKER_START_PARALLEL", 4)))
+            )
+        return slot
+
+
 # Image configs by (engine, immutable reference): an image id or digest never changes.
 _configs: dict[tuple[str, str], dict] = {}
 _configs_lock = threading.Lock()
@@ -85,7 +103,25 @@ class DockerRun(DockerConnection):
             return False
         return not self.where.startswith("unix://") or os.path.isfile(binary)
 
-    def run(
+    def run(self, **run_kwargs) -> RunResult:
+        """The task's container from creation to removal; the creation and start wait for
+        one of the engine's start slots (held until the container runs, or fails to)."""
+        slot = _start_slot(self.where)
+        slot.acquire()
+        released = False
+
+        def started() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                slot.release()
+
+        try:
+            return self._run(**run_kwargs, started=started)
+        finally:
+            started()
+
+    def _run(
         self,
         *,
         image: str,
@@ -100,6 +136,7 @@ class DockerRun(DockerConnection):
         run_as_root: bool = False,
         hold_until: float | None = None,
         on_begin: Callable[[float], None] | None = None,
+        started: Callable[[], None],
     ) -> RunResult:
         try:
             client = self.client(timeout=None)
@@ -194,6 +231,7 @@ class DockerRun(DockerConnection):
                 log=log,
                 cancel=cancel,
                 on_start=on_start,
+                started=started,
             )
             result.image_id = self._image_of(api, container_id)
             if result.exit_code is not None:
@@ -238,6 +276,7 @@ class DockerRun(DockerConnection):
         log: LogFn,
         cancel: CancelFn | None,
         on_start: Callable[[str], None] | None,
+        started: Callable[[], None],
     ) -> RunResult:
         api = client.api
         result = RunResult(exit_code=None, container_id=container_id)
@@ -270,6 +309,8 @@ class DockerRun(DockerConnection):
         except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
             result.error = self._run_error("start the container", exc)
             return result
+        finally:
+            started()
         if on_start is not None:
             on_start(container_id)
 
