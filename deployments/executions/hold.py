@@ -32,7 +32,9 @@ logger = logging.getLogger(__name__)
 # Builds of these runtime kinds run held (the record runtime starts nothing to hold).
 HOLD_KINDS = ("docker", "local")
 SAFETY = 1.5
-MAX_LEAD_SECONDS = 30.0
+# At most this early: with the scheduler's own lead a message must still arrive less than
+# run.EARLY_WAIT_MAX (60 s) before its tick.
+MAX_LEAD_SECONDS = 50.0
 # Runs of one instant arriving after the lead began give each other this long to join.
 GATHER_SECONDS = 0.1
 GUARD_POLL_SECONDS = 0.25

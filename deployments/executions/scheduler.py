@@ -53,8 +53,10 @@ MAX_LOOP_INTERVAL = float(getattr(settings, "CHORUS_BEAT_MAX_INTERVAL", 0.5))
 # Runs are published this long before their tick (plus the estimated cost of a big group).
 LEAD_SECONDS = float(getattr(settings, "CHORUS_BEAT_LEAD_SECONDS", 3.0))
 MAX_LEAD_SECONDS = 30.0
-# Never so early that the messages take the (slow) ETA path (dispatch.HOLD_AFTER).
+# Never so early that the messages take the (slow) ETA path (dispatch.HOLD_AFTER), or, for held
+# runs, that workers send them back for being too early (run.EARLY_WAIT_MAX).
 MAX_TOTAL_LEAD_SECONDS = 38.0
+MAX_HELD_LEAD_SECONDS = 58.0
 REFRESH_SECONDS = 60.0
 
 
@@ -290,7 +292,9 @@ class ChorusScheduler(DatabaseScheduler):
             for kind in HOLD_KINDS
             if self._hold_counts[(ts, kind)]
         ]
-        return min(MAX_TOTAL_LEAD_SECONDS, lead + max(held, default=0.0))
+        if held:
+            return min(MAX_HELD_LEAD_SECONDS, lead + max(held))
+        return min(MAX_TOTAL_LEAD_SECONDS, lead)
 
     def _chorus_tick(self) -> float:
         if self._plan_dirty or time.monotonic() - self._plan_loaded_at > REFRESH_SECONDS:

@@ -218,17 +218,17 @@ def run_chorus(args, db_url: str, redis_url: str, n: int, image: str) -> dict:
 
     flush_redis(redis_url)
     env = {**proc_env(db_url, redis_url), "CHORUS_CACHE_URL": redis_url}
-    t = target_minute(60)
+    t = target_minute(90)
     say(f"chorus: creating {n} Docker deployments due at {t:%H:%M:%S} UTC")
     ids = create_chorus(n, t, runtime="docker", image=image, build_kind="docker")
     connection.close()
     procs = start_workers(args, env, "chorus")
     try:
         procs.append(start_beat(env, "chorus", "deployments.executions.scheduler:ChorusScheduler"))
-        if datetime.now(UTC) > t - timedelta(seconds=40):
+        if datetime.now(UTC) > t - timedelta(seconds=60):
             raise SystemExit("setup took too long: the target minute is too close; try again")
         say(f"chorus: beat and {args.workers} worker(s) ready; waiting for {t:%H:%M:%S}")
-        machine = watch_tick(t, lead_window=40)
+        machine = watch_tick(t, lead_window=60)
         m = measure_chorus(ids, t, timeout=args.timeout)
         per_start = cache.get(CACHE_KEY.format(kind="docker"))
     finally:

@@ -55,7 +55,7 @@ def test_the_lead_grows_with_the_group_and_the_start_rate_up_to_a_cap(settings):
     settings.CHORUS_HOLD_MARGIN_SECONDS = 1.0
     assert lead_for(1, 0.2) < lead_for(10, 0.2) < lead_for(10, 0.4) < lead_for(50, 0.4)
     assert lead_for(10, 0.2) == pytest.approx(1.0 + 10 * 0.2 * 1.5)
-    assert lead_for(10_000, 0.2) == 30.0
+    assert lead_for(10_000, 0.2) == 50.0
 
 
 def test_the_wrappers_line_becomes_the_begin_time_and_only_the_first_one():
