@@ -295,6 +295,11 @@ def _execute(started: Started) -> None:
                 timeout=0,
             )
     log, watch, timeout = plan.log, plan.watch, plan.timeout
+    if watch.held and watch.began is None and not plan.withdrawn and result.exit_code is not None:
+        # The wrapper said nothing (its clock unreadable?): the task began at its tick, or when
+        # its container started if that was later.
+        watch.on_begin(max(started.hold_until or 0.0, watch.container_started or 0.0))
+        log("[chorus] the hold wrapper did not report when the task began", "chorus")
     # Let the other runs of this batch start before this one's bookkeeping (see claims.Gate).
     started.mark_started()
     if started.gate is not None:

@@ -56,6 +56,7 @@ class RunWatch:
         # (`on_begin`, reported by the runtime's hold wrapper), not when its container started.
         self.held = False
         self.began: datetime | None = None
+        self.container_started: float | None = None
 
     def save_snapshot(self) -> None:
         """Keep the configuration this run started with, for a re-run (snapshots.py): with the
@@ -77,6 +78,7 @@ class RunWatch:
     def on_start(self, container_id: str) -> None:
         e = self.execution
         e.container_id = (container_id or "")[:80]
+        self.container_started = time.time()
         if not self.held:
             self._began(timezone.now())
         self.start_unsaved = True

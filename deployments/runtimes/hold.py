@@ -8,7 +8,8 @@ until `CHORUS_HOLD_UNTIL` (a Unix time with its fraction):
 - Docker: a static busybox (Debian's busybox-static, `CHORUS_HOLD_BINARY`) is bind-mounted
   read-only at /.chorus/busybox and made the container's entrypoint; it runs `HOLD_SCRIPT`,
   which sleeps until the tick (the clock read through `adjtimex`, microseconds, since busybox's
-  `date` has no %N), then `exec`s the image's own entrypoint and command. Static, so it runs
+  `date` has no %N; integer arithmetic in the shell), then `exec`s the image's own entrypoint
+  and command. Static, so it runs
   in any image, even one FROM scratch.
 - local: the task's own Python, with `HOLD_PY`, does the same before `execv`.
 
@@ -28,20 +29,40 @@ HOLD_MOUNT = "/.chorus"
 HOLD_BUSYBOX = f"{HOLD_MOUNT}/busybox"
 BEGAN_PREFIX = "\x1e[chorus-began]"
 
-# $0 is "chorus-hold"; "$@" is the task's own argv.
-HOLD_SCRIPT = (
-    "b=" + HOLD_BUSYBOX + "\n"
-    "now() { $b adjtimex | $b awk '/status:/{st=$2} /tv_sec:/{s=$2} /tv_usec:/{u=$2} "
-    'END{if (and(st, 8192)) u = int(u / 1000); printf "%d.%06d", s, u}\'; }\n'
-    'd=$(now | $b awk -v t="$CHORUS_HOLD_UNTIL" \'{d = t - $1; if (d > 0) printf "%.6f", d; '
-    'else printf "0"}\')\n'
-    '[ "$d" = 0 ] || $b sleep "$d"\n'
-    "CHORUS_STARTED_AT=$(now)\n"
-    "export CHORUS_STARTED_AT\n"
-    "unset CHORUS_HOLD_UNTIL\n"
-    'echo "' + BEGAN_PREFIX + ' $CHORUS_STARTED_AT" >&2\n'
-    'exec "$@"\n'
-)
+# $0 is "chorus-hold"; "$@" is the task's own argv. `now` reads the clock with one child
+# process (adjtimex) and shell builtins; after the sleep nothing else runs before the `exec`,
+# so a hundred containers waking at once do not queue on the CPU behind each other's helpers.
+HOLD_SCRIPT = """\
+b=@BUSYBOX@
+now() {
+  set -- $($b adjtimex)
+  s= u= st=0
+  while [ $# -gt 0 ]; do
+    case $1 in
+      status:) st=$2 ;;
+      time.tv_sec:) s=$2 ;;
+      time.tv_usec:) u=$2 ;;
+    esac
+    shift
+  done
+  [ $((st & 8192)) -eq 0 ] || u=$((u / 1000))
+  u=000000$u
+  NOW=$s.${u#${u%??????}}
+}
+now
+h=${CHORUS_HOLD_UNTIL%.*}${CHORUS_HOLD_UNTIL#*.}
+d=$((h - ${NOW%.*}${NOW#*.}))
+if [ $d -gt 0 ]; then
+  f=000000$((d % 1000000))
+  $b sleep $((d / 1000000)).${f#${f%??????}}
+fi
+now
+CHORUS_STARTED_AT=$NOW
+export CHORUS_STARTED_AT
+unset CHORUS_HOLD_UNTIL
+echo "@PREFIX@ $CHORUS_STARTED_AT" >&2
+exec "$@"
+""".replace("@BUSYBOX@", HOLD_BUSYBOX).replace("@PREFIX@", BEGAN_PREFIX)
 
 HOLD_PY = (
     "import os, sys, time\n"

@@ -323,6 +323,9 @@ def main() -> None:
 
     db_url, redis_url = bench_urls(args.redis_db)
     say(f"database {db_url.rsplit('/', 1)[-1]}, redis {redis_url}, {os.cpu_count()} CPU(s)")
+    if args.containers and not args.registry:
+        # The workers share the engine's measured start rate through the cache; read it too.
+        os.environ["CHORUS_CACHE_URL"] = redis_url
     setup_django(db_url, redis_url)
 
     if args.registry:

@@ -6,7 +6,9 @@ has no %N), so fire lag = the task's first instruction − the tick, whatever th
 worker believe:
 
 - Chorus: N Docker deployments due at one instant T, ChorusScheduler and executions workers;
-  runs start ahead of T, held until it (deployments/executions/hold.py).
+  runs start ahead of T, held until it (deployments/executions/hold.py). Two ticks, two minutes
+  apart: the first with the workers' first guess of the engine's start rate (as on a fresh
+  installation), the second — the figures of the JSON line — with the rate they measured.
 - Baseline: what a user would otherwise build: stock django-celery-beat (DatabaseScheduler),
   one PeriodicTask per task at T, each calling the Docker SDK's `containers.run` from a Celery
   task, with the same workers (pool, concurrency) and the same image.
@@ -15,7 +17,8 @@ Duplicates: executions of T beyond one per deployment, or more than one task beg
 Missed: deployments without a task begin. (The JSON line counts Chorus's; the baseline's are
 printed with its figures.)
 Also printed: the engine's measured seconds per start (what the workers shared through the
-cache), CPU use around the tick and the memory the held containers took during the lead.
+cache), CPU use around the tick, the memory the held containers took (their cgroups) and
+what the workers' threads added during the lead.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ try:  # Loaded by the baseline worker (celery -I tests.bench.fire_lag): the user
         import docker
         import redis
 
-        client = docker.from_env()
+        client = docker.from_env(timeout=600)  # a loaded engine answers late, not never
         try:
             out = client.containers.run(image, remove=True, labels={"bench.baseline": "1"})
         finally:
@@ -110,38 +113,65 @@ def cpu_busy(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 100.0 * (b[0] - a[0]) / max(b[1] - a[1], 1.0)
 
 
-def mem_available_mb() -> float:
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+def rss_mb(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
 
 
-def held_containers() -> int:
+def held_containers(ids: list[int]) -> tuple[int, float]:
+    """(running containers of these deployments, their memory in MB, from their cgroups)."""
     from deployments.runtimes.docker.runtime import DockerRuntime
 
+    wanted = {str(i) for i in ids}
     client = DockerRuntime().client(timeout=60)
     try:
-        return len(client.api.containers(filters={"label": ["chorus.managed=true"]}))
+        found = [
+            c["Id"]
+            for c in client.api.containers(filters={"label": ["chorus.managed=true"]})
+            if (c.get("Labels") or {}).get("chorus.deployment") in wanted
+        ]
     finally:
         client.close()
+    used = 0
+    for cid in found:
+        for path in (
+            f"/sys/fs/cgroup/memory/docker/{cid}/memory.usage_in_bytes",  # cgroup v1
+            f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/memory.current",  # v2
+        ):
+            try:
+                with open(path) as f:
+                    used += int(f.read())
+                break
+            except OSError:
+                continue
+    return len(found), used / 2**20
 
 
-def watch_tick(t: datetime, lead_window: float) -> dict:
-    """CPU and memory before the lead, at the end of the lead, and just after the tick."""
+def watch_tick(t: datetime, lead_window: float, ids: list[int], procs) -> dict:
+    """CPU before and after the tick, and what the held containers and workers took."""
+    workers = [p.popen.pid for p in procs if "worker" in p.name]
     sleep_until(t - timedelta(seconds=lead_window))
-    mem_before, cpu0 = mem_available_mb(), cpu_sample()
+    rss_before, cpu0 = rss_mb(workers), cpu_sample()
     sleep_until(t - timedelta(seconds=1))
-    mem_held, cpu1 = mem_available_mb(), cpu_sample()
-    held = held_containers()
+    cpu1 = cpu_sample()
+    held, memory = held_containers(ids)
+    rss_held = rss_mb(workers)
     sleep_until(t + timedelta(seconds=2))
     cpu2 = cpu_sample()
     return {
         "cpu_lead_pct": cpu_busy(cpu0, cpu1),
         "cpu_tick_pct": cpu_busy(cpu1, cpu2),
         "held_at_tick": held,
-        "memory_held_mb": mem_before - mem_held,
+        "memory_held_mb": memory,
+        "worker_rss_growth_mb": rss_held - rss_before,
     }
 
 
@@ -210,7 +240,9 @@ def measure_baseline(n: int, t: datetime, redis_url: str, timeout: float) -> dic
 
 
 # --- the two runs ------------------------------------------------------------------------------
-def run_chorus(args, db_url: str, redis_url: str, n: int, image: str) -> dict:
+def run_chorus(args, db_url: str, redis_url: str, n: int, image: str) -> tuple[dict, dict]:
+    """Two ticks two minutes apart: the first with the workers' first guess of the engine's
+    start rate (a fresh installation), the second with what they measured on the first."""
     from django.core.cache import cache
     from django.db import connection
 
@@ -218,23 +250,33 @@ def run_chorus(args, db_url: str, redis_url: str, n: int, image: str) -> dict:
 
     flush_redis(redis_url)
     env = {**proc_env(db_url, redis_url), "CHORUS_CACHE_URL": redis_url}
-    t = target_minute(90)
-    say(f"chorus: creating {n} Docker deployments due at {t:%H:%M:%S} UTC")
-    ids = create_chorus(n, t, runtime="docker", image=image, build_kind="docker")
+    t1 = target_minute(90)
+    if t1.minute > 57:  # both ticks in the same hour, for one cron line
+        t1 = t1.replace(minute=0) + timedelta(hours=1)
+    t2 = t1 + timedelta(minutes=2)
+    schedule = f"{t1.minute},{t2.minute} {t1.hour} * * *"
+    say(f"chorus: creating {n} Docker deployments due at {t1:%H:%M} and {t2:%H:%M} UTC")
+    ids = create_chorus(
+        n, t1, runtime="docker", image=image, build_kind="docker", schedule=schedule
+    )
     connection.close()
     procs = start_workers(args, env, "chorus")
     try:
         procs.append(start_beat(env, "chorus", "deployments.executions.scheduler:ChorusScheduler"))
-        if datetime.now(UTC) > t - timedelta(seconds=60):
+        if datetime.now(UTC) > t1 - timedelta(seconds=60):
             raise SystemExit("setup took too long: the target minute is too close; try again")
-        say(f"chorus: beat and {args.workers} worker(s) ready; waiting for {t:%H:%M:%S}")
-        machine = watch_tick(t, lead_window=60)
-        m = measure_chorus(ids, t, timeout=args.timeout)
+        say(f"chorus: beat and {args.workers} worker(s) ready; ticks {t1:%H:%M} and {t2:%H:%M}")
+        sleep_until(t1 - timedelta(seconds=1))
+        first_guess = cache.get(CACHE_KEY.format(kind="docker"))
+        machine = watch_tick(t2, 60, ids, procs)
         per_start = cache.get(CACHE_KEY.format(kind="docker"))
+        cold = measure_chorus(ids, t1, timeout=args.timeout)
+        warm = measure_chorus(ids, t2, timeout=args.timeout)
     finally:
         stop_all(procs)
-    m.update(machine, per_start=per_start)
-    return m
+    cold.update(per_start=first_guess)
+    warm.update(machine, per_start=per_start)
+    return cold, warm
 
 
 def run_baseline(args, db_url: str, redis_url: str, n: int, image: str) -> dict:
@@ -275,9 +317,13 @@ def run_baseline(args, db_url: str, redis_url: str, n: int, image: str) -> dict:
 
 
 def run_containers(args, db_url: str, redis_url: str, n: int, report, pct) -> dict:
+    from django.conf import settings
+
     image = bench_image()
     say(f"image {image[:19]} (busybox; its task prints when it began, read inside the container)")
-    chorus = run_chorus(args, db_url, redis_url, n, image)
+    cold, chorus = run_chorus(args, db_url, redis_url, n, image)
+    guess = cold["per_start"] or settings.CHORUS_HOLD_SECONDS_PER_START
+    report(f"chorus, first tick (start rate not yet measured: {guess:.3f} s per start)", cold)
     report("chorus", chorus)
     say(
         f"chorus: the executions recorded p50 {pct(chorus['recorded'], 50) or 0:.3f} s, "
@@ -285,10 +331,12 @@ def run_containers(args, db_url: str, redis_url: str, n: int, report, pct) -> di
         "before it hands over to the task)"
     )
     say(
-        f"chorus: engine {chorus['per_start'] or 0:.3f} s per start (measured), "
-        f"{chorus['held_at_tick']} containers held at T-1 s holding "
-        f"{chorus['memory_held_mb']:.0f} MB; CPU {chorus['cpu_lead_pct']:.0f} % busy during "
-        f"the lead, {chorus['cpu_tick_pct']:.0f} % from T-1 s to T+2 s"
+        f"chorus: engine {chorus['per_start'] or 0:.3f} s per start per worker (measured); "
+        f"{chorus['held_at_tick']} containers held at T-1 s using "
+        f"{chorus['memory_held_mb']:.0f} MB (their cgroups), the workers' RSS grew by "
+        f"{chorus['worker_rss_growth_mb']:.0f} MB during the lead; CPU "
+        f"{chorus['cpu_lead_pct']:.0f} % busy over the last 60 s before T, "
+        f"{chorus['cpu_tick_pct']:.0f} % from T-1 s to T+2 s"
     )
     baseline = run_baseline(args, db_url, redis_url, n, image)
     report("baseline", baseline)
@@ -299,6 +347,6 @@ def run_containers(args, db_url: str, redis_url: str, n: int, report, pct) -> di
         "chorus_p99_s": pct(chorus["lags"], 99),
         "baseline_p50_s": pct(baseline["lags"], 50),
         "baseline_p99_s": pct(baseline["lags"], 99),
-        "duplicates": chorus["duplicates"],
-        "missed": chorus["missed"],
+        "duplicates": chorus["duplicates"] + cold["duplicates"],
+        "missed": chorus["missed"] + cold["missed"],
     }

@@ -100,11 +100,13 @@ def create_chorus(
     image: str,
     environment: dict | None = None,
     build_kind: str = "",
+    schedule: str = "",
 ) -> list[int]:
     """N components, one build and one deployment each, with their PeriodicTasks (what the
     deploy service creates, written in bulk so 10,000 take seconds). `environment`: more
     fields of the environment (its engine, its queue); `build_kind`: the runtime that built
-    the image (Docker builds run held, started ahead of the tick)."""
+    the image (Docker builds run held, started ahead of the tick); `schedule`: another
+    schedule than T's minute."""
     from django.contrib.auth import get_user_model
     from django.db import transaction
     from django.utils import timezone
@@ -161,7 +163,7 @@ def create_chorus(
                     component=c,
                     environment=env,
                     build=b,
-                    schedule=cron_for(t),
+                    schedule=schedule or cron_for(t),
                     timezone="UTC",
                     concurrency_policy="forbid",
                     starting_deadline_seconds=300,
