@@ -256,9 +256,11 @@ def run_chorus(args, db_url: str, redis_url: str, n: int, image: str) -> tuple[d
     t2 = t1 + timedelta(minutes=2)
     schedule = f"{t1.minute},{t2.minute} {t1.hour} * * *"
     say(f"chorus: creating {n} Docker deployments due at {t1:%H:%M} and {t2:%H:%M} UTC")
+    # Allow: the second tick does not wait for the first one's runs to be cleaned up.
     ids = create_chorus(
-        n, t1, runtime="docker", image=image, build_kind="docker", schedule=schedule
-    )
+        n, t1, runtime="docker", image=image, build_kind="docker", schedule=schedule,
+        concurrency="allow",
+    )  # fmt: skip
     connection.close()
     procs = start_workers(args, env, "chorus")
     try:

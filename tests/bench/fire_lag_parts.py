@@ -101,12 +101,13 @@ def create_chorus(
     environment: dict | None = None,
     build_kind: str = "",
     schedule: str = "",
+    concurrency: str = "forbid",
 ) -> list[int]:
     """N components, one build and one deployment each, with their PeriodicTasks (what the
     deploy service creates, written in bulk so 10,000 take seconds). `environment`: more
     fields of the environment (its engine, its queue); `build_kind`: the runtime that built
     the image (Docker builds run held, started ahead of the tick); `schedule`: another
-    schedule than T's minute."""
+    schedule than T's minute; `concurrency`: the deployments' policy."""
     from django.contrib.auth import get_user_model
     from django.db import transaction
     from django.utils import timezone
@@ -165,7 +166,7 @@ def create_chorus(
                     build=b,
                     schedule=schedule or cron_for(t),
                     timezone="UTC",
-                    concurrency_policy="forbid",
+                    concurrency_policy=concurrency,
                     starting_deadline_seconds=300,
                 )
                 for c, b in zip(comps, builds, strict=True)
