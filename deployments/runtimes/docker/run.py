@@ -43,6 +43,7 @@ from deployments.runtimes.docker.network import (
     forget_network,
     task_user,
 )
+from deployments.runtimes.docker.starts import image_config, start_slot
 from deployments.runtimes.hold import (
     HOLD_BUSYBOX,
     HOLD_SCRIPT,
@@ -50,43 +51,6 @@ from deployments.runtimes.hold import (
     hold_env,
 )
 from deployments.runtimes.lines import LineBuffer
-
-# Containers being created and started at once, per engine and worker process: the engine
-# starts them one after the other anyway, and a hundred threads asking at once only make its
-# answers (even the first `/version`) late enough to fail (CHORUS_DOCKER_START_PARALLEL).
-_slots: dict[str, threading.BoundedSemaphore] = {}
-
-
-def _start_slot(where: str) -> threading.BoundedSemaphore:
-    from django.conf import settings
-
-    with _configs_lock:
-        slot = _slots.get(where)
-        if slot is None:
-            slot = _slots[where] = threading.BoundedSemaphore(
-                max(1, int(getattr(settings, "CHORUS_DOCKER_START_PARALLEL", 4)))
-            )
-        return slot
-
-
-# Image configs by (engine, immutable reference): an image id or digest never changes.
-_configs: dict[tuple[str, str], dict] = {}
-_configs_lock = threading.Lock()
-
-
-def _image_config(api, where: str, image: str) -> dict:
-    key = (where, image)
-    with _configs_lock:
-        hit = _configs.get(key)
-    if hit is None:
-        hit = api.inspect_image(image).get("Config") or {}
-        if not (image.startswith("sha256:") or "@sha256:" in image):
-            return hit  # a tag may move: never kept
-        with _configs_lock:
-            if len(_configs) > 1000:
-                _configs.clear()
-            _configs[key] = hit
-    return hit
 
 
 class DockerRun(DockerConnection):
@@ -106,7 +70,7 @@ class DockerRun(DockerConnection):
     def run(self, **run_kwargs) -> RunResult:
         """The task's container from creation to removal; the creation and start wait for
         one of the engine's start slots (held until the container runs, or fails to)."""
-        slot = _start_slot(self.where)
+        slot = start_slot(self.where)
         slot.acquire()
         released = False
 
@@ -146,7 +110,7 @@ class DockerRun(DockerConnection):
         try:
             network = self.network or ensure_network(api, default_network(), where=self.where)
             try:
-                config = _image_config(api, self.where, image)
+                config = image_config(api, self.where, image)
             except docker.errors.ImageNotFound:
                 # Gone from this engine (pruned by hand, a new host): a registry image is
                 # pulled by its digest again; anything else cannot come back.
@@ -154,7 +118,7 @@ class DockerRun(DockerConnection):
                 if problem:
                     client.close()
                     return RunResult(exit_code=None, error=problem)
-                config = _image_config(api, self.where, image)
+                config = image_config(api, self.where, image)
             user = task_user(config, run_as_root=run_as_root)
         except docker.errors.ImageNotFound:
             client.close()
