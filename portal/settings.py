@@ -289,6 +289,16 @@ CHORUS_DOCKER_HOST = env.str("DOCKER_HOST", default="")
 # Task containers join this network (created with inter-container traffic off) unless their
 # environment names another; builds run with these limits (docs/security.md).
 CHORUS_DOCKER_NETWORK = env.str("CHORUS_DOCKER_NETWORK", default="chorus-tasks")
+# Docker runs start ahead of their tick, held until it by this static busybox, bind-mounted
+# read-only into each container (a path on the engine's host; "" starts them at the tick).
+CHORUS_HOLD_BINARY = env.str("CHORUS_HOLD_BINARY", default="/bin/busybox")
+# Seconds one start takes, until the workers have measured their engine (executions/hold.py).
+CHORUS_HOLD_SECONDS_PER_START = env.float("CHORUS_HOLD_SECONDS_PER_START", default=0.4)
+# Containers one worker process creates and starts at once on an engine (it starts them one
+# after the other anyway; a crowd of requests only makes its answers late).
+CHORUS_DOCKER_START_PARALLEL = env.int("CHORUS_DOCKER_START_PARALLEL", default=4)
+# The part of the lead that does not grow with the group (time to claim and prepare).
+CHORUS_HOLD_MARGIN_SECONDS = env.float("CHORUS_HOLD_MARGIN_SECONDS", default=1.0)
 CHORUS_BUILD_MEMORY_MB = env.int("CHORUS_BUILD_MEMORY_MB", default=2048)
 CHORUS_BUILD_CPUS = env.int("CHORUS_BUILD_CPUS", default=1)
 # "auto" uses Docker when an engine answers, else (in development, or where allowed) the local

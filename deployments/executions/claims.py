@@ -66,6 +66,7 @@ class Outcome:
     MISSED = "missed"
     NOT_PENDING = "not pending"
     WAIT = "wait"  # try again in a moment (a catch-up waiting for the running one)
+    DEFER = "defer"  # not early (hold.py): another run of its deployment is going; at the tick
 
 
 class Gate:
@@ -103,6 +104,10 @@ class Started:
     # Filled by the `plan` callback of start_when_due (run.py): everything the run needs, made
     # by the batch's leader so each thread only starts its runtime.
     plan: object | None = None
+    # Claimed ahead of its tick (hold.py): started now and held by the runtime until this Unix
+    # time; `held` is its group (measures the engine's start rate).
+    hold_until: float | None = None
+    held: object | None = None
 
     def mark_started(self) -> None:
         if not self._passed and self.gate is not None:
@@ -172,8 +177,14 @@ class _Row:
     window: int
 
 
-def _decide(rows: list[_Row], running: dict[int, list[int]], now) -> tuple[list, dict, dict]:
-    """(ids to run, {(status, reason): ids} to end, {replaced id: by id})."""
+def _decide(
+    rows: list[_Row], running: dict[int, list[int]], now, *, early: bool = False
+) -> tuple[list, dict, dict]:
+    """(ids to run, {(status, reason): ids} to end, {replaced id: by id}).
+
+    `early`: claimed ahead of the tick to be held until it (hold.py). A run that would be
+    skipped or would replace another (Forbid / Replace with one going) is deferred to its
+    tick instead: the one going may end before it."""
     run: list[int] = []
     end: dict[tuple[str, str], list[int]] = defaultdict(list)
     replace: dict[int, int] = {}
@@ -197,6 +208,9 @@ def _decide(rows: list[_Row], running: dict[int, list[int]], now) -> tuple[list,
             ].append(r.pk)
             continue
         busy = running.get(r.deployment_id, [])
+        if early and busy and r.policy != ConcurrencyPolicy.ALLOW:
+            end[(Outcome.DEFER, "")].append(r.pk)
+            continue
         if r.trigger == Trigger.CATCHUP and r.policy != ConcurrencyPolicy.ALLOW:
             older = any(
                 o.scheduled_for < r.scheduled_for and o.pk not in run
@@ -259,8 +273,11 @@ def _update_pending(ids: list[int], assignments: str, params: list) -> list[int]
         return [row[0] for row in cursor.fetchall()]
 
 
-def _claim(ids: list[int], *, worker: str) -> tuple[list[int], dict[int, str]]:
-    """Claim what may run among `ids`; end the others. (claimed ids, {id: outcome})."""
+def _claim(ids: list[int], *, worker: str, early: bool = False) -> tuple[list[int], dict[int, str]]:
+    """Claim what may run among `ids`; end the others. (claimed ids, {id: outcome}).
+
+    `early`: ahead of the tick, for a held start; the start time stays empty until the task
+    really begins (run.py records it)."""
     now = timezone.now()
     outcomes: dict[int, str] = {}
     with transaction.atomic():
@@ -308,7 +325,7 @@ def _claim(ids: list[int], *, worker: str) -> tuple[list[int], dict[int, str]]:
                 .values_list("deployment_id", "pk")
             ):
                 running.setdefault(deployment_id, []).append(pk)
-        run, end, replace = _decide(rows, running, now)
+        run, end, replace = _decide(rows, running, now, early=early)
         claimed: list[int] = []
         if run:
             # One statement for all: the config revision each run uses comes from its deployment.
@@ -318,12 +335,12 @@ def _claim(ids: list[int], *, worker: str) -> tuple[list[int], dict[int, str]]:
                 # A re-run keeps the revision it asked for (snapshots.py); _prepare checks it.
                 "config_revision = CASE WHEN {e}.trigger = %s AND {e}.config_revision > 0 "
                 "THEN {e}.config_revision ELSE {d}.config_revision END",
-                [Status.RUNNING, now, now, (worker or "")[:200], Trigger.RERUN],
+                [Status.RUNNING, None if early else now, now, (worker or "")[:200], Trigger.RERUN],
             )
         ended: list[int] = []
         for (status, reason), pks in end.items():
-            if status == Outcome.WAIT:
-                outcomes.update(dict.fromkeys(pks, Outcome.WAIT))
+            if status in (Outcome.WAIT, Outcome.DEFER):
+                outcomes.update(dict.fromkeys(pks, status))
                 continue
             done = _update_pending(
                 pks, "status = %s, reason = %s, finished_at = %s", [status, reason[:300], now]
@@ -414,9 +431,11 @@ def _prepare(claimed: list[int]) -> dict[int, Started]:
     return out
 
 
-def claim_and_prepare(ids: list[int], *, worker: str) -> dict[int, Started | str]:
+def claim_and_prepare(
+    ids: list[int], *, worker: str, early: bool = False
+) -> dict[int, Started | str]:
     """Claim `ids` together; a Started for each claimed one, an Outcome for the others."""
-    claimed, outcomes = _claim(sorted(set(ids)), worker=worker)
+    claimed, outcomes = _claim(sorted(set(ids)), worker=worker, early=early)
     results: dict[int, Started | str] = dict(outcomes)
     if claimed:
         results.update(_prepare(claimed))

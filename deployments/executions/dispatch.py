@@ -85,40 +85,47 @@ def publish_runs(items: Iterable[tuple[int, str, datetime | None]]) -> int:
     """Publish `chorus.execution.run` for (execution id, task id, due) now, in one connection.
 
     A due time in the future travels with the message (the task waits for it); past or
-    missing: the run starts as soon as a worker is free.
+    missing: the run starts as soon as a worker is free. A future run whose build's runtime can
+    hold a started task (hold.HOLD_KINDS) says so (`hold`): the worker starts it ahead.
     """
+    from deployments.executions.hold import HOLD_KINDS, MAX_LEAD_SECONDS
     from deployments.executions.tasks import execution_run_task
 
     items = list(items)
     if not items:
         return 0
     now = timezone.now()
-    queues = _queues([i[0] for i in items])
+    routes = _routes([i[0] for i in items])
     with execution_run_task.app.producer_or_acquire() as producer:
         for execution_id, task_id, due in items:
             options: dict = {"task_id": task_id or new_task_id(), "producer": producer}
-            if queues.get(execution_id):
-                options["queue"] = queues[execution_id]
-            kwargs = {}
+            queue, kind = routes.get(execution_id, ("", ""))
+            if queue:
+                options["queue"] = queue
+            kwargs: dict = {}
             if due is not None and due > now:
                 kwargs["due"] = due.timestamp()
-                if due - now > HOLD_AFTER:
-                    options["eta"] = due - PRESTAGE
+                lead = timedelta(0)
+                if kind in HOLD_KINDS:
+                    kwargs["hold"] = kind
+                    lead = timedelta(seconds=MAX_LEAD_SECONDS)
+                if due - now > HOLD_AFTER + lead:
+                    options["eta"] = due - PRESTAGE - lead
             execution_run_task.apply_async((execution_id,), kwargs, **options)
     return len(items)
 
 
-def _queues(execution_ids: list[int]) -> dict[int, str]:
-    """Execution id -> its environment's own queue, for those whose environment names one
-    (Environment.queue, e.g. "executions.prod"); the others go to the task's "executions"."""
-    found: dict[int, str] = {}
+def _routes(execution_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """Execution id -> (its environment's own queue or "", the runtime kind of its build).
+    An environment may name a queue (Environment.queue, e.g. "executions.prod"); without one
+    runs go to the task's "executions"."""
+    found: dict[int, tuple[str, str]] = {}
     for start in range(0, len(execution_ids), INSERT_CHUNK):
         chunk = execution_ids[start : start + INSERT_CHUNK]
-        found.update(
-            Execution.objects.filter(pk__in=chunk)
-            .exclude(deployment__environment__queue="")
-            .values_list("pk", "deployment__environment__queue")
-        )
+        for pk, queue, kind in Execution.objects.filter(pk__in=chunk).values_list(
+            "pk", "deployment__environment__queue", "build__runtime_kind"
+        ):
+            found[pk] = (queue or "", kind or "")
     return found
 
 

@@ -7,9 +7,10 @@ seconds (the same query notices a cancel request); the reconciler (deployments/e
 finishes executions whose heartbeat stopped. Every way a run ends leaves a final status, a
 reason and a last log line — never "running".
 
-Fire lag is the runtime's start (the container running) minus when the execution was due: its
-tick for scheduled runs and catch-ups' decision time, the request for manual ones, the end of
-the backoff for retries.
+Fire lag is when the task began minus when the execution was due: its tick for scheduled runs
+and catch-ups' decision time, the request for manual ones, the end of the backoff for retries.
+The task began when the runtime started it, or, for a run started ahead and held until its
+tick (hold.py), when the hold wrapper handed over to the task (the time it reports itself).
 """
 
 from __future__ import annotations
@@ -108,10 +109,13 @@ def _judge(execution: Execution, result: RunResult, watch: RunWatch, timeout: in
     return Status.FAILED, (result.error or f"exit code {result.exit_code}")
 
 
-def execution_run(*, execution_id: int, worker: str = "", due: float | str | None = None) -> str:
+def execution_run(
+    *, execution_id: int, worker: str = "", due: float | str | None = None, hold: str = ""
+) -> str:
     """Run one pending execution to its end (the worker side). Returns an Outcome value.
 
-    `due` (Unix time or ISO text, from the message) saves reading the row before its time.
+    `due` (Unix time or ISO text, from the message) saves reading the row before its time;
+    `hold` (the runtime kind of its build, from the message) starts it ahead, held (hold.py).
     """
     if isinstance(due, str):
         due = datetime.fromisoformat(due).timestamp()
@@ -123,7 +127,9 @@ def execution_run(*, execution_id: int, worker: str = "", due: float | str | Non
     if due - time.time() > EARLY_WAIT_MAX:
         return Outcome.WAIT
     release_connection()  # while waiting for the tick
-    result = start_when_due(execution_id, due, worker=worker, plan=_plan_all)
+    result = start_when_due(execution_id, due, worker=worker, plan=_plan_all, hold=hold)
+    if result == Outcome.DEFER:  # another run of its deployment is going: decide at the tick
+        result = start_when_due(execution_id, due, worker=worker, plan=_plan_all)
     if not isinstance(result, Started):
         return result
     _execute(result)
@@ -140,6 +146,10 @@ class _Plan:
     error: str = ""
     handle: RunHandle | None = None  # started by the batch leader (quick_start runtimes)
     start_error: BaseException | None = None
+    # A run claimed ahead of its tick whose runtime cannot hold it waits for the tick itself.
+    wait_until: float | None = None
+    # Why a held run must not go ahead (hold.guard): it ends skipped with this reason.
+    withdrawn: str = ""
 
 
 def _plan_all(batch: list[Started]) -> None:
@@ -211,6 +221,17 @@ def _plan_one(started: Started, runtimes: dict) -> _Plan:
         "on_start": watch.on_start,
         "run_as_root": _fact(runtimes, "run_as_root", d.component_id),
     }
+    if started.hold_until is not None:
+        if getattr(runtime, "can_hold", False):
+            watch.held = True
+            plan.run_kwargs.update(hold_until=started.hold_until, on_begin=watch.on_begin)
+            held_to = datetime.fromtimestamp(started.hold_until, UTC)
+            log(
+                f"[chorus] started ahead of its tick, held until {held_to:%H:%M:%S.%f} UTC",
+                "chorus",
+            )
+        else:
+            plan.wait_until = started.hold_until
     return plan
 
 
@@ -262,8 +283,12 @@ def _execute(started: Started) -> None:
     try:
         if plan is None:
             plan = _plan_one(started, {})
+        if plan.wait_until is not None and plan.wait_until > time.time():
+            time.sleep(plan.wait_until - time.time())
         if plan.error:
             result = RunResult(exit_code=None, error=plan.error)
+        elif plan.withdrawn:
+            result = RunResult(exit_code=None)
         elif plan.start_error is not None:
             raise plan.start_error
         else:
@@ -279,6 +304,11 @@ def _execute(started: Started) -> None:
                 timeout=0,
             )
     log, watch, timeout = plan.log, plan.watch, plan.timeout
+    if watch.held and watch.began is None and not plan.withdrawn and result.exit_code is not None:
+        # The wrapper said nothing (its clock unreadable?): the task began at its tick, or when
+        # its container started if that was later.
+        watch.on_begin(max(started.hold_until or 0.0, watch.container_started or 0.0))
+        log("[chorus] the hold wrapper did not report when the task began", "chorus")
     # Let the other runs of this batch start before this one's bookkeeping (see claims.Gate).
     started.mark_started()
     if started.gate is not None:
@@ -290,6 +320,11 @@ def _execute(started: Started) -> None:
         watch.save_snapshot()
     reported = read_result(result.result, started.secrets)
     status, reason = _judge(execution, result, watch, timeout, reported)
+    if plan.withdrawn:
+        # Removed while held; had it already begun (a change in the last instant), it says so.
+        status, reason = (
+            (Status.CANCELLED, plan.withdrawn) if watch.began else (Status.SKIPPED, plan.withdrawn)
+        )
     if result.error and result.exit_code is not None:
         log(f"[chorus] {result.error}", "chorus")
     extra = watch.start_fields()

@@ -12,7 +12,9 @@ a one-off that has fired leaves the plan). When a tick comes near,
 all deployments due at that instant are claimed together — one INSERT of their Execution rows
 with ON CONFLICT DO NOTHING on (deployment, scheduled_for, attempt), which is the claim — and
 their run messages are published in one connection *ahead* of the tick with `eta` = the tick,
-so workers hold them and start on time. The lead grows with the size of the group.
+so workers hold them and start on time. The lead grows with the size of the group, and for runs
+a worker starts ahead and holds until the tick (Docker, local; executions/hold.py) with the
+time their engine needs to start them all (its measured seconds per start).
 Other PeriodicTasks (the reconciler, observability jobs) go through the stock path unchanged.
 
 - Schedule changes: the stock change marker (PeriodicTasks.last_update) is checked every loop,
@@ -42,6 +44,8 @@ from django.db import DatabaseError, InterfaceError, close_old_connections
 from django.utils import timezone
 from django_celery_beat.schedulers import DatabaseScheduler
 
+from deployments.executions.hold import HOLD_KINDS, lead_for, shared_per_start
+
 logger = logging.getLogger("deployments.executions.scheduler")
 
 TICK_TASK = "chorus.execution.tick"
@@ -49,6 +53,10 @@ MAX_LOOP_INTERVAL = float(getattr(settings, "CHORUS_BEAT_MAX_INTERVAL", 0.5))
 # Runs are published this long before their tick (plus the estimated cost of a big group).
 LEAD_SECONDS = float(getattr(settings, "CHORUS_BEAT_LEAD_SECONDS", 3.0))
 MAX_LEAD_SECONDS = 30.0
+# Never so early that the messages take the (slow) ETA path (dispatch.HOLD_AFTER), or, for held
+# runs, that workers send them back for being too early (run.EARLY_WAIT_MAX).
+MAX_TOTAL_LEAD_SECONDS = 38.0
+MAX_HELD_LEAD_SECONDS = 58.0
 REFRESH_SECONDS = 60.0
 
 
@@ -62,6 +70,7 @@ class _Entry:
     target: object  # ticks.TickTarget
     next_ts: float = 0.0
     version: int = 0
+    hold: str = ""  # the runtime kind, when its runs start ahead, held (hold.HOLD_KINDS)
 
 
 def _parse(expr: str, seed: str, dst: str):
@@ -84,6 +93,8 @@ class ChorusScheduler(DatabaseScheduler):
         self._entries: dict[int, _Entry] = {}
         self._plan: list[tuple[float, int, int]] = []
         self._plan_counts: Counter[float] = Counter()
+        self._hold_counts: Counter[tuple[float, str]] = Counter()
+        self._per_start: dict[str, float] = {}
         self._plan_dirty = True
         self._plan_loaded_at = 0.0
         self._versions = 0
@@ -154,12 +165,20 @@ class ChorusScheduler(DatabaseScheduler):
         entry.version = self._versions
         heapq.heappush(self._plan, (entry.next_ts, entry.deployment_id, entry.version))
         self._plan_counts[entry.next_ts] += 1
+        if entry.hold:
+            self._hold_counts[(entry.next_ts, entry.hold)] += 1
 
     def _pop(self) -> tuple[float, int, int]:
         item = heapq.heappop(self._plan)
         self._plan_counts[item[0]] -= 1
         if self._plan_counts[item[0]] <= 0:
             del self._plan_counts[item[0]]
+        entry = self._entries.get(item[1])
+        if entry is not None and entry.version == item[2] and entry.hold:
+            key = (item[0], entry.hold)
+            self._hold_counts[key] -= 1
+            if self._hold_counts[key] <= 0:
+                del self._hold_counts[key]
         return item
 
     def _load_plan(self) -> None:
@@ -198,6 +217,7 @@ class ChorusScheduler(DatabaseScheduler):
                 "component__project__slug",
                 "component__name",
                 "environment__slug",
+                "build__runtime_kind",
             )
         )
         entries: dict[int, _Entry] = {}
@@ -205,7 +225,8 @@ class ChorusScheduler(DatabaseScheduler):
         for row in rows:
             pk, status, expr, tz, last_tick_at, deadline, build_id, ref, digest, rev = row[:10]
             data, dst = row[10:12]
-            seed = _seed_of(expr, *row[12:])
+            seed = _seed_of(expr, *row[12:15])
+            hold = row[15] if row[15] in HOLD_KINDS else ""
             pt_pk, last_run_at, date_changed = tasks[pk]
             target = TickTarget(
                 deployment_id=pk,
@@ -219,7 +240,7 @@ class ChorusScheduler(DatabaseScheduler):
             )
             key = ((expr, seed, dst), tz, pt_pk)
             old = self._entries.get(pk)
-            if old is not None and old.key == key:
+            if old is not None and old.key == key and old.hold == hold:
                 old.target, old.deadline = target, float(deadline)
                 entries[pk] = old
                 continue
@@ -241,6 +262,7 @@ class ChorusScheduler(DatabaseScheduler):
                 tz=tz,
                 deadline=float(deadline),
                 target=target,
+                hold=hold,
             )
             try:
                 entry.next_ts = self._next_ts(entry, base)
@@ -250,7 +272,8 @@ class ChorusScheduler(DatabaseScheduler):
             entries[pk] = entry
             added += 1
         self._entries = entries
-        self._plan, self._plan_counts = [], Counter()
+        self._plan, self._plan_counts, self._hold_counts = [], Counter(), Counter()
+        self._per_start = {kind: shared_per_start(kind) for kind in HOLD_KINDS}
         for entry in entries.values():
             self._push(entry)
         self._plan_dirty = False
@@ -263,7 +286,15 @@ class ChorusScheduler(DatabaseScheduler):
 
     # --- firing ------------------------------------------------------------------------------
     def _lead(self, ts: float) -> float:
-        return LEAD_SECONDS + min(MAX_LEAD_SECONDS, 2 * self._plan_counts[ts] * self._per_item)
+        lead = LEAD_SECONDS + min(MAX_LEAD_SECONDS, 2 * self._plan_counts[ts] * self._per_item)
+        held = [
+            lead_for(self._hold_counts[(ts, kind)], self._per_start.get(kind, 0.4))
+            for kind in HOLD_KINDS
+            if self._hold_counts[(ts, kind)]
+        ]
+        if held:
+            return min(MAX_HELD_LEAD_SECONDS, lead + max(held))
+        return min(MAX_TOTAL_LEAD_SECONDS, lead)
 
     def _chorus_tick(self) -> float:
         if self._plan_dirty or time.monotonic() - self._plan_loaded_at > REFRESH_SECONDS:

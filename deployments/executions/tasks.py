@@ -44,8 +44,9 @@ def execution_tick_task(deployment_id: int, scheduled_for: str | None = None) ->
     ignore_result=True,
     max_retries=None,
 )
-def execution_run_task(self, execution_id: int, due: float | None = None) -> str:
-    """Run one execution; `due` (Unix time) is when it should start (it may arrive early)."""
+def execution_run_task(self, execution_id: int, due: float | None = None, hold: str = "") -> str:
+    """Run one execution; `due` (Unix time) is when it should start (it may arrive early);
+    `hold` (a runtime kind) starts it ahead of `due`, held until it (executions/hold.py)."""
     from django.db import InterfaceError, OperationalError
 
     from deployments.executions.claims import Outcome
@@ -54,7 +55,7 @@ def execution_run_task(self, execution_id: int, due: float | None = None) -> str
 
     try:
         outcome = execution_run(
-            execution_id=execution_id, worker=self.request.hostname or "", due=due
+            execution_id=execution_id, worker=self.request.hostname or "", due=due, hold=hold
         )
     except (OperationalError, InterfaceError) as exc:
         # The database is unreachable for a moment: the execution is still pending (a claim

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import connection
@@ -51,6 +52,11 @@ class RunWatch:
         self.stop = False
         self.start_unsaved = False
         self.snapshot_unsaved = started is not None
+        # Started ahead and held until its tick (hold.py): the start is when the task began
+        # (`on_begin`, reported by the runtime's hold wrapper), not when its container started.
+        self.held = False
+        self.began: datetime | None = None
+        self.container_started: float | None = None
 
     def save_snapshot(self) -> None:
         """Keep the configuration this run started with, for a re-run (snapshots.py): with the
@@ -71,13 +77,25 @@ class RunWatch:
 
     def on_start(self, container_id: str) -> None:
         e = self.execution
-        now = timezone.now()
         e.container_id = (container_id or "")[:80]
-        e.started_at = now
-        e.fire_lag_seconds = (now - (e.due_at or e.scheduled_for)).total_seconds()
+        self.container_started = time.time()
+        if not self.held:
+            self._began(timezone.now())
         self.start_unsaved = True
         if self.started is not None:
             self.started.mark_started()
+            if self.held and self.started.held is not None:
+                self.started.held.started_one()
+
+    def on_begin(self, unix_time: float) -> None:
+        """The held task began (the runtime read it from the hold wrapper)."""
+        self._began(datetime.fromtimestamp(unix_time, UTC))
+        self.start_unsaved = True
+
+    def _began(self, when: datetime) -> None:
+        e = self.execution
+        self.began = e.started_at = when
+        e.fire_lag_seconds = (when - (e.due_at or e.scheduled_for)).total_seconds()
 
     def start_fields(self) -> dict:
         e = self.execution

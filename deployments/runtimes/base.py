@@ -141,6 +141,10 @@ class Runtime(ABC):
     # True when `start` returns at once (no engine round trip): a batch leader may then start
     # thousands of runs in a row at the tick, instead of waking a thread for each first.
     quick_start: bool = False
+    # True when `run` takes `hold_until` and `on_begin`: the task is started ahead of its tick
+    # and held until it (deployments/runtimes/hold.py); `on_begin(unix time)` is called when it
+    # really began.
+    can_hold: bool = False
 
     @abstractmethod
     def available(self) -> bool:

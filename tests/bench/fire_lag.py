@@ -20,15 +20,18 @@ Stock: the same N schedules as plain PeriodicTasks (one each, crontab "<M> <H> *
 stock django_celery_beat DatabaseScheduler, and a trivial task that records its start time in
 Redis. Lag = start - T.
 
---containers N: N deployments on the Docker runtime with the busybox image; fire lag is then the
-time from T to the container running (the runtime's start callback, after `docker start`).
+--containers N: N Docker deployments whose task prints the time it began, read inside the
+container, against the baseline a user would otherwise build (stock django-celery-beat, one
+PeriodicTask per task calling the Docker SDK's `containers.run`); see fire_lag_containers.py.
+Its JSON line: {"n", "runtime", "chorus_p50_s", "chorus_p99_s", "baseline_p50_s",
+"baseline_p99_s", "duplicates", "missed"}.
 
 --registry: N (--containers, default 100) real containers on engine B (scripts/services.sh's
 second engine) of an image pushed to the test registry and referred to by digest, as with
 CHORUS_REGISTRY; B's copy is removed first and pulled ahead by digest before the tick; the
 environment's runs go to its own queue (executions.b) served by workers whose DOCKER_HOST is B.
 
-The last line is one JSON object:
+Otherwise the last line is one JSON object:
 {"n", "chorus_p50_s", "chorus_p99_s", "chorus_max_s", "stock_p50_s", "stock_p99_s",
  "duplicates", "missed"}.
 """
@@ -47,6 +50,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.bench.fire_lag_containers import run_containers  # noqa: E402, F401 - its task too
 from tests.bench.fire_lag_parts import (  # noqa: E402 - after the sys.path line
     STARTED,
     STOCK_KEY,
@@ -319,6 +323,9 @@ def main() -> None:
 
     db_url, redis_url = bench_urls(args.redis_db)
     say(f"database {db_url.rsplit('/', 1)[-1]}, redis {redis_url}, {os.cpu_count()} CPU(s)")
+    if args.containers and not args.registry:
+        # The workers share the engine's measured start rate through the cache; read it too.
+        os.environ["CHORUS_CACHE_URL"] = redis_url
     setup_django(db_url, redis_url)
 
     if args.registry:
@@ -326,17 +333,11 @@ def main() -> None:
         chorus = run_registry(args, db_url, redis_url, n)
         stock = None
     elif args.containers:
-        from deployments.builds.baseimages.busybox import ensure_busybox_image
-        from deployments.builds.baseimages.common import BUSYBOX_TAG
-        from deployments.runtimes.docker.runtime import DockerRuntime
-
-        client = DockerRuntime().client(timeout=600)
-        ensure_busybox_image(client, tag=BUSYBOX_TAG, log=lambda line: None)
-        client.close()
-        n = args.containers
-        chorus = run_chorus(args, db_url, redis_url, n=n, runtime="docker", image=BUSYBOX_TAG)
-        say("(containers mode: lag = tick to container running, after `docker start` returned)")
-        stock = None
+        result = run_containers(args, db_url, redis_url, args.containers, report, pct)
+        print(
+            json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()})
+        )
+        return
     else:
         n = args.n
         chorus = run_chorus(args, db_url, redis_url, n=n, runtime="record", image="record")

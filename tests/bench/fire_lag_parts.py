@@ -93,11 +93,21 @@ def crontab_row(t: datetime):
 
 
 def create_chorus(
-    n: int, t: datetime, *, runtime: str, image: str, environment: dict | None = None
+    n: int,
+    t: datetime,
+    *,
+    runtime: str,
+    image: str,
+    environment: dict | None = None,
+    build_kind: str = "",
+    schedule: str = "",
+    concurrency: str = "forbid",
 ) -> list[int]:
     """N components, one build and one deployment each, with their PeriodicTasks (what the
     deploy service creates, written in bulk so 10,000 take seconds). `environment`: more
-    fields of the environment (its engine, its queue)."""
+    fields of the environment (its engine, its queue); `build_kind`: the runtime that built
+    the image (Docker builds run held, started ahead of the tick); `schedule`: another
+    schedule than T's minute; `concurrency`: the deployments' policy."""
     from django.contrib.auth import get_user_model
     from django.db import transaction
     from django.utils import timezone
@@ -141,6 +151,7 @@ def create_chorus(
                     preset="python",
                     image_ref=image,
                     image_digest=f"sha256:{i:064x}",
+                    runtime_kind=build_kind,
                     finished_at=now,
                 )
                 for i, c in enumerate(comps)
@@ -153,9 +164,9 @@ def create_chorus(
                     component=c,
                     environment=env,
                     build=b,
-                    schedule=cron_for(t),
+                    schedule=schedule or cron_for(t),
                     timezone="UTC",
-                    concurrency_policy="forbid",
+                    concurrency_policy=concurrency,
                     starting_deadline_seconds=300,
                 )
                 for c, b in zip(comps, builds, strict=True)

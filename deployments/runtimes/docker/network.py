@@ -38,12 +38,12 @@ def default_network() -> str:
     return settings.CHORUS_DOCKER_NETWORK
 
 
-def task_user(api, image: str, *, run_as_root: bool) -> str | None:
-    """The user to run `image` as: None keeps the image's own (root allowed, or a numeric
-    non-root uid), else nobody."""
+def task_user(config: dict, *, run_as_root: bool) -> str | None:
+    """The user to run an image of this `config` (its inspected Config) as: None keeps the
+    image's own (root allowed, or a numeric non-root uid), else nobody."""
     if run_as_root:
         return None
-    user = (api.inspect_image(image).get("Config") or {}).get("User") or ""
+    user = config.get("User") or ""
     return None if _NON_ROOT_UID.match(user.strip()) else NOBODY
 
 

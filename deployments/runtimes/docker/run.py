@@ -1,8 +1,14 @@
-"""Docker runs: a task as a labelled, limited container, attached before it starts."""
+"""Docker runs: a task as a labelled, limited container, attached before it starts.
+
+A run with `hold_until` is started ahead of its tick and held by the wrapper of
+deployments/runtimes/hold.py (a static busybox bind-mounted read-only, CHORUS_HOLD_BINARY)
+until that instant; the wrapper then execs the image's own entrypoint and command.
+"""
 
 from __future__ import annotations
 
 import io
+import os
 import queue
 import tarfile
 import threading
@@ -37,13 +43,49 @@ from deployments.runtimes.docker.network import (
     forget_network,
     task_user,
 )
+from deployments.runtimes.docker.starts import image_config, start_slot
+from deployments.runtimes.hold import (
+    HOLD_BUSYBOX,
+    HOLD_SCRIPT,
+    began_filter,
+    hold_env,
+)
 from deployments.runtimes.lines import LineBuffer
 
 
 class DockerRun(DockerConnection):
     """`run`: one container a task, removed afterwards."""
 
-    def run(
+    @property
+    def can_hold(self) -> bool:
+        """True when runs can start ahead, held by the wrapper (CHORUS_HOLD_BINARY is set and,
+        for an engine on this machine, is a file here)."""
+        from django.conf import settings
+
+        binary = getattr(settings, "CHORUS_HOLD_BINARY", "")
+        if not binary:
+            return False
+        return not self.where.startswith("unix://") or os.path.isfile(binary)
+
+    def run(self, **run_kwargs) -> RunResult:
+        """The task's container from creation to removal; the creation and start wait for
+        one of the engine's start slots (held until the container runs, or fails to)."""
+        slot = start_slot(self.where)
+        slot.acquire()
+        released = False
+
+        def started() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                slot.release()
+
+        try:
+            return self._run(**run_kwargs, started=started)
+        finally:
+            started()
+
+    def _run(
         self,
         *,
         image: str,
@@ -56,6 +98,9 @@ class DockerRun(DockerConnection):
         cancel: CancelFn | None = None,
         on_start: Callable[[str], None] | None = None,
         run_as_root: bool = False,
+        hold_until: float | None = None,
+        on_begin: Callable[[float], None] | None = None,
+        started: Callable[[], None],
     ) -> RunResult:
         try:
             client = self.client(timeout=None)
@@ -65,7 +110,7 @@ class DockerRun(DockerConnection):
         try:
             network = self.network or ensure_network(api, default_network(), where=self.where)
             try:
-                user = task_user(api, image, run_as_root=run_as_root)
+                config = image_config(api, self.where, image)
             except docker.errors.ImageNotFound:
                 # Gone from this engine (pruned by hand, a new host): a registry image is
                 # pulled by its digest again; anything else cannot come back.
@@ -73,7 +118,8 @@ class DockerRun(DockerConnection):
                 if problem:
                     client.close()
                     return RunResult(exit_code=None, error=problem)
-                user = task_user(api, image, run_as_root=run_as_root)
+                config = image_config(api, self.where, image)
+            user = task_user(config, run_as_root=run_as_root)
         except docker.errors.ImageNotFound:
             client.close()
             return RunResult(
@@ -86,6 +132,24 @@ class DockerRun(DockerConnection):
         except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
             client.close()
             return RunResult(exit_code=None, error=self._run_error("inspect the image", exc))
+        entrypoint = None
+        environment = {
+            **{str(k): str(v) for k, v in env.items()},
+            "CHORUS_RESULT_FILE": CONTAINER_RESULT_FILE,
+        }
+        binds = None
+        argv = [*(config.get("Entrypoint") or []), *(command or config.get("Cmd") or [])]
+        if hold_until is not None and self.can_hold and argv:
+            from django.conf import settings
+
+            # The wrapper holds the task until the tick, then execs the image's own argv.
+            entrypoint = [HOLD_BUSYBOX, "sh", "-c", HOLD_SCRIPT, "chorus-hold"]
+            command = argv
+            environment.update(hold_env(hold_until))
+            binds = {settings.CHORUS_HOLD_BINARY: {"bind": HOLD_BUSYBOX, "mode": "ro"}}
+            log = began_filter(log, on_begin)
+        else:
+            hold_until = None
         try:
             host_config = api.create_host_config(
                 mem_limit=f"{limits.memory_mb}m",
@@ -97,15 +161,14 @@ class DockerRun(DockerConnection):
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
                 network_mode=network,
+                binds=binds,
             )
             container = api.create_container(
                 image=image,
                 command=command,
+                entrypoint=entrypoint,
                 user=user,
-                environment={
-                    **{str(k): str(v) for k, v in env.items()},
-                    "CHORUS_RESULT_FILE": CONTAINER_RESULT_FILE,
-                },
+                environment=environment,
                 labels={
                     MANAGED_LABEL: "true",
                     **{str(k): str(v) for k, v in (labels or {}).items()},
@@ -123,8 +186,16 @@ class DockerRun(DockerConnection):
         container_id = str(container["Id"])
         try:
             _result_dir_create(api, container_id)
+            # A held task's timeout counts from the tick, not from its container's start.
+            held_for = max(0.0, hold_until - time.time()) if hold_until is not None else 0.0
             result = self._run_container(
-                client, container_id, timeout=timeout, log=log, cancel=cancel, on_start=on_start
+                client,
+                container_id,
+                timeout=timeout + held_for,
+                log=log,
+                cancel=cancel,
+                on_start=on_start,
+                started=started,
             )
             result.image_id = self._image_of(api, container_id)
             if result.exit_code is not None:
@@ -169,6 +240,7 @@ class DockerRun(DockerConnection):
         log: LogFn,
         cancel: CancelFn | None,
         on_start: Callable[[str], None] | None,
+        started: Callable[[], None],
     ) -> RunResult:
         api = client.api
         result = RunResult(exit_code=None, container_id=container_id)
@@ -201,6 +273,8 @@ class DockerRun(DockerConnection):
         except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
             result.error = self._run_error("start the container", exc)
             return result
+        finally:
+            started()
         if on_start is not None:
             on_start(container_id)
 

@@ -1,5 +1,9 @@
 """Local runs: the task in the bubblewrap sandbox (sandbox.py), in its own session, with
-rlimits, its image read-only at /image and a private /tmp as HOME."""
+rlimits, its image read-only at /image and a private /tmp as HOME.
+
+A run with `hold_until` starts its sandbox ahead of the tick: the image's own Python runs the
+hold wrapper (deployments/runtimes/hold.py, HOLD_PY), which sleeps until then and execs the
+task."""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from deployments.runtimes.base import (
     RuntimeUnavailable,
     read_capped,
 )
+from deployments.runtimes.hold import HOLD_PY, began_filter, hold_env
 from deployments.runtimes.local import rundir, sandbox
 from deployments.runtimes.local.build import PYTHON_RE
 from deployments.runtimes.local.core import LocalCore
@@ -34,6 +39,8 @@ from deployments.runtimes.local.processes import kill_group, proc_start_time, pr
 
 class LocalRun(LocalCore):
     """`run`: the task as a subprocess, tracked by its run directory (rundir.py)."""
+
+    can_hold = True  # every local image has its own Python to run the hold wrapper
 
     def run(
         self,
@@ -48,6 +55,8 @@ class LocalRun(LocalCore):
         cancel: CancelFn | None = None,
         on_start: Callable[[str], None] | None = None,
         run_as_root: bool = False,
+        hold_until: float | None = None,
+        on_begin: Callable[[float], None] | None = None,
     ) -> RunResult:
         image_dir = Path(image)
         try:
@@ -88,9 +97,15 @@ class LocalRun(LocalCore):
             **{str(k): str(v) for k, v in env.items()},
             "CHORUS_RESULT_FILE": CONTAINER_RESULT_FILE,
         }
+        held_for = 0.0
+        if hold_until is not None and argv:
+            argv = [f"{venv_bin}/python", "-S", "-c", HOLD_PY, *argv]
+            run_env.update(hold_env(hold_until))
+            log = began_filter(log, on_begin)
+            held_for = max(0.0, hold_until - time.time())
         run_id = f"local-{uuid.uuid4().hex[:16]}"
         nproc = limits.pids + process_count(os.getuid())
-        cpu_seconds = int(timeout * max(limits.cpus, 1.0)) + 1
+        cpu_seconds = int((timeout + held_for) * max(limits.cpus, 1.0)) + 1
 
         def apply_limits() -> None:  # runs in the child, between fork and exec
             memory = limits.memory_mb * 1024 * 1024
@@ -160,7 +175,8 @@ class LocalRun(LocalCore):
         try:
             if on_start is not None:
                 on_start(run_id)
-            deadline = time.monotonic() + timeout
+            # A held task's timeout counts from the tick, not from its sandbox's start.
+            deadline = time.monotonic() + timeout + held_for
             outcome = pump(proc, streams, log, cancel=cancel, deadline=deadline)
             result.timed_out = outcome == "timeout"
             result.cancelled = outcome == "cancelled"
