@@ -118,6 +118,7 @@ class EnvironmentRow:
     @property
     def missing_settings(self) -> list:
         return [s for s in self.settings if s.status == "missing"]
+
     # Changes here become approval requests for this user (deployments/approvals/).
     can_request: bool = False
 
