@@ -28,7 +28,7 @@ from deployments.executions.batch import start_when_due
 from deployments.executions.claims import Outcome, Started
 from deployments.executions.finish import execution_finish
 from deployments.executions.results import read_result
-from deployments.executions.watch import RunLog, RunWatch, release_connection
+from deployments.executions.watch import RunLog, RunWatch, keepalive, release_connection
 from deployments.installation import installation_labels
 from deployments.logs import LogWriter
 from deployments.models import Build, Execution, ExecutionLogLine
@@ -149,6 +149,8 @@ def _plan_all(batch: list[Started]) -> None:
     Runtimes whose start costs nothing (`quick_start`) are started here, in a row: waking
     thousands of threads first, each to start its own run, is what made a big tick late.
     Their threads then only follow the run to its end."""
+    for started in batch:
+        keepalive.hold(started.execution.pk, _timeout(started))  # until the run is recorded
     runtimes = _batch_facts(batch)
     for started in batch:
         try:
@@ -181,7 +183,7 @@ def _plan_one(started: Started, runtimes: dict) -> _Plan:
         seq=0 if not execution.log_bytes else None,
     )
     watch = RunWatch(execution, started, log)
-    plan = _Plan(log=log, watch=watch, timeout=max(1, min(d.timeout_seconds, env.max_run_seconds)))
+    plan = _Plan(log=log, watch=watch, timeout=_timeout(started))
     image = execution.image_ref or (execution.build.image_ref if execution.build_id else "")
     if not image:
         plan.error = f"build #{execution.build_id} has no image to run; build it again"
@@ -212,6 +214,12 @@ def _plan_one(started: Started, runtimes: dict) -> _Plan:
         "run_as_root": _fact(runtimes, "run_as_root", d.component_id),
     }
     return plan
+
+
+def _timeout(started: Started) -> int:
+    """The run's own time limit: the deployment's, at most its environment's."""
+    d, env = started.execution.deployment, started.environment
+    return max(1, min(d.timeout_seconds, env.max_run_seconds))
 
 
 def _batch_facts(batch: list[Started]) -> dict:
@@ -248,6 +256,13 @@ def _fact(facts: dict, name: str, pk: int | None):
 
 
 def _execute(started: Started) -> None:
+    try:
+        _run_and_finish(started)
+    finally:
+        keepalive.release(started.execution.pk)
+
+
+def _run_and_finish(started: Started) -> None:
     execution = started.execution
     plan = started.plan
     try:

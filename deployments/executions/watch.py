@@ -3,12 +3,18 @@ and its log writer, which gives a pooled database connection back between flushe
 
 The worker (run.py) hands `RunWatch.on_start` and `RunWatch.should_stop` to the runtime as its
 callbacks; `should_stop` checks in every CHORUS_EXECUTION_HEARTBEAT_SECONDS, and the reconciler
-finishes executions whose heartbeat stopped.
+finishes executions whose heartbeat stopped. `should_stop` is polled only while the task runs:
+not while a busy engine creates the container or pulls an image, nor while the result is read,
+the container removed and the run waits for the rest of its batch. So `keepalive` beats for
+every run this process holds, from its claim to its end (at most its timeout and a margin
+more, so a run stuck in a call that never returns is still ended by the reconciler): a live
+worker's run is never taken for a lost one.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from django.conf import settings
@@ -37,6 +43,56 @@ def release_connection() -> None:
     (a run may last hours; the pool is smaller than the number of runs)."""
     if _pooled() and not connection.in_atomic_block:
         connection.close()
+
+
+class Keepalive:
+    """Heartbeats, in one UPDATE every HEARTBEAT_SECONDS, for the runs this process holds (see
+    the module docstring)."""
+
+    # Beyond a run's own timeout, how long it is kept alive (reading the result, removing the
+    # container, a slow engine).
+    MARGIN = 120.0
+
+    def __init__(self) -> None:
+        self._until: dict[int, float] = {}  # execution id -> monotonic time to stop at
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, execution_id: int, timeout: float) -> None:
+        with self._lock:
+            self._until[execution_id] = time.monotonic() + timeout + self.MARGIN
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._beat, name="chorus-keepalive", daemon=True
+                )
+                self._thread.start()
+
+    def release(self, execution_id: int) -> None:
+        with self._lock:
+            self._until.pop(execution_id, None)
+
+    def held(self) -> list[int]:
+        now = time.monotonic()
+        with self._lock:
+            return sorted(pk for pk, until in self._until.items() if until > now)
+
+    def _beat(self) -> None:
+        while True:
+            time.sleep(HEARTBEAT_SECONDS)
+            ids = self.held()
+            if not ids:
+                continue
+            try:
+                Execution.objects.filter(pk__in=ids, status=Status.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
+            except Exception:  # noqa: BLE001 - a database hiccup: the next beat tries again
+                logger.exception("keepalive: heartbeat of %d run(s) failed", len(ids))
+            finally:
+                connection.close()  # this thread's own; pooled, it goes back to the pool
+
+
+keepalive = Keepalive()
 
 
 class RunWatch:

@@ -1,0 +1,203 @@
+"""Services restarted under a running Chorus: Redis and PostgreSQL restarted while ticks fire
+(no tick lost or doubled), and the Docker engine restarted while runs are in progress (each
+run ends with a clear reason, nothing stays running).
+
+Real processes throughout: a beat and two executions workers per scenario, Docker containers
+counted per execution from the engine's own events (restarts.py). The machine's Redis and
+PostgreSQL serve every other test, so the restarted ones are private (a redis-server and a
+PostgreSQL cluster of the test's own, tests/support/private_services.py); the restarted engine
+is engine B, which only the tests of many hosts use. The three scenarios are independent and
+run at the same time; each test checks one promise in their snapshots.
+"""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+import pytest
+
+from tests.support.private_services import PostgresCluster, RedisServer, restart_engine_b
+from tests.support.registry import DOCKER_B, DOCKER_B_NETWORK, engine_b
+
+from .restarts import Db, Outcome, run_scenario, task_image
+
+# django_db: pytest-django creates the test database only for modules that ask for it.
+pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.timeout(420)]
+
+TICK_SCRIPT = 'echo "tick $CHORUS_SCHEDULED_AT"'
+# Ends at once on SIGTERM (an engine stopping sends it), else runs 6 s.
+LONG_SCRIPT = "trap 'echo terminated; exit 143' TERM; echo started; sleep 6 & wait $!; echo done"
+# A generous deadline: these scenarios are about ticks lost or doubled, not late on a busy
+# machine (a Docker run may take seconds there).
+EVERY_2S = {"concurrency_policy": "allow", "starting_deadline_seconds": 120}
+
+
+def _installation(name: str) -> str:
+    return f"faults-{name}-{uuid.uuid4().hex[:8]}"
+
+
+def _ticking(prefix: str, image: str, order: int, n: int = 2) -> dict:
+    return {
+        "prefix": prefix,
+        "environments": [{"slug": f"faults-{prefix}", "order": order, "runtime_kind": "docker"}],
+        "deployments": [
+            {"name": f"{prefix}-{i}", "environment": f"faults-{prefix}", "image": image,
+             "schedule": "@every 2s", "policies": EVERY_2S}
+            for i in range(1, n + 1)
+        ],
+    }  # fmt: skip
+
+
+def _redis_restarted(image: str) -> Outcome:
+    broker = RedisServer().start()
+    try:
+        return run_scenario(
+            "redis", spec=_ticking("redis", image, 301), broker_url=broker.url,
+            installation=_installation("redis"), fault=lambda counter: broker.restart(1.0),
+        )  # fmt: skip
+    finally:
+        broker.close()
+
+
+def _postgres_restarted(image: str) -> Outcome:
+    broker = RedisServer().start()
+    cluster = PostgresCluster()
+    try:
+        cluster.start()
+        cluster.manage("migrate", "--noinput")
+        return run_scenario(
+            "postgres", spec=_ticking("postgres", image, 302), broker_url=broker.url,
+            installation=_installation("postgres"), db=Db(cluster.url),
+            fault=lambda counter: cluster.restart(),
+        )  # fmt: skip
+    finally:
+        cluster.close()
+        broker.close()
+
+
+def _dockerd_restarted(image: str) -> Outcome:
+    broker = RedisServer().start()
+    spec = {
+        "prefix": "dockerd",
+        "environments": [
+            {"slug": "faults-dockerd", "order": 303, "runtime_kind": "docker",
+             "docker_host": DOCKER_B, "docker_network": DOCKER_B_NETWORK}
+        ],
+        "deployments": [
+            {"name": "dockerd-long", "environment": "faults-dockerd", "image": image,
+             "schedule": "@every 3s", "policies": {**EVERY_2S, "timeout_seconds": 60}}
+        ],
+    }  # fmt: skip
+
+    def restart(counter) -> None:
+        restart_engine_b()
+        counter.resume()
+
+    try:
+        return run_scenario(
+            "dockerd", spec=spec, broker_url=broker.url, installation=_installation("dockerd"),
+            docker_url=DOCKER_B, fault=restart, before=8.0, after=10.0,
+        )  # fmt: skip
+    finally:
+        broker.close()
+
+
+def _in_thread(fn, *args):
+    from django.db import connections
+
+    try:
+        return fn(*args)
+    finally:
+        connections.close_all()
+
+
+@pytest.fixture(scope="module")
+def restarts(django_db_setup, django_db_blocker):
+    from tests.integration.executions.live import docker_client
+
+    a = docker_client()
+    b = engine_b()
+    try:
+        tick_image = task_image(a, TICK_SCRIPT, "chorus/test-faults:tick")
+        long_image = task_image(b, LONG_SCRIPT, "chorus/test-faults:long")
+    finally:
+        a.close()
+        b.close()
+    with django_db_blocker.unblock(), ThreadPoolExecutor(3) as pool:
+        import os
+
+        only = os.environ.get("FAULTS_ONLY", "redis,postgres,dockerd").split(",")
+        futures = {}
+        if "redis" in only:
+            futures["redis"] = pool.submit(_in_thread, _redis_restarted, tick_image)
+        if "postgres" in only:
+            futures["postgres"] = pool.submit(_in_thread, _postgres_restarted, tick_image)
+        if "dockerd" in only:
+            futures["dockerd"] = pool.submit(_in_thread, _dockerd_restarted, long_image)
+        return {name: f.result() for name, f in futures.items()}
+
+
+# --- Redis and PostgreSQL: every tick once, one container each ------------------------------------
+def _checked(outcome: Outcome) -> dict[int, list[dict]]:
+    """The rows of the ticks the scenario looks at (Outcome.since to Outcome.until)."""
+    return {
+        pk: [e for e in rows if outcome.since <= e["scheduled_for"].timestamp() <= outcome.until]
+        for pk, rows in outcome.rows.items()
+    }
+
+
+def _ticks_once(outcome: Outcome) -> None:
+    from deployments.schedules.parsing import parse_schedule
+
+    for rows in _checked(outcome).values():
+        ticks = [e["scheduled_for"] for e in rows if e["attempt"] == 1]
+        assert len(ticks) == len(set(ticks)), "a tick has two executions"
+        expected = parse_schedule("@every 2s").ticks_between(
+            ticks[0] - timedelta(microseconds=1), ticks[-1]
+        )
+        assert ticks == expected, "a tick has no execution"
+        # The fault happened in the middle of the ticks, not before or after them all.
+        assert ticks[0].timestamp() < outcome.fault_at < outcome.back_at < ticks[-1].timestamp()
+
+
+def _every_tick_ran_in_one_container(outcome: Outcome) -> None:
+    known = {e["pk"] for rows in outcome.rows.values() for e in rows}
+    assert set(outcome.containers) <= known, "a container for no execution of these"
+    assert all(n == 1 for n in outcome.containers.values()), outcome.containers
+    for rows in _checked(outcome).values():
+        for e in rows:
+            assert e["status"] == "succeeded", (e["scheduled_for"], e["status"], e["reason"])
+            assert outcome.containers[e["pk"]] == 1, (e["pk"], outcome.containers[e["pk"]])
+            # The task ran for its own tick (CHORUS_SCHEDULED_AT), once.
+            out = [t for s, t in e["log"] if s == "stdout"]
+            assert len(out) == 1 and out[0].startswith("tick "), out
+            assert datetime.fromisoformat(out[0].removeprefix("tick ")) == e["scheduled_for"]
+    assert outcome.left == []
+
+
+def test_redis_restarted_during_ticks_loses_and_doubles_no_tick(restarts):
+    _ticks_once(restarts["redis"])
+
+
+def test_redis_restarted_during_ticks_every_tick_ran_once(restarts):
+    _every_tick_ran_in_one_container(restarts["redis"])
+
+
+def test_postgres_restarted_during_ticks_loses_and_doubles_no_tick(restarts):
+    _ticks_once(restarts["postgres"])
+
+
+def test_postgres_restarted_during_ticks_every_tick_ran_once(restarts):
+    _every_tick_ran_in_one_container(restarts["postgres"])
+
+
+# --- dockerd ----------------------------------------------------------------------------------------
+def test_dockerd_restarted_mid_run_leaves_nothing_running(restarts):
+    outcome = restarts["dockerd"]
+    rows = [e for rows in outcome.rows.values() for e in rows]
+    print({e["pk"]: (e["status"], e["reason"]) for e in rows})
+    assert rows
+    assert not [e for e in rows if e["status"] in ("pending", "running")]
+    assert outcome.left == []
