@@ -28,7 +28,14 @@ from deployments.executions.batch import start_when_due
 from deployments.executions.claims import Outcome, Started
 from deployments.executions.finish import execution_finish
 from deployments.executions.results import read_result
-from deployments.executions.watch import RunLog, RunWatch, keepalive, release_connection
+from deployments.executions.watch import (
+    DB_ERRORS,
+    RunLog,
+    RunWatch,
+    keepalive,
+    lost_connection,
+    release_connection,
+)
 from deployments.installation import installation_labels
 from deployments.logs import LogWriter
 from deployments.models import Build, Execution, ExecutionLogLine
@@ -45,6 +52,8 @@ Trigger = Execution.Trigger
 # to the broker with an ETA.
 EARLY_WAIT_MAX = 60.0
 GATE_WAIT_SECONDS = 10.0
+# How long a finished run waits for an unreachable database to record its end.
+FINISH_RETRY_SECONDS = 120.0
 
 __all__ = ["context_env", "execution_run", "labels_for"]
 
@@ -310,7 +319,7 @@ def _run_and_finish(started: Started) -> None:
         log(f"[chorus] result file ignored: {reported['error']}", "chorus")
     if reported is not None:
         extra["result"] = reported
-    execution_finish(
+    _finish_riding_out_the_database(
         execution=execution,
         status=status,
         reason=reason,
@@ -318,3 +327,24 @@ def _run_and_finish(started: Started) -> None:
         log=log,
         extra=extra,
     )
+
+
+def _finish_riding_out_the_database(*, log: LogWriter, **fields) -> None:
+    """execution_finish, tried again while the database restarts: the run happened, and its
+    outcome and last lines must not be lost for want of a connection for a few seconds."""
+    deadline = time.monotonic() + FINISH_RETRY_SECONDS
+    while True:
+        point = log.checkpoint()
+        try:
+            execution_finish(log=log, **fields)
+            return
+        except DB_ERRORS:
+            if time.monotonic() > deadline:
+                raise
+            log.rollback(point)
+            logger.warning(
+                "execution %s: the database is unreachable; recording its end again shortly",
+                fields["execution"].pk,
+            )
+            lost_connection()
+            time.sleep(2)

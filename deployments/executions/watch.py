@@ -18,7 +18,7 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from deployments.executions.claims import Started
@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 Status = Execution.Status
 
+# What a database that is restarting or unreachable raises.
+DB_ERRORS = (OperationalError, InterfaceError)
 HEARTBEAT_SECONDS = float(getattr(settings, "CHORUS_EXECUTION_HEARTBEAT_SECONDS", 2))
 
 
@@ -77,19 +79,39 @@ class Keepalive:
             return sorted(pk for pk, until in self._until.items() if until > now)
 
     def _beat(self) -> None:
+        db = None
         while True:
             time.sleep(HEARTBEAT_SECONDS)
             ids = self.held()
             if not ids:
                 continue
             try:
-                Execution.objects.filter(pk__in=ids, status=Status.RUNNING).update(
-                    heartbeat_at=timezone.now()
-                )
-            except Exception:  # noqa: BLE001 - a database hiccup: the next beat tries again
+                db = db or _own_connection()
+                table = connection.ops.quote_name(Execution._meta.db_table)
+                with db.cursor() as cursor:
+                    cursor.execute(
+                        f"UPDATE {table} SET heartbeat_at = %s "  # noqa: S608 - names, not input
+                        f"WHERE status = %s AND id IN ({', '.join(['%s'] * len(ids))})",
+                        [timezone.now(), Status.RUNNING, *ids],
+                    )
+            except Exception:  # noqa: BLE001 - a database restart: the next beat connects again
                 logger.exception("keepalive: heartbeat of %d run(s) failed", len(ids))
-            finally:
-                connection.close()  # this thread's own; pooled, it goes back to the pool
+                if db is not None:
+                    db.close()
+                db = None
+
+
+def _own_connection():
+    """A connection of the keepalive's own, outside any pool: runs that hold every pooled
+    connection (or wait for one after a database restart) must not starve their heartbeat."""
+    from django.db import connections
+
+    settings_dict = dict(connections["default"].settings_dict)
+    settings_dict["OPTIONS"] = {
+        k: v for k, v in (settings_dict.get("OPTIONS") or {}).items() if k != "pool"
+    }
+    settings_dict["CONN_MAX_AGE"] = None
+    return connections["default"].__class__(settings_dict, alias="chorus-keepalive")
 
 
 keepalive = Keepalive()
@@ -157,6 +179,7 @@ class RunWatch:
             alive = self.check_in()
         except Exception:  # noqa: BLE001 - a database hiccup must not kill the task
             logger.exception("execution %s: heartbeat failed", self.execution.pk)
+            lost_connection()
             return False
         # Not running any more (the reconciler ended it) or asked to stop: stop the task.
         self.stop = not alive
@@ -182,11 +205,31 @@ class RunWatch:
         return written == 1
 
 
+def lost_connection() -> None:
+    """After a database error outside a transaction: close this thread's connection, so the
+    next query connects again (a restarted server cut it) instead of failing on it forever."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 class RunLog(LogWriter):
-    """LogWriter that gives a pooled connection back after each flush during a long run."""
+    """LogWriter that gives a pooled connection back after each flush during a long run, and
+    rides out a database restart: lines it could not store wait for the next flush."""
 
     def flush(self, *, update_owner: bool = True) -> None:
-        super().flush(update_owner=update_owner)
+        if connection.in_atomic_block:  # the final flush: its transaction decides
+            super().flush(update_owner=update_owner)
+            return
+        try:
+            super().flush(update_owner=update_owner)
+        except DB_ERRORS:
+            logger.warning(
+                "execution %s: the database did not take %d log line(s); trying again later",
+                self.owner.pk,
+                len(self._pending),
+            )
+            lost_connection()
+            return
         release_connection()
 
     def has_pending(self) -> bool:

@@ -70,7 +70,8 @@ def _postgres_restarted(image: str) -> Outcome:
         return run_scenario(
             "postgres", spec=_ticking("postgres", image, 302), broker_url=broker.url,
             installation=_installation("postgres"), db=Db(cluster.url),
-            fault=lambda counter: cluster.restart(),
+            fault=lambda counter: cluster.restart(), settle_timeout=60,
+            extra_env={"CHORUS_DB_POOL_SIZE": __import__("os").environ.get("FAULTS_PG_POOL", "6")},
         )  # fmt: skip
     finally:
         cluster.close()
@@ -193,11 +194,44 @@ def test_postgres_restarted_during_ticks_every_tick_ran_once(restarts):
     _every_tick_ran_in_one_container(restarts["postgres"])
 
 
-# --- dockerd ----------------------------------------------------------------------------------------
+# --- dockerd ------------------------------------------------------------------------------------
+ENGINE_GONE = (
+    f"Lost the connection to the Docker engine at {DOCKER_B} (",
+    f"Docker engine not reachable at {DOCKER_B} (",
+)
+
+
+def _dockerd_rows(outcome: Outcome) -> list[dict]:
+    return [e for rows in _checked(outcome).values() for e in rows]
+
+
 def test_dockerd_restarted_mid_run_leaves_nothing_running(restarts):
     outcome = restarts["dockerd"]
     rows = [e for rows in outcome.rows.values() for e in rows]
-    print({e["pk"]: (e["status"], e["reason"]) for e in rows})
-    assert rows
-    assert not [e for e in rows if e["status"] in ("pending", "running")]
-    assert outcome.left == []
+    assert [e for e in _dockerd_rows(outcome) if e["status"] in ("pending", "running")] == []
+    assert all(outcome.containers[e["pk"]] <= 1 for e in rows)
+    assert outcome.left == [], "a container of the scenario is left on the engine"
+
+
+def test_dockerd_restarted_mid_run_ends_the_runs_saying_why(restarts):
+    outcome = restarts["dockerd"]
+    failed = [e for e in _dockerd_rows(outcome) if e["status"] != "succeeded"]
+    # Runs were in progress (their container had started and printed) when the engine stopped.
+    cut = [e for e in failed if ("stdout", "started") in e["log"]]
+    assert cut, "no run was in progress when the engine stopped"
+    for e in failed:
+        assert e["status"] == "failed", (e["status"], e["reason"])
+        assert e["reason"].startswith(ENGINE_GONE), e["reason"]
+        assert e["reason"] in e["log"][-1][1]  # the last log line says it too
+
+
+def test_dockerd_back_runs_again(restarts):
+    outcome = restarts["dockerd"]
+    after = [
+        e for e in _dockerd_rows(outcome) if e["scheduled_for"].timestamp() > outcome.back_at + 1
+    ]
+    assert after, "no tick after the engine came back"
+    assert all(e["status"] == "succeeded" for e in after), [
+        (e["status"], e["reason"]) for e in after
+    ]
+    assert all(outcome.containers[e["pk"]] == 1 for e in after)
