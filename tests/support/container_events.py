@@ -15,6 +15,16 @@ from collections import Counter
 from deployments.installation import LABEL
 
 
+def engine_client(base_url: str | None = None):
+    """A Docker client of the engine at `base_url` (default: Chorus's, DOCKER_HOST) with
+    patient timeouts: the test's own view of the engine must not give up on a busy machine."""
+    import docker
+    from django.conf import settings
+
+    url = base_url or settings.CHORUS_DOCKER_HOST or "unix:///var/run/docker.sock"
+    return docker.DockerClient(base_url=url, timeout=180)
+
+
 class ContainerCounter:
     """Counts `create` events of containers labelled `chorus.installation=<installation>` on
     the engine at `base_url`, by their `chorus.execution` label, from start() to stop().
@@ -34,14 +44,8 @@ class ContainerCounter:
         self._thread: threading.Thread | None = None
 
     def _open(self):
-        import docker
 
-        if self.base_url:
-            self._client = docker.DockerClient(base_url=self.base_url, timeout=60)
-        else:
-            from deployments.runtimes.docker.runtime import DockerRuntime
-
-            self._client = DockerRuntime().client(timeout=60)
+        self._client = engine_client(self.base_url)
         self._stream = self._client.events(
             since=self._since,
             filters={"type": "container", "event": "create", "label": [f"{LABEL}={self.installation}"]},

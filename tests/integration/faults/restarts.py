@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tests.support.container_events import ContainerCounter
+from tests.support.container_events import ContainerCounter, engine_client
 from tests.support.processes import ROOT, Proc, start_beat, start_worker
 
 # As live.py's: a lost run is finished within seconds (the machine may be busy: not too few).
@@ -185,16 +185,9 @@ def run_scenario(
 def _left(docker_url: str | None, installation: str, timeout: float = 30) -> list[str]:
     """Containers of this installation still on the engine after the workers removed theirs
     and the reconciler its orphans (given `timeout` s)."""
-    import docker
-
     from deployments.installation import LABEL
-    from deployments.runtimes.docker.runtime import DockerRuntime
 
-    client = (
-        docker.DockerClient(base_url=docker_url, timeout=60)
-        if docker_url
-        else DockerRuntime().client(timeout=60)
-    )
+    client = engine_client(docker_url)
     deadline = time.monotonic() + timeout
     try:
         while True:

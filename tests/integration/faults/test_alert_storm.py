@@ -22,7 +22,7 @@ from tests.support.webhook_receiver import Receiver
 
 from .restarts import PROCESS_ENV
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.timeout(600)]
 
 N = 20
 FAILED_TICKS = 3
@@ -110,7 +110,7 @@ def storm(django_db_setup, django_db_blocker):
             procs.append(start_beat("faults-storm-beat", extra_env=env))
             _wait(
                 lambda: all(_failed_ticks(ids)[pk] >= FAILED_TICKS for pk in ids),
-                120,
+                240,
                 f"{FAILED_TICKS} failed ticks of every deployment",
             )
             failed_before_fix = _failed_ticks(ids)
@@ -120,7 +120,7 @@ def storm(django_db_setup, django_db_blocker):
                     component=component, environment=environment, key="RECORD_EXIT_CODE",
                     value="0", is_secret=False, actor=owner,
                 )  # fmt: skip
-            _wait(lambda: len(receiver.texts) >= 2 * N, 120, f"{2 * N} webhook messages")
+            _wait(lambda: len(receiver.texts) >= 2 * N, 240, f"{2 * N} webhook messages")
             time.sleep(6)  # more green ticks: nothing more may be sent
             result = {
                 "texts": receiver.texts,

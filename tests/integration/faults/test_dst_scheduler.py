@@ -26,7 +26,7 @@ from tests.support.processes import Proc, process_env
 
 from .restarts import PROCESS_ENV
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.timeout(600)]
 
 TZ = "Europe/Berlin"
 START = datetime(2026, 10, 25, 0, 46, tzinfo=UTC)  # 02:46 CEST

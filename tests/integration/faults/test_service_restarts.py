@@ -7,7 +7,8 @@ counted per execution from the engine's own events (restarts.py). The machine's 
 PostgreSQL serve every other test, so the restarted ones are private (a redis-server and a
 PostgreSQL cluster of the test's own, tests/support/private_services.py); the restarted engine
 is engine B, which only the tests of many hosts use. The three scenarios are independent and
-run at the same time; each test checks one promise in their snapshots.
+run at the same time; each test checks one promise in their snapshots. The PostgreSQL one is
+an expected failure for now (see POSTGRES_OPEN).
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from tests.support.container_events import engine_client
 from tests.support.private_services import PostgresCluster, RedisServer, restart_engine_b
-from tests.support.registry import DOCKER_B, DOCKER_B_NETWORK, engine_b
+from tests.support.registry import DOCKER_B, DOCKER_B_NETWORK
 
 from .restarts import Db, Outcome, run_scenario, task_image
 
 # django_db: pytest-django creates the test database only for modules that ask for it.
-pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.timeout(900)]
 
 TICK_SCRIPT = 'echo "tick $CHORUS_SCHEDULED_AT"'
 # Ends at once on SIGTERM (an engine stopping sends it), else runs 6 s.
@@ -115,10 +117,8 @@ def _in_thread(fn, *args):
 
 @pytest.fixture(scope="module")
 def restarts(django_db_setup, django_db_blocker):
-    from tests.integration.executions.live import docker_client
-
-    a = docker_client()
-    b = engine_b()
+    a = engine_client()
+    b = engine_client(DOCKER_B)
     try:
         tick_image = task_image(a, TICK_SCRIPT, "chorus/test-faults:tick")
         long_image = task_image(b, LONG_SCRIPT, "chorus/test-faults:long")
@@ -131,7 +131,21 @@ def restarts(django_db_setup, django_db_blocker):
             "postgres": pool.submit(_in_thread, _postgres_restarted, tick_image),
             "dockerd": pool.submit(_in_thread, _dockerd_restarted, long_image),
         }
-        return {name: f.result() for name, f in futures.items()}
+        results = {}
+        for name, future in futures.items():
+            try:
+                results[name] = future.result()
+            except Exception as exc:  # noqa: BLE001 - that scenario's tests fail with it
+                results[name] = exc
+        return results
+
+
+def _outcome(restarts, name: str) -> Outcome:
+    """The scenario's outcome; its failure (not another scenario's) fails its tests."""
+    outcome = restarts[name]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
 # --- Redis and PostgreSQL: every tick once, one container each ------------------------------------
@@ -173,11 +187,11 @@ def _every_tick_ran_in_one_container(outcome: Outcome) -> None:
 
 
 def test_redis_restarted_during_ticks_loses_and_doubles_no_tick(restarts):
-    _ticks_once(restarts["redis"])
+    _ticks_once(_outcome(restarts, "redis"))
 
 
 def test_redis_restarted_during_ticks_every_tick_ran_once(restarts):
-    _every_tick_ran_in_one_container(restarts["redis"])
+    _every_tick_ran_in_one_container(_outcome(restarts, "redis"))
 
 
 # A known fault, not yet fixed: after `pg_ctl restart -m fast` the executions workers' threads
@@ -193,12 +207,12 @@ POSTGRES_OPEN = pytest.mark.xfail(
 
 @POSTGRES_OPEN
 def test_postgres_restarted_during_ticks_loses_and_doubles_no_tick(restarts):
-    _ticks_once(restarts["postgres"])
+    _ticks_once(_outcome(restarts, "postgres"))
 
 
 @POSTGRES_OPEN
 def test_postgres_restarted_during_ticks_every_tick_ran_once(restarts):
-    _every_tick_ran_in_one_container(restarts["postgres"])
+    _every_tick_ran_in_one_container(_outcome(restarts, "postgres"))
 
 
 # --- dockerd ------------------------------------------------------------------------------------
@@ -213,7 +227,7 @@ def _dockerd_rows(outcome: Outcome) -> list[dict]:
 
 
 def test_dockerd_restarted_mid_run_leaves_nothing_running(restarts):
-    outcome = restarts["dockerd"]
+    outcome = _outcome(restarts, "dockerd")
     rows = [e for rows in outcome.rows.values() for e in rows]
     assert [e for e in _dockerd_rows(outcome) if e["status"] in ("pending", "running")] == []
     assert all(outcome.containers[e["pk"]] <= 1 for e in rows)
@@ -221,7 +235,7 @@ def test_dockerd_restarted_mid_run_leaves_nothing_running(restarts):
 
 
 def test_dockerd_restarted_mid_run_ends_the_runs_saying_why(restarts):
-    outcome = restarts["dockerd"]
+    outcome = _outcome(restarts, "dockerd")
     failed = [e for e in _dockerd_rows(outcome) if e["status"] != "succeeded"]
     # Runs were in progress (their container had started and printed) when the engine stopped.
     cut = [e for e in failed if ("stdout", "started") in e["log"]]
@@ -233,7 +247,7 @@ def test_dockerd_restarted_mid_run_ends_the_runs_saying_why(restarts):
 
 
 def test_dockerd_back_runs_again(restarts):
-    outcome = restarts["dockerd"]
+    outcome = _outcome(restarts, "dockerd")
     after = [
         e for e in _dockerd_rows(outcome) if e["scheduled_for"].timestamp() > outcome.back_at + 1
     ]
