@@ -182,7 +182,7 @@ def run_scenario(
     return outcome
 
 
-def _left(docker_url: str | None, installation: str, timeout: float = 30) -> list[str]:
+def _left(docker_url: str | None, installation: str, timeout: float = 90) -> list[str]:
     """Containers of this installation still on the engine after the workers removed theirs
     and the reconciler its orphans (given `timeout` s)."""
     from deployments.installation import LABEL
