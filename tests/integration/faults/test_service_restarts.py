@@ -190,7 +190,9 @@ def _every_tick_ran_in_one_container(outcome: Outcome) -> None:
                 )  # fmt: skip
                 continue
             ran_after += e["scheduled_for"].timestamp() > outcome.back_at
-            assert outcome.containers[e["pk"]] == 1, (e["pk"], outcome.containers[e["pk"]])
+            # Never a second container (a busy engine's event stream may miss a create, so the
+            # run's own output above is what shows that it ran).
+            assert outcome.containers[e["pk"]] <= 1, (e["pk"], outcome.containers[e["pk"]])
             # The task ran for its own tick (CHORUS_SCHEDULED_AT), once.
             out = [t for s, t in e["log"] if s == "stdout"]
             assert len(out) == 1 and out[0].startswith("tick "), out
@@ -255,6 +257,11 @@ def test_dockerd_restarted_mid_run_ends_the_runs_saying_why(restarts):
     assert cut, "no run was in progress when the engine stopped"
     for e in failed:
         assert e["status"] == "failed", (e["status"], e["reason"])
+        if e["reason"] == "exit code 143":
+            # The stopping engine sent the task SIGTERM and the worker saw it exit before the
+            # engine went away: the task's own last line says so.
+            assert ("stdout", "terminated") in e["log"], e["log"]
+            continue
         assert e["reason"].startswith(ENGINE_GONE), e["reason"]
         assert e["reason"] in e["log"][-1][1]  # the last log line says it too
 
