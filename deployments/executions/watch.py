@@ -84,6 +84,9 @@ class Keepalive:
             time.sleep(HEARTBEAT_SECONDS)
             ids = self.held()
             if not ids:
+                if db is not None:  # idle: no connection kept open for nothing
+                    db.close()
+                    db = None
                 continue
             try:
                 db = db or _own_connection()
