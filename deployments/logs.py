@@ -164,7 +164,9 @@ class LogWriter:
         """Store pending lines; update_owner=False leaves log_bytes/log_truncated to the
         caller (who writes them with its own update of the owner row)."""
         if self._pending:
-            pending, self._pending = self._pending, []
+            # Taken off the buffer only once written: a write the database refused (it was
+            # restarting) is tried again with the next flush, and no line is lost.
+            pending = list(self._pending)
             self.line_model.objects.bulk_create(
                 [
                     self.line_model(
@@ -177,11 +179,22 @@ class LogWriter:
                     for seq, ts, stream, text in pending
                 ]
             )
+            del self._pending[: len(pending)]
         if update_owner:
             type(self.owner).objects.filter(pk=self.owner.pk).update(
                 log_bytes=self.bytes, log_truncated=self.truncated
             )
         self._last_flush = time.monotonic()
+
+    def checkpoint(self) -> tuple:
+        """Where the log stands, for `rollback` when a transaction that writes lines fails."""
+        return (self.seq, list(self._pending), self.bytes, self.truncated, self.dropped)
+
+    def rollback(self, point: tuple) -> None:
+        """Back to `point`: lines written since are forgotten, lines pending then (flushed in
+        the transaction that was rolled back) are pending again."""
+        self.seq, pending, self.bytes, self.truncated, self.dropped = point
+        self._pending = list(pending)
 
     def line_fields(self, stream: str, text: str) -> dict:
         """More fields of a stored line, for a line model that has them (executions: its level,

@@ -29,7 +29,14 @@ from deployments.executions.batch import start_when_due
 from deployments.executions.claims import Outcome, Started
 from deployments.executions.finish import execution_finish
 from deployments.executions.results import read_result
-from deployments.executions.watch import RunLog, RunWatch, release_connection
+from deployments.executions.watch import (
+    DB_ERRORS,
+    RunLog,
+    RunWatch,
+    keepalive,
+    lost_connection,
+    release_connection,
+)
 from deployments.installation import installation_labels
 from deployments.logs import LogWriter
 from deployments.models import Build, Execution, ExecutionLogLine
@@ -46,6 +53,8 @@ Trigger = Execution.Trigger
 # to the broker with an ETA.
 EARLY_WAIT_MAX = 60.0
 GATE_WAIT_SECONDS = 10.0
+# How long a finished run waits for an unreachable database to record its end.
+FINISH_RETRY_SECONDS = 120.0
 
 __all__ = ["context_env", "execution_run", "labels_for"]
 
@@ -159,6 +168,8 @@ def _plan_all(batch: list[Started]) -> None:
     Runtimes whose start costs nothing (`quick_start`) are started here, in a row: waking
     thousands of threads first, each to start its own run, is what made a big tick late.
     Their threads then only follow the run to its end."""
+    for started in batch:
+        keepalive.hold(started.execution.pk, _timeout(started))  # until the run is recorded
     runtimes = _batch_facts(batch)
     for started in batch:
         try:
@@ -191,7 +202,7 @@ def _plan_one(started: Started, runtimes: dict) -> _Plan:
         seq=0 if not execution.log_bytes else None,
     )
     watch = RunWatch(execution, started, log)
-    plan = _Plan(log=log, watch=watch, timeout=max(1, min(d.timeout_seconds, env.max_run_seconds)))
+    plan = _Plan(log=log, watch=watch, timeout=_timeout(started))
     image = execution.image_ref or (execution.build.image_ref if execution.build_id else "")
     if not image:
         plan.error = f"build #{execution.build_id} has no image to run; build it again"
@@ -235,6 +246,12 @@ def _plan_one(started: Started, runtimes: dict) -> _Plan:
     return plan
 
 
+def _timeout(started: Started) -> int:
+    """The run's own time limit: the deployment's, at most its environment's."""
+    d, env = started.execution.deployment, started.environment
+    return max(1, min(d.timeout_seconds, env.max_run_seconds))
+
+
 def _batch_facts(batch: list[Started]) -> dict:
     """What each run needs from its build and component (which runtime built the image, may it
     run as root), read in two queries for the whole batch: a big tick has thousands."""
@@ -268,16 +285,14 @@ def _fact(facts: dict, name: str, pk: int | None):
     return facts[key]
 
 
-def _still_alive(watch: RunWatch) -> None:
-    try:
-        Execution.objects.filter(pk=watch.execution.pk, status=Status.RUNNING).update(
-            heartbeat_at=timezone.now()
-        )
-    except Exception:  # noqa: BLE001 - the outcome below matters more
-        logger.exception("execution %s: heartbeat failed", watch.execution.pk)
-
-
 def _execute(started: Started) -> None:
+    try:
+        _run_and_finish(started)
+    finally:
+        keepalive.release(started.execution.pk)
+
+
+def _run_and_finish(started: Started) -> None:
     execution = started.execution
     plan = started.plan
     try:
@@ -313,9 +328,6 @@ def _execute(started: Started) -> None:
     started.mark_started()
     if started.gate is not None:
         started.gate.wait(timeout=GATE_WAIT_SECONDS)
-    # Still alive: the task's end, the gate and the engine's calls took a while, and the
-    # reconciler must not take a busy worker's run for a lost one before it is recorded.
-    _still_alive(watch)
     if plan.runtime is not None and not plan.error and plan.start_error is None:
         watch.save_snapshot()
     reported = read_result(result.result, started.secrets)
@@ -342,7 +354,7 @@ def _execute(started: Started) -> None:
         log(f"[chorus] result file ignored: {reported['error']}", "chorus")
     if reported is not None:
         extra["result"] = reported
-    execution_finish(
+    _finish_riding_out_the_database(
         execution=execution,
         status=status,
         reason=reason,
@@ -350,3 +362,24 @@ def _execute(started: Started) -> None:
         log=log,
         extra=extra,
     )
+
+
+def _finish_riding_out_the_database(*, log: LogWriter, **fields) -> None:
+    """execution_finish, tried again while the database restarts: the run happened, and its
+    outcome and last lines must not be lost for want of a connection for a few seconds."""
+    deadline = time.monotonic() + FINISH_RETRY_SECONDS
+    while True:
+        point = log.checkpoint()
+        try:
+            execution_finish(log=log, **fields)
+            return
+        except DB_ERRORS:
+            if time.monotonic() > deadline:
+                raise
+            log.rollback(point)
+            logger.warning(
+                "execution %s: the database is unreachable; recording its end again shortly",
+                fields["execution"].pk,
+            )
+            lost_connection()
+            time.sleep(2)

@@ -3,17 +3,23 @@ and its log writer, which gives a pooled database connection back between flushe
 
 The worker (run.py) hands `RunWatch.on_start` and `RunWatch.should_stop` to the runtime as its
 callbacks; `should_stop` checks in every CHORUS_EXECUTION_HEARTBEAT_SECONDS, and the reconciler
-finishes executions whose heartbeat stopped.
+finishes executions whose heartbeat stopped. `should_stop` is polled only while the task runs:
+not while a busy engine creates the container or pulls an image, nor while the result is read,
+the container removed and the run waits for the rest of its batch. So `keepalive` beats for
+every run this process holds, from its claim to its end (at most its timeout and a margin
+more, so a run stuck in a call that never returns is still ended by the reconciler): a live
+worker's run is never taken for a lost one.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from deployments.executions.claims import Started
@@ -26,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 Status = Execution.Status
 
+# What a database that is restarting or unreachable raises.
+DB_ERRORS = (OperationalError, InterfaceError)
 HEARTBEAT_SECONDS = float(getattr(settings, "CHORUS_EXECUTION_HEARTBEAT_SECONDS", 2))
 
 
@@ -38,6 +46,79 @@ def release_connection() -> None:
     (a run may last hours; the pool is smaller than the number of runs)."""
     if _pooled() and not connection.in_atomic_block:
         connection.close()
+
+
+class Keepalive:
+    """Heartbeats, in one UPDATE every HEARTBEAT_SECONDS, for the runs this process holds (see
+    the module docstring)."""
+
+    # Beyond a run's own timeout, how long it is kept alive (reading the result, removing the
+    # container, a slow engine).
+    MARGIN = 120.0
+
+    def __init__(self) -> None:
+        self._until: dict[int, float] = {}  # execution id -> monotonic time to stop at
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, execution_id: int, timeout: float) -> None:
+        with self._lock:
+            self._until[execution_id] = time.monotonic() + timeout + self.MARGIN
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._beat, name="chorus-keepalive", daemon=True
+                )
+                self._thread.start()
+
+    def release(self, execution_id: int) -> None:
+        with self._lock:
+            self._until.pop(execution_id, None)
+
+    def held(self) -> list[int]:
+        now = time.monotonic()
+        with self._lock:
+            return sorted(pk for pk, until in self._until.items() if until > now)
+
+    def _beat(self) -> None:
+        db = None
+        while True:
+            time.sleep(HEARTBEAT_SECONDS)
+            ids = self.held()
+            if not ids:
+                if db is not None:  # idle: no connection kept open for nothing
+                    db.close()
+                    db = None
+                continue
+            try:
+                db = db or _own_connection()
+                table = connection.ops.quote_name(Execution._meta.db_table)
+                with db.cursor() as cursor:
+                    cursor.execute(
+                        f"UPDATE {table} SET heartbeat_at = %s "  # noqa: S608 - names, not input
+                        f"WHERE status = %s AND id IN ({', '.join(['%s'] * len(ids))})",
+                        [timezone.now(), Status.RUNNING, *ids],
+                    )
+            except Exception:  # noqa: BLE001 - a database restart: the next beat connects again
+                logger.exception("keepalive: heartbeat of %d run(s) failed", len(ids))
+                if db is not None:
+                    db.close()
+                db = None
+
+
+def _own_connection():
+    """A connection of the keepalive's own, outside any pool: runs that hold every pooled
+    connection (or wait for one after a database restart) must not starve their heartbeat."""
+    from django.db import connections
+
+    settings_dict = dict(connections["default"].settings_dict)
+    settings_dict["OPTIONS"] = {
+        k: v for k, v in (settings_dict.get("OPTIONS") or {}).items() if k != "pool"
+    }
+    settings_dict["CONN_MAX_AGE"] = None
+    return connections["default"].__class__(settings_dict, alias="chorus-keepalive")
+
+
+keepalive = Keepalive()
 
 
 class RunWatch:
@@ -119,6 +200,7 @@ class RunWatch:
             alive = self.check_in()
         except Exception:  # noqa: BLE001 - a database hiccup must not kill the task
             logger.exception("execution %s: heartbeat failed", self.execution.pk)
+            lost_connection()
             return False
         # Not running any more (the reconciler ended it) or asked to stop: stop the task.
         self.stop = not alive
@@ -144,11 +226,31 @@ class RunWatch:
         return written == 1
 
 
+def lost_connection() -> None:
+    """After a database error outside a transaction: close this thread's connection, so the
+    next query connects again (a restarted server cut it) instead of failing on it forever."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 class RunLog(LogWriter):
-    """LogWriter that gives a pooled connection back after each flush during a long run."""
+    """LogWriter that gives a pooled connection back after each flush during a long run, and
+    rides out a database restart: lines it could not store wait for the next flush."""
 
     def flush(self, *, update_owner: bool = True) -> None:
-        super().flush(update_owner=update_owner)
+        if connection.in_atomic_block:  # the final flush: its transaction decides
+            super().flush(update_owner=update_owner)
+            return
+        try:
+            super().flush(update_owner=update_owner)
+        except DB_ERRORS:
+            logger.warning(
+                "execution %s: the database did not take %d log line(s); trying again later",
+                self.owner.pk,
+                len(self._pending),
+            )
+            lost_connection()
+            return
         release_connection()
 
     def has_pending(self) -> bool:
