@@ -41,7 +41,8 @@ def test_owner_creates_project_and_invites_viewer(
     expect(vpage.get_by_role("heading", name="Nightly Reports")).to_be_visible()
     vpage.get_by_role("link", name="Settings").click()
     expect(vpage.get_by_text("Only owners can change project settings.")).to_be_visible()
-    expect(vpage.locator("button", has_text="Save")).to_be_disabled()
+    expect(vpage.get_by_role("button", name="Save", exact=True)).to_be_disabled()
+    expect(vpage.get_by_role("button", name="Save approvals")).to_be_disabled()
 
     # Even submitting the form directly is refused with a clear 403 page, not a 500.
     resp = vpage.request.post(

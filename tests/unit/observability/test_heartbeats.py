@@ -15,6 +15,13 @@ from tests.support.obs import make_component, make_deployment
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def no_heartbeats():
+    """Start from no process at all: integration tests' beats and workers (real processes,
+    committed rows) may have checked in earlier in the same test database."""
+    ProcessHeartbeat.objects.all().delete()
+
+
 def checked_in(name, kind, *, seconds_ago=1, queues=""):
     return ProcessHeartbeat.objects.create(
         name=name,
