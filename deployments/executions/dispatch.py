@@ -133,12 +133,15 @@ def dispatch_on_commit(items: Sequence[tuple[int, str, datetime | None]]) -> Non
     """Publish once the rows are committed (a worker must see them)."""
     items = list(items)
     if items:
-        transaction.on_commit(lambda: _publish_logged(items))
+        transaction.on_commit(lambda: publish_or_release(items))
 
 
-def _publish_logged(items) -> None:
+def publish_or_release(items) -> bool:
+    """publish_runs; when the broker does not take them, the rows still pending lose their
+    task id, which is how the reconciler knows to publish them again. True if published."""
     try:
         publish_runs(items)
+        return True
     except Exception:  # noqa: BLE001 - rows stay pending; the reconciler dispatches them again
         logger.exception(
             "could not publish %d execution run(s); the reconciler retries", len(items)
@@ -146,6 +149,7 @@ def _publish_logged(items) -> None:
         Execution.objects.filter(
             pk__in=[i[0] for i in items], status=Execution.Status.PENDING
         ).update(celery_task_id="")
+        return False
 
 
 def finished_on_commit(execution_ids: Iterable[int]) -> None:

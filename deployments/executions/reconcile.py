@@ -16,9 +16,12 @@ every change it makes is a conditional UPDATE.
    for this installation's label: tasks of another installation sharing the engine, whose
    executions are not in this database, are never touched.
 3. Pending executions: a tick no worker started within its starting deadline is recorded as
-   missed; retries due now that were not put on the queue (long backoff) are dispatched, and
+   missed; retries due now that were not put on the queue (long backoff) are dispatched;
+   ticks still pending STALE_SECONDS after they were due are sent once more (their message
+   was lost with a broker connection, or a beat stopped between claim and publish), and
    manual runs whose message was lost are dispatched again (the claim makes a duplicate
-   message harmless).
+   message harmless). A publish that fails leaves the rows without a task id, so the next
+   pass sends them.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ PENDING_GRACE = timedelta(seconds=30)
 REDISPATCH_AFTER = timedelta(minutes=2)
 # Retries kept off the broker (long backoff) are dispatched this far ahead of their time.
 DISPATCH_AHEAD = timedelta(seconds=30)
+# The task id of a tick's message sent again by the reconciler starts with this (once only).
+RESENT = "resent-"
 
 
 @dataclass
@@ -234,7 +239,7 @@ def _remove_orphans(report: Report) -> None:
 
 def _sweep_pending(report: Report, now) -> None:
     from deployments.executions.claims import end_pending
-    from deployments.executions.dispatch import new_task_id, publish_runs
+    from deployments.executions.dispatch import new_task_id, publish_or_release
 
     # Ticks no worker started in time (their messages lost, or workers down).
     late = (
@@ -271,6 +276,26 @@ def _sweep_pending(report: Report, now) -> None:
             celery_task_id=task_id, queued_at=now
         ):
             to_publish.append((e.pk, task_id, e.due_at))
+    # Ticks still pending well after they were due: their message was lost (a worker held it
+    # when its broker connection dropped, or a beat stopped between claim and publish). Sent
+    # once more, with a task id that says so; the claim keeps the tick to one start, so a
+    # message that was only slow does no harm.
+    overdue = (
+        Execution.objects.filter(
+            status=Status.PENDING,
+            trigger__in=[Trigger.SCHEDULE, Trigger.CATCHUP],
+            due_at__lt=now - timedelta(seconds=STALE_SECONDS),
+        )
+        .exclude(celery_task_id="")
+        .exclude(celery_task_id__startswith=RESENT)
+        .exclude(pk__in=[i[0] for i in to_publish])  # just given a task id above
+    )
+    for e in overdue.only("pk", "celery_task_id")[:1000]:
+        task_id = RESENT + new_task_id()
+        if Execution.objects.filter(
+            pk=e.pk, status=Status.PENDING, celery_task_id=e.celery_task_id
+        ).update(celery_task_id=task_id, queued_at=now):
+            to_publish.append((e.pk, task_id, None))
     # Manual runs, re-runs and retries whose message seems lost.
     stuck = Execution.objects.filter(
         status=Status.PENDING,
@@ -283,8 +308,7 @@ def _sweep_pending(report: Report, now) -> None:
             queued_at=now
         ):
             to_publish.append((e.pk, e.celery_task_id, None))
-    if to_publish:
-        publish_runs(to_publish)
+    if to_publish and publish_or_release(to_publish):
         report.dispatched.extend(i[0] for i in to_publish)
 
 

@@ -177,6 +177,7 @@ def _plan_all(batch: list[Started]) -> None:
         except Exception:  # noqa: BLE001 - that run fails with the reason, not the batch
             logger.exception("execution %s: could not prepare the run", started.execution.pk)
             started.plan = None  # its thread tries again and fails with the reason
+    release_connection()  # starting the runs below is the engine's work, not the database's
     for started in batch:
         plan = started.plan
         if plan is None or plan.error or not getattr(plan.runtime, "quick_start", False):
@@ -307,6 +308,9 @@ def _run_and_finish(started: Started) -> None:
         elif plan.start_error is not None:
             raise plan.start_error
         else:
+            # The engine may take long to answer (busy, restarting): no pooled connection is
+            # held meanwhile (the run's log and heartbeat take one when they need it).
+            release_connection()
             handle = plan.handle or plan.runtime.start(**plan.run_kwargs)
             result = handle.wait()
     except Exception as exc:  # noqa: BLE001 - every failure ends the execution, never "running"

@@ -114,6 +114,11 @@ def test_dashboard_chart_matches_the_database(page, live_server, login, alice, p
                    return {x: el.x, y: (el.y + el.base) / 2, i}; }"""
     )
     page.mouse.move(chart_box["x"] + bar["x"], chart_box["y"] + bar["y"])
+    # Chart.js draws the tooltip on its next animation frame after the pointer event.
+    page.wait_for_function(
+        """() => { const t = Chart.getChart('chart-counts').tooltip;
+                   return !!(t && t.body && t.body.length && t.footer); }"""
+    )
     tooltip = page.evaluate(
         """() => { const t = Chart.getChart('chart-counts').tooltip;
                    return {lines: t.body.map(b => b.lines.join(' ')), footer: t.footer}; }"""

@@ -2,9 +2,9 @@
 workers against a broker (and maybe a database) of the scenario's own, apply the fault while
 ticks fire, let the reconciler finish what it must, and snapshot rows and containers.
 
-Each scenario has its own broker (a private Redis), its own installation label and, but for
-the PostgreSQL one, the test database: independent, so test_service_restarts.py runs them at
-the same time.
+Each scenario has its own broker (a private Redis), its own installation label and its own
+database (the test database, or a private cluster through `Db(url)`): independent, so
+test_service_restarts.py runs them at the same time.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ class Outcome:
     until: float = 0.0
     logs: dict[str, str] = field(default_factory=dict)  # process name -> its output
     left: list = field(default_factory=list)  # containers of the scenario still on the engine
+    # Processes that had exited by themselves before the scenario stopped them.
+    exited: list[str] = field(default_factory=list)
 
 
 class Db:
@@ -169,6 +171,7 @@ def run_scenario(
             ):
                 break
             time.sleep(1)
+        outcome.exited = [p.name for p in procs if p.popen.poll() is not None]
         beat.stop()
         if docker_url is not None or spec["environments"][0]["runtime_kind"] == "docker":
             outcome.left = _left(docker_url, installation)

@@ -4,11 +4,10 @@ run ends with a clear reason, nothing stays running).
 
 Real processes throughout: a beat and two executions workers per scenario, Docker containers
 counted per execution from the engine's own events (restarts.py). The machine's Redis and
-PostgreSQL serve every other test, so the restarted ones are private (a redis-server and a
-PostgreSQL cluster of the test's own, tests/support/private_services.py); the restarted engine
-is engine B, which only the tests of many hosts use. The three scenarios are independent and
-run at the same time; each test checks one promise in their snapshots. The PostgreSQL one is
-an expected failure for now (see POSTGRES_OPEN).
+PostgreSQL serve every other test, so each scenario has a redis-server and a PostgreSQL
+cluster of its own (tests/support/private_services.py); the restarted engine is engine B,
+which only the tests of many hosts use. The three scenarios are independent and run at the
+same time; each test checks one promise in their snapshots.
 """
 
 from __future__ import annotations
@@ -36,13 +35,6 @@ LONG_SCRIPT = "trap 'echo terminated; exit 143' TERM; echo started; sleep 6 & wa
 EVERY_2S = {"concurrency_policy": "allow", "starting_deadline_seconds": 120}
 
 
-# Seen intermittently, not yet fixed: after a Redis or Docker engine restart some runs stay
-# pending past the scenario's 90 s (their messages not picked up again); the reconciler ends them
-# as missed only after the starting deadline. docs/reliability.md, "Not yet covered".
-RESTART_OPEN = pytest.mark.xfail(
-    reason="some runs stay pending after a Redis or dockerd restart (docs/reliability.md)",
-    strict=False,
-)
 # How Chorus ends a run when the engine itself does not answer (not the fault under test).
 ENGINE_SLOW = ("Docker engine not reachable at ", "Lost the connection to the Docker engine at ")
 
@@ -63,23 +55,37 @@ def _ticking(prefix: str, image: str, order: int, n: int = 2) -> dict:
     }  # fmt: skip
 
 
+def _own_database() -> PostgresCluster:
+    """A PostgreSQL cluster of the scenario's own: its beat schedules every deployment in its
+    database, so scenarios sharing one would run each other's ticks."""
+    cluster = PostgresCluster()
+    try:
+        cluster.start()
+        cluster.manage("migrate", "--noinput")
+    except BaseException:
+        cluster.close()
+        raise
+    return cluster
+
+
 def _redis_restarted(image: str) -> Outcome:
     broker = RedisServer().start()
+    cluster = _own_database()
     try:
         return run_scenario(
             "redis", spec=_ticking("redis", image, 301), broker_url=broker.url,
-            installation=_installation("redis"), fault=lambda counter: broker.restart(1.0),
+            installation=_installation("redis"), db=Db(cluster.url),
+            fault=lambda counter: broker.restart(1.0),
         )  # fmt: skip
     finally:
+        cluster.close()
         broker.close()
 
 
 def _postgres_restarted(image: str) -> Outcome:
     broker = RedisServer().start()
-    cluster = PostgresCluster()
+    cluster = _own_database()
     try:
-        cluster.start()
-        cluster.manage("migrate", "--noinput")
         return run_scenario(
             "postgres", spec=_ticking("postgres", image, 302), broker_url=broker.url,
             installation=_installation("postgres"), db=Db(cluster.url),
@@ -108,12 +114,14 @@ def _dockerd_restarted(image: str) -> Outcome:
         restart_engine_b()
         counter.resume()
 
+    cluster = _own_database()
     try:
         return run_scenario(
             "dockerd", spec=spec, broker_url=broker.url, installation=_installation("dockerd"),
-            docker_url=DOCKER_B, fault=restart, before=8.0, after=10.0,
+            db=Db(cluster.url), docker_url=DOCKER_B, fault=restart, before=8.0, after=10.0,
         )  # fmt: skip
     finally:
+        cluster.close()
         broker.close()
 
 
@@ -212,28 +220,27 @@ def test_redis_restarted_during_ticks_loses_and_doubles_no_tick(restarts):
     _ticks_once(_outcome(restarts, "redis"))
 
 
-@RESTART_OPEN
+def test_redis_restarted_the_workers_reconnect_and_keep_running(restarts):
+    outcome = _outcome(restarts, "redis")
+    assert outcome.exited == [], outcome.exited
+    for name, output in outcome.logs.items():
+        assert "Unrecoverable error" not in output, name
+        if "worker" in name:
+            # Each worker lost the broker, came back to it and ran ticks after the restart.
+            assert "Connection to broker lost" in output, name
+            after = output.split("Connection to broker lost", 1)[1]
+            assert "Connected to redis://" in after, name
+            assert "succeeded in" in after.split("Connected to redis://", 1)[1], name
+
+
 def test_redis_restarted_during_ticks_every_tick_ran_once(restarts):
     _every_tick_ran_in_one_container(_outcome(restarts, "redis"))
 
 
-# A known fault, not yet fixed: after `pg_ctl restart -m fast` the executions workers' threads
-# stay busy for minutes (the reconciler's messages expire unrun) and some ticks stay pending or
-# end "worker lost". Fixed so far on the way: a run's log lines and its end wait for the
-# database, broken connections are closed after each task, heartbeats use a connection of their
-# own. See docs/reliability.md, "Not yet covered".
-POSTGRES_OPEN = pytest.mark.xfail(
-    reason="executions workers stall after a PostgreSQL restart (docs/reliability.md)",
-    strict=False,
-)
-
-
-@POSTGRES_OPEN
 def test_postgres_restarted_during_ticks_loses_and_doubles_no_tick(restarts):
     _ticks_once(_outcome(restarts, "postgres"))
 
 
-@POSTGRES_OPEN
 def test_postgres_restarted_during_ticks_every_tick_ran_once(restarts):
     _every_tick_ran_in_one_container(_outcome(restarts, "postgres"))
 
@@ -249,7 +256,6 @@ def _dockerd_rows(outcome: Outcome) -> list[dict]:
     return [e for rows in _checked(outcome).values() for e in rows]
 
 
-@RESTART_OPEN
 def test_dockerd_restarted_mid_run_leaves_nothing_running(restarts):
     outcome = _outcome(restarts, "dockerd")
     rows = [e for rows in outcome.rows.values() for e in rows]
@@ -258,7 +264,6 @@ def test_dockerd_restarted_mid_run_leaves_nothing_running(restarts):
     assert outcome.left == [], "a container of the scenario is left on the engine"
 
 
-@RESTART_OPEN
 def test_dockerd_restarted_mid_run_ends_the_runs_saying_why(restarts):
     outcome = _outcome(restarts, "dockerd")
     failed = [e for e in _dockerd_rows(outcome) if e["status"] != "succeeded"]
@@ -276,7 +281,6 @@ def test_dockerd_restarted_mid_run_ends_the_runs_saying_why(restarts):
         assert e["reason"] in e["log"][-1][1]  # the last log line says it too
 
 
-@RESTART_OPEN
 def test_dockerd_back_runs_again(restarts):
     outcome = _outcome(restarts, "dockerd")
     after = [

@@ -79,6 +79,64 @@ def test_retries_kept_off_the_broker_are_dispatched_when_due(deploy, tick):
     assert later.pk not in report.dispatched and later.celery_task_id == ""
 
 
+def _run_messages(broker) -> list[dict]:
+    import json
+
+    return [json.loads(m)["headers"] for m in broker.lrange("executions", 0, -1)]
+
+
+def test_a_tick_whose_message_was_lost_is_sent_again_once(deploy, tick):
+    """A beat stopped after claiming a tick, or a worker held its message when the broker went
+    away: the tick would wait for its deadline and be missed. The reconciler sends it again."""
+    import os
+
+    import redis
+
+    broker = redis.Redis.from_url(os.environ["REDIS_URL"])
+    d = deploy(policies={"starting_deadline_seconds": 600})
+    lost = tick(d, seconds_ago=60)
+    recent = tick(d, seconds_ago=2)
+    broker.delete("executions")  # the messages of both ticks are gone
+    report = reconcile(containers=False)
+    lost.refresh_from_db()
+    recent.refresh_from_db()
+    assert report.dispatched == [lost.pk] and report.missed == []
+    assert lost.status == "pending" and lost.celery_task_id.startswith("resent-")
+    (message,) = _run_messages(broker)
+    assert message["argsrepr"] == f"({lost.pk},)" and message["id"] == lost.celery_task_id
+    # Once: a tick still pending after its message was sent again is left to its deadline.
+    broker.delete("executions")
+    assert reconcile(containers=False).dispatched == []
+    assert _run_messages(broker) == []
+
+
+def test_a_tick_the_broker_refused_is_sent_by_a_later_pass(deploy, tick, monkeypatch):
+    import os
+
+    import redis
+    from kombu.exceptions import OperationalError
+
+    from deployments.executions import dispatch
+
+    broker = redis.Redis.from_url(os.environ["REDIS_URL"])
+    d = deploy(policies={"starting_deadline_seconds": 600})
+    lost = tick(d, seconds_ago=60)
+    broker.delete("executions")
+
+    def refused(items):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(dispatch, "publish_runs", refused)
+    assert reconcile(containers=False).dispatched == []
+    lost.refresh_from_db()
+    assert lost.status == "pending" and lost.celery_task_id == ""
+    monkeypatch.undo()
+    assert reconcile(containers=False).dispatched == [lost.pk]
+    (message,) = _run_messages(broker)
+    assert message["argsrepr"] == f"({lost.pk},)"
+    broker.delete("executions")
+
+
 def test_retention_keeps_the_last_successes_and_failures(deploy, tick):
     d = deploy(policies={"keep_successes": 2, "keep_failures": 1, "keep_days": 30})
     now = timezone.now()
