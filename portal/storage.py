@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from whitenoise.compress import Compressor
 from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 
@@ -22,3 +23,9 @@ class StaticFilesStorage(CompressedManifestStaticFilesStorage):
     """
 
     patterns = _without_source_maps(CompressedManifestStaticFilesStorage.patterns)
+
+    def create_compressor(self, **kwargs) -> Compressor:
+        # gzip only: Brotli (installed with the load generator's HTTP client) took over a
+        # minute of CPU at maximum quality on a two-core machine, making `make run` slow to
+        # start; gzip serves every browser.
+        return Compressor(use_brotli=False, **kwargs)

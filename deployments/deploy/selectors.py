@@ -45,6 +45,9 @@ class PreviewRun:
         )
 
 
+UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Zulu", "Zulu", "Universal"})
+
+
 @dataclass
 class Preview:
     """What a schedule means: words and the next runs, or the reason it is invalid."""
@@ -60,6 +63,11 @@ class Preview:
     @property
     def has_dst_notes(self) -> bool:
         return any(r.dst_note for r in self.runs)
+
+    @property
+    def is_utc(self) -> bool:
+        """The schedule's own zone is UTC: one column of times says it all."""
+        return self.timezone in UTC_NAMES
 
 
 def schedule_preview(

@@ -239,7 +239,7 @@ def _plan_one(started: Started, runtimes: dict) -> _Plan:
             plan.run_kwargs.update(hold_until=started.hold_until, on_begin=watch.on_begin)
             held_to = datetime.fromtimestamp(started.hold_until, UTC)
             log(
-                f"[chorus] started ahead of its tick, held until {held_to:%H:%M:%S.%f} UTC",
+                f"[chorus] starting ahead of its tick, to be held until {held_to:%H:%M:%S.%f} UTC",
                 "chorus",
             )
         else:

@@ -162,11 +162,25 @@ class RunWatch:
         self.container_started = time.time()
         if not self.held:
             self._began(timezone.now())
+        else:
+            self._note_late_start()
         self.start_unsaved = True
         if self.started is not None:
             self.started.mark_started()
             if self.held and self.started.held is not None:
                 self.started.held.started_one()
+
+    def _note_late_start(self) -> None:
+        """A held run whose container the engine started only after the tick (a busy engine)
+        is not held at all: its log says so, next to the line that announced the hold."""
+        hold_until = self.started.hold_until if self.started is not None else None
+        if self.log is None or hold_until is None or self.container_started <= hold_until:
+            return
+        self.log(
+            f"[chorus] the engine started the container {self.container_started - hold_until:.2f}"
+            " s after the tick: the task begins at once, not held",
+            "chorus",
+        )
 
     def on_begin(self, unix_time: float) -> None:
         """The held task began (the runtime read it from the hold wrapper)."""

@@ -156,6 +156,18 @@ def check_session(entry: object) -> tuple[str, str, datetime]:
     return str(entry["id"]), str(entry["user"]), last_seen
 
 
+def idle_words(idle: timedelta) -> str:
+    """How long a session has been idle, in the unit a reader takes in at a glance."""
+    minutes = int(idle.total_seconds() // 60)
+    if minutes < 180:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} days {hours} h"
+
+
 def main() -> int:
     announce_start()
     try:
@@ -183,7 +195,7 @@ def main() -> int:
         idle = reference - last_seen
         if idle > limit:
             log(
-                f"Session {session_id} of {user} timed out (idle {int(idle.total_seconds() // 60)} min)"
+                f"Session {session_id} of {user} timed out (idle {idle_words(idle)})"
             )
             timed_out += 1
         else:

@@ -73,6 +73,11 @@ def test_make_run_serves_a_styled_live_portal(tmp_path, browser):
                 resp.headers["content-type"],
             )
             assert len(resp.body()) > 100, url
+        # collectstatic wrote gzip copies only (Brotli at maximum quality took minutes of CPU
+        # before the portal came up on a two-core machine).
+        static_root = clone / "var" / "staticfiles"
+        assert list(static_root.rglob("*.css.gz")), "no gzip copies"
+        assert list(static_root.rglob("*.br")) == []
         # The styles really apply: the stylesheet's button look, not the browser's default.
         button = page.get_by_role("link", name="Create a component")
         assert button.evaluate("e => getComputedStyle(e).textDecorationLine") == "none"

@@ -147,6 +147,25 @@ def test_htmx_preview_fragment(client_for, carol, component):
     assert "has 3 fields" in text(r)
 
 
+def test_a_utc_schedule_lists_each_next_run_once(client_for, carol, component):
+    def preview(zone: str) -> str:
+        return text(
+            client_for(carol).get(
+                url(component, "deploy/preview/"),
+                {"schedule": "30 2 * * *", "timezone": zone},
+                headers={"HX-Request": "true"},
+            )
+        )
+
+    utc = preview("UTC")
+    assert utc.count('class="next-run') == 5
+    # One column: the same time is not written twice, and UTC has no DST to note.
+    assert utc.count(" UTC</td>") == 5 and "<th>DST</th>" not in utc
+    assert utc.count("02:30 UTC") == 5
+    berlin = preview("Europe/Berlin")
+    assert "<th>In Europe/Berlin</th><th>In UTC</th><th>DST</th>" in berlin
+
+
 def test_promote_form_shows_dev_schedule_and_diff(
     client_for, alice, component, deployed, ran, prod
 ):

@@ -111,3 +111,33 @@ def test_a_docker_built_run_due_later_is_published_to_be_held(deploy, make_build
         else "hold" not in message["kwargsrepr"]
     )
     assert Execution.objects.get(pk=e.pk).status == "pending"
+
+
+def test_a_held_run_whose_container_started_after_its_tick_says_so(deploy, tick):
+    import time
+
+    from deployments.executions.watch import RunWatch
+
+    d = deploy()
+    e = tick(d, at=(timezone.now() + timedelta(seconds=20)).replace(microsecond=0))
+    (started,) = claim_and_prepare([e.pk], worker="w@h", early=True).values()
+    lines: list[tuple[str, str]] = []
+
+    def watch_for(hold_until: float) -> RunWatch:
+        lines.clear()
+        started.hold_until = hold_until
+        watch = RunWatch(
+            started.execution, started, lambda text, stream: lines.append((stream, text))
+        )
+        watch.held = True
+        return watch
+
+    # The engine started it in time: the task is held, nothing more to say.
+    watch_for(time.time() + 5).on_start("c" * 64)
+    assert lines == []
+    # The engine was slow: the container started 3 s after the tick, so nothing was held.
+    watch_for(time.time() - 3).on_start("c" * 64)
+    ((stream, text),) = lines
+    assert stream == "chorus"
+    assert text.startswith("[chorus] the engine started the container 3.")
+    assert text.endswith(" s after the tick: the task begins at once, not held")

@@ -165,3 +165,16 @@ def test_missing_or_invalid_settings_exit_2(tmp_path):
     assert [bad_timeout.returncode, bad_tick.returncode] == [2, 2]
     assert "SESSION_TIMEOUT_MINUTES must be at least 1, got 0" in bad_timeout.stderr
     assert "CHORUS_SCHEDULED_AT must be an ISO 8601 timestamp, got 'tomorrow'" in bad_tick.stderr
+
+
+def test_long_idle_times_are_told_in_hours_and_days(tmp_path):
+    sessions = [
+        {"id": "h", "user": "erin", "last_seen": "2024-05-01T04:20:00Z"},  # 5 h 40 min
+        {"id": "d", "user": "frank", "last_seen": "2021-10-30T17:00:00Z"},  # 913 days 17 h
+    ]
+    run = run_sample(
+        "session-timeout-logger", {**CONTEXT, "SESSIONS_URL": write_sessions(tmp_path, sessions)}
+    )
+    assert run.returncode == 0, run.output
+    assert "Session h of erin timed out (idle 5 h 40 min)" in run.lines
+    assert "Session d of frank timed out (idle 913 days 17 h)" in run.lines
