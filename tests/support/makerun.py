@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # What gunicorn (the Procfile's web process) prints once it accepts connections.
-WEB_READY = r"Listening at: http://0\.0\.0\.0:\d+"
+WEB_READY = r"Listening at: http://127\.0\.0\.1:\d+"
 
 
 def free_port() -> int:
