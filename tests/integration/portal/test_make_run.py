@@ -17,14 +17,15 @@ pytestmark = pytest.mark.integration
 
 def _log_in(base: str, username: str, password: str) -> requests.Response:
     s = requests.Session()
-    page = s.get(f"{base}/login/", timeout=10)
+    # The first answer waits for a gunicorn worker to import Django (seconds on a busy machine).
+    page = s.get(f"{base}/login/", timeout=60)
     assert page.status_code == 200 and "Log in to Chorus" in page.text
     token = s.cookies["csrftoken"]
     return s.post(
         f"{base}/login/",
         data={"username": username, "password": password, "csrfmiddlewaretoken": token},
         headers={"Referer": f"{base}/login/"},
-        timeout=10,
+        timeout=60,
     )
 
 
