@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from deployments.api_common import ScheduleFields, component_for
+from deployments.api_common import ScheduleFields, choice_field, component_for
 from deployments.deploy.services.lifecycle import (
     deployment_deploy,
     deployment_promote,
@@ -127,14 +127,14 @@ class PoliciesIn(InputSerializer):
     timeout_seconds = serializers.IntegerField(required=False, min_value=1)
     max_retries = serializers.IntegerField(required=False, min_value=0)
     retry_delay_seconds = serializers.IntegerField(required=False, min_value=1)
-    concurrency_policy = serializers.ChoiceField(choices=ConcurrencyPolicy.choices, required=False)
+    concurrency_policy = choice_field(ConcurrencyPolicy.choices, required=False)
     starting_deadline_seconds = serializers.IntegerField(required=False, min_value=1)
-    catchup_policy = serializers.ChoiceField(choices=CatchupPolicy.choices, required=False)
+    catchup_policy = choice_field(CatchupPolicy.choices, required=False)
     catchup_window_seconds = serializers.IntegerField(required=False, min_value=1)
     keep_successes = serializers.IntegerField(required=False, min_value=1)
     keep_failures = serializers.IntegerField(required=False, min_value=1)
     keep_days = serializers.IntegerField(required=False, min_value=1)
-    dst_rule = serializers.ChoiceField(choices=DstRule.choices, required=False)
+    dst_rule = choice_field(DstRule.choices, required=False)
 
 
 def _payload_in(data: dict):
