@@ -25,6 +25,17 @@ def member_of(request, component: Component, min_role=Role.VIEWER) -> None:
     component_for(request, component.project.slug, component.name, min_role)
 
 
+def choice_field(choices, **kwargs) -> serializers.ChoiceField:
+    """A choice field whose refusal names the values it takes (DRF's says only "not valid"),
+    so the CLI, which passes such values through unchecked, shows the user what to type."""
+    values = ", ".join(str(value) for value, _ in choices)
+    return serializers.ChoiceField(
+        choices=choices,
+        error_messages={"invalid_choice": f'"{{input}}" is not one of: {values}.'},
+        **kwargs,
+    )
+
+
 class LogLineOut(serializers.Serializer):
     seq = serializers.IntegerField()
     ts = serializers.DateTimeField()

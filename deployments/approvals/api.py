@@ -23,7 +23,7 @@ from deployments.approvals.services import (
     approval_request_reject,
     approval_request_withdraw,
 )
-from deployments.deploy.api.deployments import PoliciesIn
+from deployments.deploy.api.serializers import PoliciesIn
 from deployments.environments import environment_get
 from deployments.models import Build
 from deployments.payloads import KEEP

@@ -12,8 +12,9 @@ import json
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from deployments.approvals.basis import basis_now, diff_rows, live
+from deployments.approvals.basis import basis_now, diff_rows
 from deployments.approvals.models import ApprovalRequest
+from deployments.deploy.selectors import live_deployment
 from deployments.deploy.services.lifecycle import (
     deployment_deploy,
     deployment_promote,
@@ -29,7 +30,7 @@ def apply_change(a: ApprovalRequest, *, actor):
     """Run the change through the deploy service; actor None is the requester's dry run."""
     p = a.params or {}
     payload = json.dumps(p.get("payload")) if p.get("payload_set") else KEEP
-    target = live(a.component, a.environment)
+    target = live_deployment(component=a.component, environment=a.environment)
     if a.action == Action.PROMOTE:
         return deployment_promote(
             component=a.component,
@@ -76,7 +77,7 @@ def _dry_run(a: ApprovalRequest) -> None:
 def prepare(a: ApprovalRequest) -> None:
     """Check the change against the current state; set its build, basis and diff."""
     if a.action == Action.PROMOTE:
-        source = live(a.component, a.source_environment)
+        source = live_deployment(component=a.component, environment=a.source_environment)
         if source is None:
             raise ValidationError(
                 f"Nothing is deployed in {a.source_environment.name}, so there is nothing to "

@@ -11,21 +11,11 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 
 from deployments.approvals.models import ApprovalRequest
+from deployments.deploy.selectors import live_deployment
 from deployments.deploy.services.rules import POLICY_FIELDS, POLICY_LABELS
 from deployments.models import Build, Deployment
 from deployments.payloads import payload_words
 from deployments.schedules.parsing import describe
-
-
-def live(component, environment) -> Deployment | None:
-    if environment is None:
-        return None
-    return (
-        Deployment.objects.select_related("build", "environment")
-        .filter(component=component, environment=environment)
-        .exclude(status=Deployment.Status.UNDEPLOYED)
-        .first()
-    )
 
 
 def _state(d: Deployment | None) -> dict | None:
@@ -42,10 +32,10 @@ def _state(d: Deployment | None) -> dict | None:
 
 
 def basis_now(*, component, environment, source_environment=None) -> dict:
-    source = live(component, source_environment)
+    source = live_deployment(component=component, environment=source_environment)
     return {
         "source_build": source.build_id if source else None,
-        "target": _state(live(component, environment)),
+        "target": _state(live_deployment(component=component, environment=environment)),
     }
 
 
@@ -115,8 +105,8 @@ def diff_rows(
     *, action: str, component, environment, source_environment=None, build=None, params
 ) -> list[dict]:
     """Rows of {label, before, after, changed}: the target now and after the change."""
-    target = live(component, environment)
-    source = live(component, source_environment)
+    target = live_deployment(component=component, environment=environment)
+    source = live_deployment(component=component, environment=source_environment)
     base = target or source  # a first promotion starts from the source's settings
     after_build = build if build is not None else (target.build if target else None)
     schedule = params.get("schedule") or (base.schedule if base else "")

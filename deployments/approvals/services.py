@@ -21,8 +21,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.timezone import now
 
 from deployments.approvals.applying import apply_change, prepare
-from deployments.approvals.basis import live, staleness
+from deployments.approvals.basis import staleness
 from deployments.approvals.models import ApprovalRequest
+from deployments.deploy.selectors import live_deployment
 from deployments.deploy.services import events
 from deployments.deploy.services.events import recorded
 from deployments.environments import promotion_source
@@ -56,7 +57,7 @@ def _record(a: ApprovalRequest, *, kind: str, actor, message: str) -> None:
         kind=kind,
         component=a.component,
         environment=a.environment,
-        deployment=live(a.component, a.environment),
+        deployment=live_deployment(component=a.component, environment=a.environment),
         build=a.build if a.build_id else None,
         actor=actor,
         message=message,

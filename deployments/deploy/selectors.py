@@ -138,7 +138,15 @@ def succeeded_builds(*, component: Component) -> QuerySet[Build]:
     ).order_by("-queued_at", "-id")
 
 
-def live_deployment(*, component: Component, environment: Environment) -> Deployment | None:
+def live_deployment(*, component: Component, environment: Environment | None) -> Deployment | None:
+    """The live (not undeployed) deployment of `component` in `environment`; None when there
+    is none, or no environment (a first environment has no promotion source).
+
+    The one answer for the pages, the deploy services and the approvals' basis and diff. It
+    neither locks nor raises: a writer that needs the row locked selects it for update itself,
+    and the API's `deployment_for` (any status, 404) answers a different question."""
+    if environment is None:
+        return None
     return (
         Deployment.objects.select_related("build", "environment", "periodic_task", "deployed_by")
         .filter(component=component, environment=environment)
@@ -176,7 +184,7 @@ def environment_row(*, component: Component, environment: Environment, user) -> 
     deployment = live_deployment(component=component, environment=environment)
     settings_build = contract_build(component=component, environment=environment)
     source = promotion_source(environment=environment)
-    source_deployment = live_deployment(component=component, environment=source) if source else None
+    source_deployment = live_deployment(component=component, environment=source)
     builds = list(succeeded_builds(component=component)[:20])
     return EnvironmentRow(
         environment=environment,

@@ -4,7 +4,8 @@
     chorus components list --project payments
     chorus build payments/nightly --wait
     chorus deploy payments/nightly --env dev --schedule "0 2 * * *" --tz Europe/Berlin
-    chorus promote payments/nightly
+    chorus promote payments/nightly --dst-rule every
+    chorus policies payments/nightly --env dev --max-retries 2 --timeout 300
     chorus run payments/nightly --env dev --payload '{"dry_run": true}' --follow
     chorus logs 42 --follow
 

@@ -137,7 +137,11 @@ def cmd_environments_list(args):
 
 def cmd_schedule(args):
     p = client_for(args).get(
-        "schedules/preview/", schedule=args.schedule, timezone=args.tz, count=args.count
+        "schedules/preview/",
+        schedule=args.schedule,
+        timezone=args.tz,
+        count=args.count,
+        dst_rule=args.dst_rule,
     )
     if args.json:
         return output.emit_json(p)

@@ -24,18 +24,26 @@ DEPLOYMENT_COLUMNS = [
 ]
 
 
+# CLI option (argparse dest) → the API's policy name (commands.add_policy_options).
+POLICY_OPTIONS = {
+    "timeout": "timeout_seconds",
+    "retries": "max_retries",
+    "retry_delay": "retry_delay_seconds",
+    "concurrency": "concurrency_policy",
+    "starting_deadline": "starting_deadline_seconds",
+    "catchup": "catchup_policy",
+    "catchup_window": "catchup_window_seconds",
+    "dst_rule": "dst_rule",
+    "keep_successes": "keep_successes",
+    "keep_failures": "keep_failures",
+    "keep_days": "keep_days",
+}
+
+
 def _policies(args) -> dict:
-    names = {
-        "timeout": "timeout_seconds",
-        "retries": "max_retries",
-        "retry_delay": "retry_delay_seconds",
-        "concurrency": "concurrency_policy",
-        "starting_deadline": "starting_deadline_seconds",
-        "catchup": "catchup_policy",
-    }
     return {
         api: getattr(args, cli)
-        for cli, api in names.items()
+        for cli, api in POLICY_OPTIONS.items()
         if getattr(args, cli, None) is not None
     }
 
@@ -108,6 +116,9 @@ def cmd_promote(args):
         body["schedule"] = args.schedule
     if args.tz:
         body["timezone"] = args.tz
+    policies = _policies(args)
+    if policies:
+        body["policies"] = policies
     config = _pairs(args.set)
     if config:
         body["config"] = config
@@ -131,6 +142,24 @@ def cmd_rollback(args):
         component_path(args, client) + f"deployments/{args.env}/rollback/", {"build": args.build}
     )
     _show_deployment(args, d, "Rolled back")
+
+
+def cmd_policies(args):
+    """Without policy options: the deployment's policies; with some: change just those."""
+    client = client_for(args)
+    path = component_path(args, client) + f"deployments/{args.env}/"
+    policies = _policies(args)
+    d = client.post(path + "policies/", policies) if policies else client.get(path)
+    if args.json:
+        return output.emit_json(d)
+    if policies:
+        print(f"Changed policies of {d['component']} in {d['environment']}.")
+    else:
+        print(f"Policies of {d['component']} in {d['environment']}:")
+    managed = set(d.get("managed_fields") or ())
+    output.details(
+        [(k, f"{v} (chorus.toml)" if k in managed else v) for k, v in d["policies"].items()]
+    )
 
 
 def cmd_deployments_list(args):

@@ -34,6 +34,7 @@ from .cmd_deploy import (
     cmd_config_unset,
     cmd_deploy,
     cmd_deployments_list,
+    cmd_policies,
     cmd_promote,
     cmd_rollback,
     deployment_action,
@@ -49,6 +50,31 @@ from .cmd_executions import (
 
 
 # --- the parser ---------------------------------------------------------------------------
+def add_policy_options(p: argparse.ArgumentParser) -> None:
+    """The policy flags of deploy, promote and policies (cmd_deploy.POLICY_OPTIONS names them
+    in the API). Values are checked by the server, so its message is the one shown."""
+    p.add_argument("--timeout", type=int, help="seconds before a run is killed")
+    p.add_argument(
+        "--retries", "--max-retries", dest="retries", type=int, help="retries of a failed run"
+    )
+    p.add_argument("--retry-delay", type=int, help="seconds before the first retry")
+    p.add_argument("--concurrency", choices=["allow", "forbid", "replace"])
+    p.add_argument("--starting-deadline", type=int, help="seconds a late tick may still start")
+    p.add_argument("--catchup", choices=["none", "latest", "all"])
+    p.add_argument(
+        "--catchup-window", type=int, help="how far back (seconds) catch-up looks for missed ticks"
+    )
+    p.add_argument(
+        "--dst-rule",
+        metavar="{cron,every,once}",
+        help="daylight-saving rule of a cron schedule: cron (by the hour field), every (each "
+        "real occurrence) or once (once per wall-clock time)",
+    )
+    p.add_argument("--keep-successes", type=int, help="succeeded executions kept")
+    p.add_argument("--keep-failures", type=int, help="failed executions kept")
+    p.add_argument("--keep-days", type=int, help="days executions are kept")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print the API's JSON")
@@ -106,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("schedule", help='cron ("0 2 * * *"), @daily, "@every 10m"')
     p.add_argument("--tz", default="UTC", help="IANA timezone, e.g. Europe/Berlin")
     p.add_argument("--count", type=int, default=5)
+    p.add_argument(
+        "--dst-rule",
+        metavar="{cron,every,once}",
+        help="the DST rule the runs follow around clock changes (default: cron)",
+    )
 
     g = group("components", "components (scheduled tasks)")
     command(g, "list", cmd_components_list, "list components of a project", project=True)
@@ -152,12 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--tz", help="IANA timezone, e.g. Europe/Berlin (default: UTC)")
     p.add_argument("--build", type=int, help="build id (default: the latest successful build)")
-    p.add_argument("--timeout", type=int, help="seconds before a run is killed")
-    p.add_argument("--retries", type=int, help="retries of a failed run")
-    p.add_argument("--retry-delay", type=int, help="seconds between retries")
-    p.add_argument("--concurrency", choices=["allow", "forbid", "replace"])
-    p.add_argument("--starting-deadline", type=int, help="seconds a late tick may still start")
-    p.add_argument("--catchup", choices=["none", "latest", "all"])
+    add_policy_options(p)
     p.add_argument(
         "--set",
         action="append",
@@ -177,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="source", help="source environment (default: the one before)")
     p.add_argument("--schedule", help="schedule in the target (default: keep / the source's)")
     p.add_argument("--tz", help="timezone in the target")
+    add_policy_options(p)
     p.add_argument(
         "--set",
         action="append",
@@ -193,6 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(sub, "rollback", cmd_rollback, "deploy an earlier build again", component=True)
     p.add_argument("--env", required=True)
     p.add_argument("--build", type=int, required=True)
+
+    p = command(
+        sub,
+        "policies",
+        cmd_policies,
+        "show or change a deployment's policies (keeps its build and schedule)",
+        component=True,
+    )
+    p.add_argument("--env", required=True, help="environment slug, e.g. dev")
+    add_policy_options(p)
 
     g = group("deployments", "deployments of a component")
     command(g, "list", cmd_deployments_list, "deployments per environment", component=True)

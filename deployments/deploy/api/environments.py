@@ -8,9 +8,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from deployments.api_common import ScheduleFields
-from deployments.models import Environment
-from deployments.schedules.parsing import check_schedule_in_zone, describe, parse_schedule
+from deployments.api_common import ScheduleFields, choice_field
+from deployments.models import DstRule, Environment
+from deployments.schedules.parsing import check_schedule_in_zone, parse_schedule
 from deployments.schedules.preview import next_runs
 from portal.api.base import ApiView, responses
 
@@ -34,6 +34,11 @@ class SchedulePreviewIn(ScheduleFields, serializers.Serializer):
     )
     timezone = serializers.CharField(max_length=64, default="UTC", help_text="IANA name.")
     count = serializers.IntegerField(min_value=1, max_value=50, default=5)
+    dst_rule = choice_field(
+        DstRule.choices,
+        default=DstRule.CRON,
+        help_text="The deployment's DST rule, for a cron schedule's runs around clock changes.",
+    )
 
 
 class NextRunOut(serializers.Serializer):
@@ -71,16 +76,17 @@ class SchedulePreviewApi(ApiView):
     def get(self, request):
         q = self.query(SchedulePreviewIn)
         try:
-            check_schedule_in_zone(parse_schedule(q["schedule"]), q["timezone"], now=timezone.now())
+            parsed = parse_schedule(q["schedule"], dst=q["dst_rule"])
+            check_schedule_in_zone(parsed, q["timezone"], now=timezone.now())
         except ValidationError as exc:
             raise serializers.ValidationError({"schedule": exc.messages}) from None
-        runs = next_runs(q["schedule"], q["timezone"], n=q["count"])
+        runs = next_runs(parsed, q["timezone"], n=q["count"])
         return Response(
             SchedulePreviewOut(
                 {
                     "schedule": q["schedule"],
                     "timezone": q["timezone"],
-                    "description": describe(q["schedule"]),
+                    "description": parsed.describe(),
                     "next_runs": [
                         {
                             "at_local": r.at_local.isoformat(),

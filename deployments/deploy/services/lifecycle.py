@@ -8,6 +8,7 @@ from django.utils.timezone import now as _now
 
 from components.manifest.config import config_defaults
 from components.models import Component
+from deployments.deploy.selectors import live_deployment
 from deployments.deploy.services import events
 from deployments.deploy.services.beat import sync_periodic_task
 from deployments.deploy.services.contract import check_required, config_apply
@@ -215,7 +216,7 @@ def deployment_deploy(
         )
         # A deployment's fields set by chorus.toml stay; a first deploy (or one not marked
         # yet) of a managed component takes the deployed build's file.
-        locked = locked_by(deployment_get(component=component, environment=environment))
+        locked = locked_by(live_deployment(component=component, environment=environment))
         declared = None if locked else declared_for(build=build, environment=environment)
         sched, tz, cleaned = settings_for_change(
             environment=environment,
@@ -254,16 +255,6 @@ def deployment_deploy(
     )
 
 
-def deployment_get(*, component: Component, environment: Environment) -> Deployment | None:
-    """The live (not undeployed) deployment of `component` in `environment`, if any."""
-    return (
-        Deployment.objects.select_related("build", "environment", "periodic_task")
-        .filter(component=component, environment=environment)
-        .exclude(status=Deployment.Status.UNDEPLOYED)
-        .first()
-    )
-
-
 def deployment_promote(
     *,
     component: Component,
@@ -284,7 +275,7 @@ def deployment_promote(
     target first, and the promotion is refused while a key the build declares required has no
     value in the target.
     """
-    source = deployment_get(component=component, environment=source_env)
+    source = live_deployment(component=component, environment=source_env)
 
     def work() -> Deployment:
         check_environment_role(
@@ -309,7 +300,7 @@ def deployment_promote(
         config_apply(
             component=component, environment=target_env, build=build, values=config, actor=actor
         )
-        target = deployment_get(component=component, environment=target_env)
+        target = live_deployment(component=component, environment=target_env)
         # Schedules as code: the promoted build's chorus.toml sets the target's fields.
         declared = declared_for(build=build, environment=target_env)
         requested, zone, cleaned = settings_for_change(
@@ -414,7 +405,7 @@ def deployment_apply_repository(*, build: Build) -> tuple[Deployment | None, str
     ).exists()
     if newer:
         return None, f"a newer build's chorus.toml already applies to {environment.name}"
-    deployment = deployment_get(component=component, environment=environment)
+    deployment = live_deployment(component=component, environment=environment)
     if deployment is None:
         return None, f"nothing is deployed in {environment.name} yet; a deploy takes the file's"
     current = {

@@ -76,7 +76,7 @@ def promote_view(request, project_slug: str, name: str, env_slug: str):
         request, project_slug, name, env_slug, change="promote"
     )
     source_env = promotion_source(environment=target_env)
-    source = live_deployment(component=component, environment=source_env) if source_env else None
+    source = live_deployment(component=component, environment=source_env)
     target = live_deployment(component=component, environment=target_env)
     if source_env is None or source is None:
         where = source_env.name if source_env else "an earlier environment"

@@ -244,3 +244,86 @@ def test_components_update_switches_schedules_as_code(chorus, tokens, project):
     assert "managed by the repository: yes" in r.out
     r = chorus("components", "update", "payments/health", token=tokens["developer"])
     assert r.code == 2 and "nothing to change" in r.err
+
+
+def test_dst_rule_and_policies_from_the_cli(chorus, tokens, component, build, ran):
+    from deployments.models import Deployment
+
+    name = f"payments/{component.name}"
+    r = chorus(
+        "deploy", name, "--env", "dev", "--schedule", "30 2 * * *", "--tz", "Europe/Berlin",
+        "--dst-rule", "every", token=tokens["developer"],
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    dev = Deployment.objects.get(component=component, environment__slug="dev")
+    assert (dev.schedule, dev.dst_rule) == ("30 2 * * *", "every")
+
+    # A value the server refuses: its message, exit 1, nothing changed.
+    r = chorus("deploy", name, "--env", "dev", "--dst-rule", "sometimes", token=tokens["developer"])
+    assert (r.code, r.err.strip()) == (
+        1,
+        'chorus: error: policies: dst_rule: "sometimes" is not one of: cron, every, once.',
+    )
+    r = chorus("policies", name, "--env", "dev", "--dst-rule", "never", token=tokens["developer"])
+    assert (r.code, r.err.strip()) == (
+        1,
+        'chorus: error: dst_rule: "never" is not one of: cron, every, once.',
+    )
+    dev.refresh_from_db()
+    assert dev.dst_rule == "every"
+
+    # `chorus policies` changes only the policies given; build and schedule stay.
+    r = chorus(
+        "policies", name, "--env", "dev", "--max-retries", "2", "--timeout", "300",
+        "--dst-rule", "once", token=tokens["developer"],
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    out = r.out.splitlines()
+    assert out[0] == f"Changed policies of {component.name} in dev."
+    shown = {line.split(":")[0]: line.split(":", 1)[1].strip() for line in out[1:]}
+    assert (shown["max_retries"], shown["timeout_seconds"], shown["dst_rule"]) == (
+        "2",
+        "300",
+        "once",
+    )
+    dev.refresh_from_db()
+    assert (dev.max_retries, dev.timeout_seconds, dev.dst_rule) == (2, 300, "once")
+    assert (dev.schedule, dev.timezone, dev.build_id) == ("30 2 * * *", "Europe/Berlin", build.pk)
+    r = chorus("policies", name, "--env", "dev", "--retries", "3", token=tokens["viewer"])
+    assert r.code == 1 and "viewers can look but not change anything" in r.err
+    r = chorus("policies", name, "--env", "dev", token=tokens["viewer"])  # no options: a look
+    assert r.code == 0, r.err
+    assert r.out.splitlines()[0] == f"Policies of {component.name} in dev:"
+    assert ("max_retries:", "2") in [tuple(line.split()) for line in r.out.splitlines()]
+    dev.refresh_from_db()
+    assert dev.max_retries == 2
+
+    # Promote with its own DST rule.
+    ran(dev)
+    r = chorus("promote", name, "--dst-rule", "every", "--json", token=tokens["owner"])
+    assert r.code == 0, r.err
+    assert r.json()["policies"]["dst_rule"] == "every"
+    prod = Deployment.objects.get(component=component, environment__slug="prod")
+    assert (prod.dst_rule, prod.build_id) == ("every", build.pk)
+
+
+def test_schedule_preview_follows_the_dst_rule(chorus, tokens, project):
+    """Sundays of October at 02:30 in Berlin: the last one repeats 02:30 (clocks go back).
+    Ten runs always span a whole October, whatever today is."""
+
+    def repeated(*rule: str) -> int:
+        r = chorus(
+            "schedule", "30 2 * 10 0", "--tz", "Europe/Berlin", "--count", "10", "--json", *rule,
+            token=tokens["viewer"],
+        )  # fmt: skip
+        assert r.code == 0, r.err
+        local = [run["at_local"][:19] for run in r.json()["next_runs"]]
+        return len(local) - len(set(local))
+
+    assert repeated() == 0  # cron: a fixed hour runs once
+    assert repeated("--dst-rule", "every") >= 1  # twice on the night the clocks go back
+    r = chorus("schedule", "@daily", "--dst-rule", "twice", token=tokens["viewer"])
+    assert (r.code, r.err.strip()) == (
+        1,
+        'chorus: error: dst_rule: "twice" is not one of: cron, every, once.',
+    )

@@ -33,6 +33,22 @@ def test_schema_is_served_as_openapi3_with_token_auth(client_for, alice):
     assert set(promote["post"]["responses"]) == {"200", "400", "401", "403", "404"}
 
 
+def test_deploy_and_promote_document_payload_and_config_each_in_their_own_words():
+    schemas = generated_schema()["components"]["schemas"]
+    deploy = schemas["DeployInRequest"]["properties"]
+    promote = schemas["PromoteInRequest"]["properties"]
+    assert deploy["payload"]["description"].endswith("left out: the deployment keeps its own.")
+    assert promote["payload"]["description"].endswith("left out: the target's, or the source's.")
+    assert deploy["config"]["description"].startswith("{KEY: value} set in the environment first")
+    assert promote["config"]["description"].startswith(
+        "{KEY: value} set in the target first (configuration is never copied)"
+    )
+    for fields in (deploy, promote):
+        assert fields["payload"]["nullable"] is True
+        assert fields["config"]["additionalProperties"] == {"type": "string", "maxLength": 32768}
+        assert "Refused with 400" in fields["config"]["description"]
+
+
 def test_schema_generates_without_warnings():
     from drf_spectacular.drainage import GENERATOR_STATS
 

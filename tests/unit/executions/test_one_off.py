@@ -74,7 +74,7 @@ def test_deploy_refuses_a_time_that_cannot_run_once(deploy, schedule, tz, reason
 
 
 def test_beat_fires_it_once_then_it_is_done(deploy, beat):
-    from deployments.deploy.api.deployments import DeploymentOut
+    from deployments.deploy.api.serializers import DeploymentOut
     from deployments.models import Execution
 
     d = deploy(at_in(90), timezone="Europe/Berlin")
