@@ -35,10 +35,13 @@ class PreviewRun:
     at_utc_iso: str
 
     @classmethod
-    def of(cls, run: NextRun) -> PreviewRun:
+    def of(cls, run: NextRun, *, seconds: bool = False) -> PreviewRun:
+        """`seconds`: the schedule fires within minutes (@every 20s), so minutes alone would
+        show the same time several times."""
+        clock = "%H:%M:%S" if seconds else "%H:%M"
         return cls(
-            local=f"{run.at_local:%a %d %b %Y %H:%M} {run.at_local.tzname()}",
-            utc=f"{run.at_utc:%Y-%m-%d %H:%M} UTC",
+            local=f"{run.at_local.strftime(f'%a %d %b %Y {clock}')} {run.at_local.tzname()}",
+            utc=f"{run.at_utc.strftime(f'%Y-%m-%d {clock}')} UTC",
             dst_note=run.dst_note,
             dst_kind=run.dst_kind,
             at_utc_iso=run.at_utc.isoformat(),
@@ -91,7 +94,9 @@ def schedule_preview(
             p.cron = parsed.cron
         check_schedule_in_zone(parsed, timezone or "UTC", now=_now(), allow_past=deployed)
         if not done:
-            p.runs = [PreviewRun.of(r) for r in next_runs(parsed, timezone or "UTC", n=n)]
+            runs = next_runs(parsed, timezone or "UTC", n=n)
+            seconds = any(r.at_utc.second for r in runs)
+            p.runs = [PreviewRun.of(r, seconds=seconds) for r in runs]
         if parsed.is_once and not p.runs:
             p.words += " — done, it fires no more"
     except ValidationError as exc:

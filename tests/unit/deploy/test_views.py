@@ -166,6 +166,22 @@ def test_a_utc_schedule_lists_each_next_run_once(client_for, carol, component):
     assert "<th>In Europe/Berlin</th><th>In UTC</th><th>DST</th>" in berlin
 
 
+def test_a_schedule_firing_within_minutes_shows_each_run_to_the_second(
+    client_for, carol, component
+):
+    import re
+
+    html = text(
+        client_for(carol).get(
+            url(component, "deploy/preview/"),
+            {"schedule": "@every 20s", "timezone": "UTC"},
+            headers={"HX-Request": "true"},
+        )
+    )
+    times = re.findall(r"<td>(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC</td>", html)
+    assert len(times) == 5 and len(set(times)) == 5, times
+
+
 def test_promote_form_shows_dev_schedule_and_diff(
     client_for, alice, component, deployed, ran, prod
 ):
