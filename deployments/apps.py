@@ -12,7 +12,7 @@ class DeploymentsConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         import deployments.approvals.models  # noqa: F401
-        from deployments.executions.claims import environment_forget
+        from deployments.executions.prepare import environment_forget
         from deployments.models import Environment
 
         # Workers cache environments for a few seconds (executions/claims.py); a change saved

@@ -83,7 +83,7 @@ def _default_environments(request):
     with blocker.unblock():
         migration.create_defaults(apps, None)
     # A rolled-back test's environment change sends no signal: forget what workers cached.
-    from deployments.executions.claims import environment_cache_clear
+    from deployments.executions.prepare import environment_cache_clear
 
     environment_cache_clear()
 

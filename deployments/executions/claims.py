@@ -12,30 +12,25 @@ Before it, in the same transaction, the policies decide whether each one runs at
 For Forbid/Replace the deployment rows are locked (in id order, so claimers never deadlock),
 which serialises "is another one running?" with the claim.
 
-The waiting and gathering of one instant's runs is in batch.py.
+The waiting and gathering of one instant's runs is in batch.py; what a claimed run needs to
+start (configuration, secrets, environment) is read in prepare.py.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import Count, Max, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from components.manifest.config import config_defaults
 from deployments.executions.dispatch import finished_on_commit
-from deployments.executions.snapshots import config_snapshots_load
 from deployments.models import (
-    Build,
     ConcurrencyPolicy,
-    ConfigVar,
     Deployment,
     Environment,
     Execution,
@@ -57,7 +52,6 @@ RAN = (
 )
 # Triggers bound to a tick: a suspended deployment skips them; only they retry automatically.
 SCHEDULED = (Trigger.SCHEDULE, Trigger.CATCHUP, Trigger.RETRY)
-ENVIRONMENT_CACHE_SECONDS = 5.0
 
 
 class Outcome:
@@ -130,37 +124,6 @@ def end_pending(execution: Execution, *, status: str, reason: str) -> bool:
     if done:
         execution.status, execution.reason, execution.finished_at = status, reason[:300], now
     return done
-
-
-# --- environments (rarely change; read once every few seconds per process) --------------------
-_env_lock = threading.Lock()
-_env_cache: dict[int, tuple[float, Environment]] = {}
-
-
-def environment(pk: int) -> Environment:
-    now = time.monotonic()
-    with _env_lock:
-        hit = _env_cache.get(pk)
-        if hit and now - hit[0] < ENVIRONMENT_CACHE_SECONDS:
-            return hit[1]
-    env = Environment.objects.get(pk=pk)
-    with _env_lock:
-        _env_cache[pk] = (now, env)
-    return env
-
-
-def environment_forget(sender, instance, **kwargs) -> None:
-    """post_save/post_delete of an Environment (connected in DeploymentsConfig.ready()): a
-    change saved in this process is seen at once (other processes: within
-    ENVIRONMENT_CACHE_SECONDS)."""
-    with _env_lock:
-        _env_cache.pop(instance.pk, None)
-
-
-def environment_cache_clear() -> None:
-    """Forget every cached environment (a rolled-back change sends no signal)."""
-    with _env_lock:
-        _env_cache.clear()
 
 
 # --- the claim ----------------------------------------------------------------------------------
@@ -243,7 +206,7 @@ def _decide(
     return run, end, replace
 
 
-def _id_list(ids: list[int]) -> tuple[str, list]:
+def id_list_sql(ids: list[int]) -> tuple[str, list]:
     """SQL for "one of `ids`" (after IN) and its parameters. On PostgreSQL one array
     parameter: thousands of placeholders cost more to build and parse than the query takes."""
     if connection.vendor == "postgresql":
@@ -251,9 +214,9 @@ def _id_list(ids: list[int]) -> tuple[str, list]:
     return ", ".join(["%s"] * len(ids)), list(ids)
 
 
-def _ids(ids: list[int]):
-    """`ids` for a `pk__in` filter (see _id_list)."""
-    sql, params = _id_list(ids)
+def ids_in(ids: list[int]):
+    """`ids` for a `pk__in` filter (see id_list_sql)."""
+    sql, params = id_list_sql(ids)
     return RawSQL(sql, params) if connection.vendor == "postgresql" else params
 
 
@@ -262,7 +225,7 @@ def _update_pending(ids: list[int], assignments: str, params: list) -> list[int]
     `assignments` may name the two tables as {e} (executions) and {d} (deployments)."""
     qn = connection.ops.quote_name
     e, d = qn(Execution._meta.db_table), qn(Deployment._meta.db_table)
-    among, values = _id_list(ids)
+    among, values = id_list_sql(ids)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {e} SET {assignments.format(d=d, e=e)} FROM {d} "
@@ -284,7 +247,7 @@ def _claim(ids: list[int], *, worker: str, early: bool = False) -> tuple[list[in
         rows = [
             _Row(*values)
             for values in Execution.objects.filter(
-                pk__in=_ids(ids), status=Status.PENDING
+                pk__in=ids_in(ids), status=Status.PENDING
             ).values_list(
                 "pk",
                 "deployment_id",
@@ -320,7 +283,7 @@ def _claim(ids: list[int], *, worker: str, early: bool = False) -> tuple[list[in
                     r.status, r.policy = fresh[r.deployment_id]
             for deployment_id, pk in (
                 Execution.objects.filter(deployment_id__in=exclusive, status=Status.RUNNING)
-                .exclude(pk__in=_ids(ids))
+                .exclude(pk__in=ids_in(ids))
                 .order_by("started_at", "pk")
                 .values_list("deployment_id", "pk")
             ):
@@ -332,7 +295,7 @@ def _claim(ids: list[int], *, worker: str, early: bool = False) -> tuple[list[in
             claimed = _update_pending(
                 run,
                 "status = %s, started_at = %s, heartbeat_at = %s, worker = %s, "
-                # A re-run keeps the revision it asked for (snapshots.py); _prepare checks it.
+                # A re-run keeps the revision it asked for (snapshots.py); prepare.py checks it.
                 "config_revision = CASE WHEN {e}.trigger = %s AND {e}.config_revision > 0 "
                 "THEN {e}.config_revision ELSE {d}.config_revision END",
                 [Status.RUNNING, None if early else now, now, (worker or "")[:200], Trigger.RERUN],
@@ -359,78 +322,6 @@ def _claim(ids: list[int], *, worker: str, early: bool = False) -> tuple[list[in
     return claimed, outcomes
 
 
-def _prepare(claimed: list[int]) -> dict[int, Started]:
-    from deployments.deploy.services.config import deployment_runtime_env
-
-    executions = list(Execution.objects.select_related("deployment").filter(pk__in=_ids(claimed)))
-    deployments = {e.deployment_id: e.deployment for e in executions}
-    stats = {
-        row["deployment_id"]: row
-        for row in Execution.objects.filter(deployment_id__in=_ids(list(deployments)))
-        .values("deployment_id")
-        .annotate(
-            count=Count("pk", filter=Q(status__in=RAN)),
-            last=Max("scheduled_for", filter=Q(status=Status.SUCCEEDED)),
-        )
-    }
-    # Config and secrets through the deploy service, only for deployments that have any.
-    with_config = set(
-        ConfigVar.objects.filter(
-            component_id__in={d.component_id for d in deployments.values()},
-            environment_id__in={d.environment_id for d in deployments.values()},
-        )
-        .values_list("component_id", "environment_id")
-        .distinct()
-    )
-    # Defaults declared in a build's chorus.toml fill the keys an environment leaves unset; a
-    # run gets those of the build it runs (a re-run may run an earlier build).
-    builds = {
-        b.pk: b
-        for b in Build.objects.filter(pk__in={e.build_id for e in executions if e.build_id})
-        .exclude(manifest={})
-        .only("pk", "manifest")
-    }
-    config: dict[tuple, tuple[dict, list]] = {}
-    for e in executions:
-        d, build = e.deployment, builds.get(e.build_id)
-        key = (d.pk, e.build_id)
-        if key not in config and (
-            (d.component_id, d.environment_id) in with_config or build is not None
-        ):
-            config[key] = deployment_runtime_env(
-                deployment=d, defaults=config_defaults(build.manifest if build else None)
-            )
-    # Re-runs of an older revision run with that revision's stored configuration.
-    older = {
-        (e.deployment_id, e.config_revision)
-        for e in executions
-        if e.trigger == Trigger.RERUN and e.config_revision != e.deployment.config_revision
-    }
-    snapshots = config_snapshots_load(older)
-    in_batch = Counter(e.deployment_id for e in executions)
-    out: dict[int, Started] = {}
-    for e in executions:
-        d = e.deployment
-        stat = stats.get(d.pk, {})
-        env, secrets = config.get((d.pk, e.build_id), ({}, []))
-        if (d.pk, e.config_revision) in older:
-            if (d.pk, e.config_revision) in snapshots:
-                env, secrets = snapshots[(d.pk, e.config_revision)]
-            else:  # not stored: the current one, and the execution says so
-                e.config_revision = d.config_revision
-                Execution.objects.filter(pk=e.pk).update(config_revision=e.config_revision)
-        same_deployment_now = in_batch[d.pk]
-        out[e.pk] = Started(
-            execution=e,
-            environment=environment(d.environment_id),
-            config=env,
-            secrets=secrets,
-            executions_before=max(0, (stat.get("count") or 0) - same_deployment_now),
-            last_success_at=stat.get("last"),
-        )
-    return out
-
-
 def claim_and_prepare(
     ids: list[int], *, worker: str, early: bool = False
 ) -> dict[int, Started | str]:
@@ -438,7 +329,9 @@ def claim_and_prepare(
     claimed, outcomes = _claim(sorted(set(ids)), worker=worker, early=early)
     results: dict[int, Started | str] = dict(outcomes)
     if claimed:
-        results.update(_prepare(claimed))
+        from deployments.executions.prepare import prepare_started
+
+        results.update(prepare_started(claimed))
     for pk in ids:
         results.setdefault(pk, Outcome.NOT_PENDING)
     return results
