@@ -32,8 +32,8 @@ def execution_get_for_user(*, user, project_slug: str, execution_id: int) -> Exe
     """The execution if it belongs to a project the user is a member of (404 otherwise)."""
     project = project_get_for_user(user=user, slug=project_slug)
     try:
-        return Execution.objects.select_related(
-            "deployment__component__project",
+        execution = Execution.objects.select_related(
+            "deployment__component",
             "deployment__environment",
             "build",
             "triggered_by",
@@ -41,6 +41,9 @@ def execution_get_for_user(*, user, project_slug: str, execution_id: int) -> Exe
         ).get(pk=execution_id, deployment__component__project=project)
     except Execution.DoesNotExist:
         raise Http404("No such execution") from None
+    # The project that knows the user's role (portal.selectors): no second membership query.
+    execution.deployment.component.project = project
+    return execution
 
 
 def execution_log_lines(
