@@ -64,6 +64,11 @@ def execution_list_view(request, project_slug: str, name: str):
         after=request.GET.get("after"),
         before=request.GET.get("before"),
     )
+    # The detail links: one reverse() for the page, not one per row.
+    zero = reverse("execution_detail", args=[project_slug, 0])
+    prefix = zero[: -len("0/")]
+    for e in page.rows:
+        e.detail_url = f"{prefix}{e.pk}/"
     deployments = list(
         Deployment.objects.filter(component=component)
         .exclude(status=Deployment.Status.UNDEPLOYED)
