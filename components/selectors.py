@@ -24,9 +24,10 @@ def component_get_for_user(
     """
     project = project_get_for_user(user=user, slug=project_slug)
     try:
-        component = Component.objects.select_related("project").get(project=project, name=name)
+        component = Component.objects.get(project=project, name=name)
     except Component.DoesNotExist:
         raise Http404("No such component") from None
+    component.project = project  # the one that knows the user's role (portal.selectors)
     require_role(user=user, project=project, min_role=min_role)
     return component
 

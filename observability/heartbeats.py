@@ -4,7 +4,7 @@ Without this, a stopped beat looks like a quiet afternoon: nothing fails, nothin
 beat (ChorusScheduler.tick) and each worker (a thread started on `worker_ready`) writes its
 `ProcessHeartbeat` row every CHORUS_PROCESS_HEARTBEAT_SECONDS; a clean stop deletes it, a killed
 process leaves it to go stale. `platform_health()` turns the rows into the sentences the project
-overview shows above the tasks (templates/observability/_overview.html) and /metrics exports
+overview shows above the tasks (templates/observability/_overview_tasks.html) and /metrics exports
 their ages.
 """
 

@@ -22,7 +22,21 @@ def membership_for(*, user, project: Project) -> Membership | None:
     return Membership.objects.filter(user=user, project=project).first()
 
 
+# project_get_for_user reads the project and the user's membership in one query and remembers
+# the role on the project it returns, so the view's own project_role() for that user (the role
+# badge, which buttons to draw) costs no second query. The services that change memberships
+# forget it (forget_role); a Project loaded any other way has none.
+_ROLE_MEMO = "_member_role"
+
+
+def forget_role(project: Project) -> None:
+    project.__dict__.pop(_ROLE_MEMO, None)
+
+
 def project_role(*, user, project: Project) -> Role | None:
+    memo = project.__dict__.get(_ROLE_MEMO)
+    if memo is not None and memo[0] == user.pk and user.is_authenticated:
+        return memo[1]
     m = membership_for(user=user, project=project)
     return Role(m.role) if m else None
 
@@ -32,13 +46,19 @@ def project_get_for_user(*, user, slug: str, min_role: Role | str = Role.VIEWER)
 
     Outsiders get 404 (a project's existence is not revealed); members below the role get 403.
     """
-    try:
-        project = Project.objects.get(slug=slug)
-    except Project.DoesNotExist:
-        raise Http404("No such project") from None
-    role = project_role(user=user, project=project)
-    if role is None:
+    membership = None
+    if user.is_authenticated:
+        membership = (
+            Membership.objects.select_related("project")
+            .filter(project__slug=slug, user_id=user.pk)
+            .order_by()
+            .first()
+        )
+    if membership is None:
         raise Http404("No such project")
+    project = membership.project
+    role = Role(membership.role)
+    project.__dict__[_ROLE_MEMO] = (user.pk, role)
     if not role.at_least(min_role):
         raise PermissionDenied(
             f"This needs the {Role(min_role).label.lower()} role in {project.name}; "

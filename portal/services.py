@@ -12,7 +12,7 @@ from django.utils.text import slugify
 
 from .models import ApiToken, Membership, Project
 from .roles import Role
-from .selectors import require_role
+from .selectors import forget_role, require_role
 
 
 @transaction.atomic
@@ -80,11 +80,13 @@ def membership_add(*, project: Project, actor, username: str, role: str) -> Memb
         raise ValidationError({"username": f"No user named “{username}”."}) from None
     try:
         with transaction.atomic():
-            return Membership.objects.create(project=project, user=user, role=role)
+            membership = Membership.objects.create(project=project, user=user, role=role)
     except IntegrityError:
         raise ValidationError(
             {"username": f"{user.username} is already a member of {project.name}."}
         ) from None
+    forget_role(project)
+    return membership
 
 
 def _owners_left(project: Project, excluding: Membership) -> int:
@@ -101,6 +103,7 @@ def membership_change_role(*, membership: Membership, actor, role: str) -> Membe
             raise ValidationError({"role": "A project must keep at least one owner."})
     membership.role = role
     membership.save(update_fields=["role"])
+    forget_role(membership.project)
     return membership
 
 
@@ -110,6 +113,7 @@ def membership_remove(*, membership: Membership, actor) -> None:
     if membership.role == Role.OWNER and _owners_left(membership.project, membership) == 0:
         raise ValidationError({"username": "A project must keep at least one owner."})
     membership.delete()
+    forget_role(membership.project)
 
 
 TOKEN_MAX_DAYS = 3650

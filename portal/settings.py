@@ -19,6 +19,8 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.cache import caches_setting
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -444,15 +446,17 @@ CHORUS_API_ANON_RATE = env.str("CHORUS_API_ANON_RATE", default="60/minute")
 CHORUS_API_USER_RATE = env.str("CHORUS_API_USER_RATE", default="1200/minute")
 CHORUS_API_TOKEN_CREATE_RATE = env.str("CHORUS_API_TOKEN_CREATE_RATE", default="20/hour")
 CHORUS_API_AUTH_FAILURE_LIMIT = env.int("CHORUS_API_AUTH_FAILURE_LIMIT", default=20)
-# Throttle counts live in the cache: one per process by default; CHORUS_CACHE_URL (redis://…)
-# shares them between processes.
-CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
-        if (_cache_url := env.str("CHORUS_CACHE_URL", default=""))
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
+# The default cache holds API rate counts, the engine's measured start rate and the project
+# overview's rendered table. CHORUS_CACHE_URL (redis://…, by default REDIS_URL) shares them
+# between processes; without either, each process keeps its own in memory. A Redis that fails
+# is a miss, never an error (portal/cache.py).
+CHORUS_CACHE_URL = env.str("CHORUS_CACHE_URL", default=REDIS_URL)
+CACHES = caches_setting(CHORUS_CACHE_URL)
+# The project overview's table of deployed tasks is rendered at most once per project in this
+# many seconds (a finished run shows up to that much later); 0 renders it on every request.
+CHORUS_OVERVIEW_CACHE_SECONDS = env.int("CHORUS_OVERVIEW_CACHE_SECONDS", default=5)
+if CHORUS_OVERVIEW_CACHE_SECONDS < 0:
+    raise ImproperlyConfigured("CHORUS_OVERVIEW_CACHE_SECONDS must be 0 or more")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chorus API",
     "DESCRIPTION": "Scheduled tasks: components, builds, deployments, executions.",

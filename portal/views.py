@@ -52,16 +52,14 @@ def project_detail(request, project_slug: str):
     project = project_get_for_user(user=request.user, slug=project_slug)
     role = project_role(user=request.user, project=project)
     # The overview body (deployed tasks, last/next run, strips) belongs to observability.
-    from observability.views.dashboard import overview_context
+    from observability.views.overview import overview_context
 
-    components = list(project.components.all())
     context = {
         "project": project,
         "role": role,
-        "components": components,
         "can_edit": bool(role and role.at_least("developer")),
     }
-    context |= overview_context(project=project, components=components)
+    context |= overview_context(project=project)
     if request.htmx and request.htmx.target == "project-overview":
         return render(request, "observability/_overview.html", context)
     return render(request, "portal/project_detail.html", context)

@@ -11,13 +11,16 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 
 from components.models import Component
 from deployments.models import Environment, Execution, ExecutionLogLine
+from portal.models import Membership
 from portal.selectors import project_get_for_user
 
 PAGE_SIZE = 50
@@ -29,8 +32,8 @@ def execution_get_for_user(*, user, project_slug: str, execution_id: int) -> Exe
     """The execution if it belongs to a project the user is a member of (404 otherwise)."""
     project = project_get_for_user(user=user, slug=project_slug)
     try:
-        return Execution.objects.select_related(
-            "deployment__component__project",
+        execution = Execution.objects.select_related(
+            "deployment__component",
             "deployment__environment",
             "build",
             "triggered_by",
@@ -38,6 +41,9 @@ def execution_get_for_user(*, user, project_slug: str, execution_id: int) -> Exe
         ).get(pk=execution_id, deployment__component__project=project)
     except Execution.DoesNotExist:
         raise Http404("No such execution") from None
+    # The project that knows the user's role (portal.selectors): no second membership query.
+    execution.deployment.component.project = project
+    return execution
 
 
 def execution_log_lines(
@@ -48,6 +54,98 @@ def execution_log_lines(
     if level is not None:
         lines = lines.filter(level__gte=level)
     return list(lines.order_by("seq")[:limit])
+
+
+# --- the live log's idle poll -----------------------------------------------------------------
+# What the detail page's status and summary show of a run that goes on (templates
+# deployments/executions/_status.html, _summary.html), plus the viewer's role (it decides the
+# Cancel button). A poll that finds these as the page last drew them (its `state` token) and no
+# new line has nothing to swap but the running time: it is answered from one query.
+LIVE_FIELDS = (
+    "status",
+    "cancel_requested",
+    "reason",
+    "due_at",
+    "started_at",
+    "finished_at",
+    "duration_seconds",
+    "fire_lag_seconds",
+    "exit_code",
+    "worker",
+    "container_id",
+    "image_ref",
+    "image_digest",
+    "config_revision",
+    "log_bytes",
+    "log_truncated",
+    "deployment__schedule",
+    "deployment__timezone",
+    "deployment__max_retries",
+    "deployment__config_revision",
+    "deployment__component__name",
+)
+
+
+def live_state_token(*, values: Sequence) -> str:
+    """A short digest of LIVE_FIELDS' values and the role, for the poller's URL."""
+    return hashlib.blake2b(repr(tuple(values)).encode(), digest_size=8).hexdigest()
+
+
+def execution_live_state(*, execution: Execution, role: str | None) -> str:
+    """The token of a loaded execution (select_related deployment and component)."""
+    values = []
+    for name in LIVE_FIELDS:
+        value = execution
+        for part in name.split("__"):
+            value = getattr(value, part)
+        values.append(value)
+    return live_state_token(values=[*values, role])
+
+
+def execution_log_idle(
+    *,
+    user,
+    project_slug: str,
+    execution_id: int,
+    after: int,
+    level: int | None,
+    state: str,
+) -> dict | None:
+    """The run's times if this poll has nothing new for a member, else None.
+
+    One query reads the execution, the user's role in its project and whether a line after
+    `after` (at `level` or above) exists. None, and the caller renders the full update with
+    every check it always makes, when the user is no member (any more), the run has ended, a
+    line arrived, or the status or summary changed since the page drew `state`.
+    """
+    if not state:
+        return None
+    lines = ExecutionLogLine.objects.filter(execution=OuterRef("pk"), seq__gt=after)
+    if level is not None:
+        lines = lines.filter(level__gte=level)
+    role = (
+        Membership.objects.filter(
+            project=OuterRef("deployment__component__project"), user_id=user.pk
+        )
+        .order_by()
+        .values("role")[:1]
+    )
+    rows = list(
+        Execution.objects.filter(pk=execution_id, deployment__component__project__slug=project_slug)
+        .annotate(viewer_role=Subquery(role), new_lines=Exists(lines))
+        .values("pk", *LIVE_FIELDS, "viewer_role", "new_lines")
+        .order_by()[:1]
+    )
+    row = rows[0] if rows else None
+    if (
+        row is None
+        or row["viewer_role"] is None
+        or row["new_lines"]
+        or row["status"] in Execution.FINISHED
+    ):
+        return None
+    token = live_state_token(values=[*(row[name] for name in LIVE_FIELDS), row["viewer_role"]])
+    return row if token == state else None
 
 
 def execution_family(*, execution: Execution) -> list[Execution]:

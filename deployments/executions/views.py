@@ -5,6 +5,11 @@ out of band, the status and the summary swapped out of band, then the poller), s
 render and the live updates never drift. The log endpoint reads the execution's status before
 its lines: the worker stores the last lines in the same transaction as the final status, so a
 response that says "finished" carries every line, and polling stops (HTTP 286).
+
+An open page polls every second, so most polls find nothing new. The poller's URL carries a
+digest of what the page shows (`state`, selectors.execution_live_state): a poll of a run that
+goes on, with no new line and that digest unchanged, is answered from one query with the
+running time and the next poller (`execution_log_idle`); anything else renders in full.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
 from components.selectors import component_get_for_user
-from deployments.deploy.services.rules import can_change
+from deployments.deploy.services.rules import can_change, min_role_for
 from deployments.executions.actions import execution_cancel, execution_rerun
 from deployments.executions.selectors import (
     LOG_PAGE_LINES,
     execution_family,
     execution_get_for_user,
+    execution_live_state,
+    execution_log_idle,
     execution_log_lines,
     executions_page,
     parse_filters,
@@ -31,6 +38,7 @@ from deployments.executions.selectors import (
 from deployments.executions.snapshots import config_snapshot_exists
 from deployments.loglevels import FILTERS, parse_level
 from deployments.models import Deployment, Environment, Execution
+from portal.selectors import project_role
 
 
 def _can_change(user, execution: Execution) -> bool:
@@ -56,6 +64,11 @@ def execution_list_view(request, project_slug: str, name: str):
         after=request.GET.get("after"),
         before=request.GET.get("before"),
     )
+    # The detail links: one reverse() for the page, not one per row.
+    zero = reverse("execution_detail", args=[project_slug, 0])
+    prefix = zero[: -len("0/")]
+    for e in page.rows:
+        e.detail_url = f"{prefix}{e.pk}/"
     deployments = list(
         Deployment.objects.filter(component=component)
         .exclude(status=Deployment.Status.UNDEPLOYED)
@@ -85,14 +98,21 @@ def execution_list_view(request, project_slug: str, name: str):
     return render(request, "deployments/executions/list.html", context)
 
 
+def _level(request) -> tuple[str, int | None]:
+    level_name = (request.GET.get("level") or "").strip().lower()
+    level = parse_level(level_name)
+    return (level_name if level is not None else ""), level
+
+
 def _log_context(request, execution: Execution, *, after: int) -> dict:
     # Status first, lines second (see the module docstring).
     finished = execution.is_finished
-    level_name = (request.GET.get("level") or "").strip().lower()
-    level = parse_level(level_name)
+    component = execution.deployment.component
+    role = project_role(user=request.user, project=component.project)
+    state = execution_live_state(execution=execution, role=role.value if role else None)
+    level_name, level = _level(request)
     lines = execution_log_lines(execution=execution, after=after, level=level)
     last_seq = lines[-1].seq if lines else after
-    component = execution.deployment.component
     return {
         "execution": execution,
         "component": component,
@@ -100,11 +120,13 @@ def _log_context(request, execution: Execution, *, after: int) -> dict:
         "environment": execution.deployment.environment,
         "lines": lines,
         "last_seq": last_seq,
-        "level": level_name if level is not None else "",
+        "level": level_name,
         "level_filters": FILTERS,
         # Keep polling while it runs, and while a finished log has pages left.
         "polling": not finished or len(lines) == LOG_PAGE_LINES,
-        "can_change": _can_change(request.user, execution),
+        "state": state,
+        "can_change": role is not None
+        and role.at_least(min_role_for(execution.deployment.environment)),
     }
 
 
@@ -122,13 +144,41 @@ def execution_detail_view(request, project_slug: str, execution_id: int):
 @login_required
 def execution_log_view(request, project_slug: str, execution_id: int):
     """The live log fragment: lines after `?after=<seq>`, the status, the next poller."""
-    execution = execution_get_for_user(
-        user=request.user, project_slug=project_slug, execution_id=execution_id
-    )
     try:
         after = max(int(request.GET.get("after", "0")), 0)
     except ValueError:
         after = 0
+    level_name, level = _level(request)
+    idle = execution_log_idle(
+        user=request.user,
+        project_slug=project_slug,
+        execution_id=execution_id,
+        after=after,
+        level=level,
+        state=request.GET.get("state", ""),
+    )
+    if idle is not None:
+        # Nothing new: the running time and the same poller again.
+        return render(
+            request,
+            "deployments/executions/_log_idle.html",
+            {
+                "execution": Execution(
+                    pk=idle["pk"],
+                    started_at=idle["started_at"],
+                    finished_at=idle["finished_at"],
+                    duration_seconds=idle["duration_seconds"],
+                ),
+                "project": {"slug": project_slug},
+                "last_seq": after,
+                "level": level_name,
+                "state": request.GET["state"],
+                "polling": True,
+            },
+        )
+    execution = execution_get_for_user(
+        user=request.user, project_slug=project_slug, execution_id=execution_id
+    )
     context = _log_context(request, execution, after=after)
     response = render(request, "deployments/executions/_log_update.html", context)
     if not context["polling"]:

@@ -1,4 +1,4 @@
-"""Project overview fragment and the component dashboard (HTML + HTMX fragments)."""
+"""The component dashboard (HTML + HTMX fragments)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ from components.selectors import component_get_for_user
 from deployments.models import Execution
 from portal.selectors import project_role
 
-from ..heartbeats import platform_health
 from ..selectors.dashboard import Dashboard, dashboard_for, parse_range
 from ..selectors.links import executions_url
-from ..selectors.overview import project_overview
 
 STATUS_SERIES = (
     ("succeeded", "Succeeded"),
@@ -24,18 +22,6 @@ STATUS_SERIES = (
     ("skipped", "Skipped"),
     ("cancelled", "Cancelled"),
 )
-
-
-def overview_context(*, project, components) -> dict:
-    """Context for templates/observability/_overview.html (portal.views.project_detail)."""
-    rows = project_overview(project=project)
-    deployed = {r.deployment.component_id for r in rows}
-    return {
-        "overview_rows": rows,
-        "undeployed": [c for c in components if c.pk not in deployed],
-        # Only worth saying where something is deployed: then nobody firing it matters.
-        "health": platform_health() if rows else None,
-    }
 
 
 def _iso(t) -> str:

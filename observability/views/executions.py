@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django.urls import reverse
 
 from components.models import Component
 from deployments.models import Environment, Execution
@@ -29,6 +30,13 @@ def executions_explorer(request, project_slug: str):
         after=request.GET.get("after"),
         before=request.GET.get("before"),
     )
+    # One reverse() per component on the page, not one per row.
+    urls: dict[str, str] = {}
+    for e in page.rows:
+        name = e.deployment.component.name
+        if name not in urls:
+            urls[name] = reverse("component_detail", args=[project.slug, name])
+        e.component_url = urls[name]
     base_query = _query_without(request, "after", "before")
     context = {
         "project": project,

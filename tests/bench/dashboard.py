@@ -123,10 +123,11 @@ def load() -> tuple:
         # Some output to search: two lines for every 10th execution, one with a rare word.
         cur.execute(
             """
-            INSERT INTO deployments_executionlogline (execution_id, seq, ts, stream, text)
+            INSERT INTO deployments_executionlogline (execution_id, seq, ts, stream, text, level)
             SELECT e.id, k, e.scheduled_for, 'stdout',
                 CASE WHEN k = 2 AND e.id % 1000 = 0 THEN 'ERROR upstream quota exhausted id='
-                     || e.id ELSE 'processed ' || (e.id % 5000) || ' rows in batch' END
+                     || e.id ELSE 'processed ' || (e.id % 5000) || ' rows in batch' END,
+                CASE WHEN k = 2 AND e.id % 1000 = 0 THEN 40 ELSE 20 END
             FROM deployments_execution e, generate_series(1, 2) AS k
             WHERE e.id % 10 = 0
             """

@@ -8,9 +8,9 @@ a JSON file of projects, components, cursors and session keys):
   (24 h, 7 d or 30 d), the executions list (first page, a filter, or a page deep in the
   history), a log search, and one poll of a running execution's live log.
 - LogPoller (BENCH_HTTP_POLLERS of them): an open execution page whose live log htmx polls
-  (`hx-trigger="every 1s"` on the poller: one request a second after the last answer), with
-  the `after` of the last line it has; when its run finishes (HTTP 286) it opens another
-  running one.
+  (`hx-trigger="every 1s"` on the poller: one request a second after the last answer) at the
+  URL of the poller it last received, as htmx does (the `after` of the last line it has and
+  the page's `state`); when its run finishes (HTTP 286) it opens another running one.
 
 Running executions change every minute: the benchmark writes their ids to BENCH_HTTP_RUNNING
 every second. Every response time is recorded with its page name and wall-clock time and
@@ -19,6 +19,7 @@ written to BENCH_HTTP_OUT when locust stops.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import random
@@ -32,6 +33,7 @@ PROJECTS = TARGETS["projects"]
 SESSIONS = list(TARGETS["sessions"])
 RUNNING_FILE = os.environ["BENCH_HTTP_RUNNING"]
 AFTER = re.compile(rb'id="execution-log-poller" data-after="(\d+)"')
+NEXT = re.compile(rb'id="execution-log-poller"[^>]* hx-get="([^"]+)"')
 SAMPLES: list[tuple[float, str, float, bool]] = []
 
 
@@ -68,6 +70,7 @@ class _Session(FastHttpUser):
         key = SESSIONS.pop() if SESSIONS else TARGETS["sessions"][0]
         self.headers = {"Cookie": f"sessionid={key}"}
         self.after: dict[int, int] = {}
+        self.next_url: dict[int, str] = {}
 
     def get(self, url: str, name: str, *, htmx: bool = False, ok=(200,)):
         headers = dict(self.headers)
@@ -82,15 +85,16 @@ class _Session(FastHttpUser):
 
     def poll_log(self, execution_id: int, slug: str, name: str):
         after = self.after.get(execution_id, 0)
-        resp = self.get(
-            f"/p/{slug}/executions/{execution_id}/log/?after={after}",
-            name,
-            htmx=True,
-            ok=(200, 286),
+        url = self.next_url.get(
+            execution_id, f"/p/{slug}/executions/{execution_id}/log/?after={after}"
         )
+        resp = self.get(url, name, htmx=True, ok=(200, 286))
         m = AFTER.search(resp.content or b"")
         if m:
             self.after[execution_id] = int(m.group(1))
+        m = NEXT.search(resp.content or b"")
+        if m:
+            self.next_url[execution_id] = html.unescape(m.group(1).decode())
         return resp
 
 
