@@ -40,6 +40,20 @@ def drain_finished_task() -> int:
 
 
 @shared_task(
+    name="chorus.observability.evaluate_alerts",
+    queue="chorus",
+    soft_time_limit=60,
+    time_limit=90,
+    ignore_result=True,
+)
+def evaluate_alerts_task(execution_ids: list[int]) -> None:
+    """Evaluate the alert rules of one deployment's finished executions, in tick order."""
+    from .services.finished import executions_alerts
+
+    executions_alerts(execution_ids=execution_ids)
+
+
+@shared_task(
     name="chorus.observability.recompute_recent",
     queue="chorus",
     soft_time_limit=240,

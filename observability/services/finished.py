@@ -5,16 +5,20 @@ and per-run queries than the fold itself. With a Redis broker, the hook instead 
 id to a Redis list (`QUEUE`) and schedules one drain task, at most one waiting at a time
 (`SCHEDULED`, SET NX): the drain deletes that flag, then folds what the list holds in
 batches - one rollup transaction per batch (services/rollups.py: rollup_fold_executions)
-and alert evaluation only for the runs whose deployment has an enabled rule
-(services/alerts.py: alerts_evaluate_executions). A run finishing after the flag was
-deleted sets it again and schedules the next drain, so no id waits for a drain that will
-not come.
+and one alert task per deployment of the batch that has an enabled rule (none at all for
+the usual deployment without one; services/alerts.py: alerts_to_evaluate). A run finishing
+after the flag was deleted sets it again and schedules the next drain, so no id waits for a
+drain that will not come.
 
 Nothing is lost and nothing counted twice:
-- ids are removed from the list (LTRIM) only after their batch is folded and evaluated, by
+- ids are removed from the list (LTRIM) only after their batch is folded and its alert tasks
+  published, by
   the one drain holding `LOCK`; a drain that dies in between leaves them at the head of the
   list for the next one. Folding again is harmless: a rollup is recomputed from raw rows and
   joined with the stored row (never added to), and an incident opens and closes once.
+- alert rules are evaluated by `chorus.observability.evaluate_alerts` tasks, one per
+  deployment of the batch that has an enabled rule, published before the trim (a batch folded
+  twice publishes them twice: the second finds its incidents already opened or closed);
 - a drain that cannot get the lock schedules a drain for later (the holder may be past its
   last look at the list);
 - `chorus.observability.check_alerts` (every minute) drains what a lost drain message left,
@@ -31,9 +35,11 @@ import functools
 import logging
 import time
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from .alerts import alerts_evaluate_executions
+from .alerts import alerts_evaluate_executions, alerts_to_evaluate
+from .delivery import delivery_send
 from .rollups import rollup_fold_executions
 
 log = logging.getLogger(__name__)
@@ -53,13 +59,29 @@ DRAIN_BUDGET_SECONDS = 20.0
 
 
 def executions_finished_fold(*, execution_ids) -> list[int]:
-    """Fold finished executions into their rollups, then evaluate their alert rules.
-
-    Returns the ids of the alert deliveries created.
-    """
+    """Fold finished executions into their rollups, evaluate their alert rules and send what
+    that queued (one task's worth: the embedded broker's per-run task, tests). Returns the ids
+    of the alert deliveries created."""
     ids = [int(i) for i in execution_ids]
     rollup_fold_executions(execution_ids=ids)
-    return alerts_evaluate_executions(execution_ids=ids)
+    return executions_alerts(execution_ids=ids)
+
+
+def executions_alerts(*, execution_ids) -> list[int]:
+    """Evaluate the alert rules of finished executions, then send what that queued."""
+    deliveries = alerts_evaluate_executions(execution_ids=execution_ids)
+    _send(deliveries)
+    return deliveries
+
+
+def _send(delivery_ids: list[int]) -> None:
+    for delivery_id in delivery_ids:
+        try:
+            delivery_send(delivery_id=delivery_id)
+        except SoftTimeLimitExceeded:
+            raise  # out of time: the rest stay pending for alerts_send_pending
+        except Exception:  # noqa: BLE001 - still pending: alerts_send_pending sends it later
+            log.exception("observability: sending alert delivery %s failed", delivery_id)
 
 
 @functools.cache
@@ -119,7 +141,7 @@ def finished_drain(*, client=None) -> int:
             raw = client.lrange(QUEUE, 0, BATCH - 1)
             if not raw:
                 break
-            executions_finished_fold(execution_ids=_ids(raw))
+            _fold_batch(_ids(raw))
             lock.reacquire()  # still ours: only the holder trims the list's head
             client.ltrim(QUEUE, len(raw), -1)
             folded += len(raw)
@@ -133,6 +155,17 @@ def finished_drain(*, client=None) -> int:
         except Exception:  # noqa: BLE001 - expired: the next drain takes it over anyway
             log.warning("observability: the finished-executions lock was gone at release")
     return folded
+
+
+def _fold_batch(ids: list[int]) -> None:
+    """Rollups here, in one transaction; alerts in a task per deployment that has a rule, so
+    deployments are evaluated side by side (each in tick order) and a slow webhook holds up
+    neither the rollups nor other deployments' alerts."""
+    from ..tasks import evaluate_alerts_task
+
+    rollup_fold_executions(execution_ids=ids)
+    for execution_ids in alerts_to_evaluate(execution_ids=ids).values():
+        evaluate_alerts_task.delay(execution_ids)
 
 
 def _ids(raw: list[bytes]) -> list[int]:

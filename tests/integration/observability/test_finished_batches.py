@@ -16,6 +16,7 @@ from deployments.executions.dispatch import finished_on_commit
 from deployments.models import Execution
 from observability.models import DeploymentTotals, HourlyRollup
 from observability.services import finished
+from observability.services.alert_config import alert_channel_create, alert_rule_create
 from observability.services.rollups import hour_floor, rollup_recompute_range
 from tests.support.obs import make_component, make_deployment, make_execution
 
@@ -28,10 +29,18 @@ def _task_runs(output: str, name: str) -> int:
     return sum(1 for line in output.splitlines() if f"{name}[" in line and " succeeded in " in line)
 
 
-def test_300_finished_runs_are_folded_by_a_handful_of_drains(transactional_db, project):
+def test_300_finished_runs_are_folded_by_a_handful_of_drains(
+    transactional_db, project, alice, receiver
+):
     from tests.support.processes import flush_broker, start_worker
 
     deployments = [make_deployment(make_component(project, f"job-{i}")) for i in range(30)]
+    # One deployment fails every tick and has an alert rule: one alert, whatever the batching.
+    failing = deployments[0]
+    channel = alert_channel_create(
+        project=project, actor=alice, name="ops", kind="webhook", webhook_url=receiver.url
+    )
+    alert_rule_create(component=failing.component, actor=alice, kind="on_failure", channel=channel)
     start = hour_floor(timezone.now()) - dt.timedelta(hours=1)
     flush_broker()
     worker = start_worker("obs-batches", queues="chorus", concurrency=2)
@@ -40,7 +49,7 @@ def test_300_finished_runs_are_folded_by_a_handful_of_drains(transactional_db, p
             executions = [
                 make_execution(
                     d,
-                    "failed" if (i + j) % 7 == 0 else "succeeded",
+                    "failed" if d == failing or (i + j) % 7 == 0 else "succeeded",
                     scheduled_for=start + dt.timedelta(minutes=9 * i + j),
                     duration=0.1 * (i + 1),
                 )
@@ -54,7 +63,7 @@ def test_300_finished_runs_are_folded_by_a_handful_of_drains(transactional_db, p
             done = sum(HourlyRollup.objects.values_list("succeeded", flat=True)) + sum(
                 HourlyRollup.objects.values_list("failed", flat=True)
             )
-            if done == N and client.llen(finished.QUEUE) == 0:
+            if done == N and client.llen(finished.QUEUE) == 0 and receiver.texts:
                 break
             time.sleep(0.5)
         time.sleep(3)  # any drain still to come would show in the log by now
@@ -66,6 +75,9 @@ def test_300_finished_runs_are_folded_by_a_handful_of_drains(transactional_db, p
     drains = _task_runs(output, "chorus.observability.drain_finished")
     assert 1 <= drains <= 5, output[-3000:]
     assert _task_runs(output, "chorus.observability.execution_finished") == 0
+    # Alert rules: evaluated for the one deployment that has one, once per drain at most.
+    assert 1 <= _task_runs(output, "chorus.observability.evaluate_alerts") <= drains
+    assert len(receiver.texts) == 1 and "/job-0 (Development)" in receiver.texts[0]
 
     raw = Counter(
         (d, hour_floor(when))
