@@ -1,33 +1,32 @@
-"""Finished executions, folded into rollups in batches instead of one task each.
+"""Finished executions, folded into rollups and alerts in batches instead of one task each.
 
 At 1,000 runs a minute a Celery task per finished run costs a worker more in task overhead
 and per-run queries than the fold itself. With a Redis broker, the hook instead appends the
 id to a Redis list (`QUEUE`) and schedules one drain task, at most one waiting at a time
 (`SCHEDULED`, SET NX): the drain deletes that flag, then folds what the list holds in
-batches, one rollup transaction per batch (services/rollups.py: rollup_fold_executions). A
-run finishing after the flag was deleted sets it again and schedules the next drain, so no id
-waits for a drain that will not come.
-
-Alert rules do not wait for a drain: a run whose deployment has an enabled rule gets a
-`chorus.observability.evaluate_alerts` task of its own at once (`finished_alerts_enqueue`,
-two small queries; none at all for the usual deployment without a rule). A failure evaluated
-late, after the next run already succeeded, opens nothing (alerts.py: a verdict a later run
-overturned), so evaluating failures behind a backlog of drains would lose alerts on a busy
-worker.
+batches - one rollup transaction per batch (services/rollups.py: rollup_fold_executions)
+and one alert task per deployment of the batch that has an enabled rule (none at all for
+the usual deployment without one; services/alerts.py: alerts_to_evaluate). A run finishing
+after the flag was deleted sets it again and schedules the next drain, so no id waits for a
+drain that will not come.
 
 Nothing is lost and nothing counted twice:
-- ids are removed from the list (LTRIM) only after their batch is folded, by the one drain
-  holding `LOCK`; a drain that dies in between leaves them at the head of the list for the
-  next one. Folding again is harmless: a rollup is recomputed from raw rows and joined with
-  the stored row (never added to);
+- ids are removed from the list (LTRIM) only after their batch is folded and its alert tasks
+  published, by
+  the one drain holding `LOCK`; a drain that dies in between leaves them at the head of the
+  list for the next one. Folding again is harmless: a rollup is recomputed from raw rows and
+  joined with the stored row (never added to), and an incident opens and closes once.
+- alert rules are evaluated by `chorus.observability.evaluate_alerts` tasks, one per
+  deployment of the batch that has an enabled rule, published before the trim (a batch folded
+  twice publishes them twice: the second finds its incidents already opened or closed);
 - a drain that cannot get the lock schedules a drain for later (the holder may be past its
   last look at the list);
 - `chorus.observability.check_alerts` (every minute) drains what a lost drain message left,
   and the periodic rollup recompute repairs rollups whatever happens to the list.
 
 With the embedded broker (no Redis: `make run` on a bare machine) the hook keeps sending one
-`chorus.observability.execution_finished` task per run, which folds and evaluates through the
-same functions.
+`chorus.observability.execution_finished` task per run, which folds through the same
+functions.
 """
 
 from __future__ import annotations
@@ -159,19 +158,14 @@ def finished_drain(*, client=None) -> int:
 
 
 def _fold_batch(ids: list[int]) -> None:
-    """The batch's rollups, in one transaction (alerts went at once: finished_alerts_enqueue)."""
-    rollup_fold_executions(execution_ids=ids)
-
-
-def finished_alerts_enqueue(*, execution_ids) -> int:
-    """One evaluate_alerts task per deployment among these executions that has an enabled rule
-    (in tick order), sent now. Returns how many tasks were sent."""
+    """Rollups here, in one transaction; alerts in a task per deployment that has a rule, so
+    deployments are evaluated side by side (each in tick order) and a slow webhook holds up
+    neither the rollups nor other deployments' alerts."""
     from ..tasks import evaluate_alerts_task
 
-    per_deployment = alerts_to_evaluate(execution_ids=execution_ids)
-    for ids in per_deployment.values():
-        evaluate_alerts_task.delay(ids)
-    return len(per_deployment)
+    rollup_fold_executions(execution_ids=ids)
+    for execution_ids in alerts_to_evaluate(execution_ids=ids).values():
+        evaluate_alerts_task.delay(execution_ids)
 
 
 def _ids(raw: list[bytes]) -> list[int]:

@@ -1,5 +1,5 @@
 """300 runs finishing at once, through the real path (the executions code's on-commit hook, Redis,
-a Celery worker): a few drain tasks fold them, not a task per run, and the rollups equal a
+a Celery worker): a handful of drain tasks fold them, not a task per run, and the rollups equal a
 recompute from the raw rows."""
 
 from __future__ import annotations
@@ -73,13 +73,10 @@ def test_300_finished_runs_are_folded_by_a_handful_of_drains(
 
     assert client.llen(finished.QUEUE) == 0
     drains = _task_runs(output, "chorus.observability.drain_finished")
-    # Drains follow the clock (at most about one a second while runs keep finishing, plus
-    # those that found another at work), not the number of runs.
-    assert 1 <= drains <= N // 10, output[-3000:]
+    assert 1 <= drains <= 5, output[-3000:]
     assert _task_runs(output, "chorus.observability.execution_finished") == 0
-    # Alert rules: evaluated at once for each run of the one deployment that has one (not
-    # behind the drains), and for no other run.
-    assert _task_runs(output, "chorus.observability.evaluate_alerts") == N // len(deployments)
+    # Alert rules: evaluated for the one deployment that has one, once per drain at most.
+    assert 1 <= _task_runs(output, "chorus.observability.evaluate_alerts") <= drains
     assert len(receiver.texts) == 1 and "/job-0 (Development)" in receiver.texts[0]
 
     raw = Counter(

@@ -180,26 +180,3 @@ def test_the_embedded_broker_sends_one_task_per_run(settings, monkeypatch, clien
     hooks.execution_finished(e.pk)
     assert sent == [e.pk]
     assert client.llen(finished.QUEUE) == 0
-
-
-def test_a_run_of_a_deployment_with_a_rule_is_evaluated_at_once_not_behind_the_drains(
-    project, alice, client, deployments, monkeypatch
-):
-    from observability import tasks
-
-    channel = alert_channel_create(
-        project=project, actor=alice, name="ops", kind="email", email_addresses="ops@example.com"
-    )
-    ruled = deployments[0]
-    alert_rule_create(component=ruled.component, actor=alice, kind="on_failure", channel=channel)
-    sent = []
-    monkeypatch.setattr(tasks.evaluate_alerts_task, "delay", sent.append)
-    start = hour_floor(timezone.now())
-    failed = make_execution(ruled, "failed", scheduled_for=start)
-    other = make_execution(deployments[1], "failed", scheduled_for=start)
-    hooks.execution_finished(failed.pk)
-    hooks.execution_finished(other.pk)
-    # Its evaluation went at once; the run without a rule costs no task; both await the drain
-    # for their rollups.
-    assert sent == [[failed.pk]]
-    assert client.llen(finished.QUEUE) == 2
