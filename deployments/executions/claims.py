@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection, transaction
+from django.db.models import Min
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -141,13 +142,21 @@ class _Row:
 
 
 def _decide(
-    rows: list[_Row], running: dict[int, list[int]], now, *, early: bool = False
+    rows: list[_Row],
+    running: dict[int, list[int]],
+    now,
+    *,
+    early: bool = False,
+    waiting: dict[int, datetime] | None = None,
 ) -> tuple[list, dict, dict]:
     """(ids to run, {(status, reason): ids} to end, {replaced id: by id}).
 
     `early`: claimed ahead of the tick to be held until it (hold.py). A run that would be
-    skipped or would replace another (Forbid / Replace with one going) is deferred to its
-    tick instead: the one going may end before it."""
+    skipped or would replace another (Forbid / Replace with one going), or whose deployment
+    has an earlier tick still pending (`waiting`: deployment id → its earliest pending tick
+    outside this claim), is deferred to its tick instead: the one going may end before it,
+    and the earlier tick is decided first."""
+    waiting = waiting or {}
     run: list[int] = []
     end: dict[tuple[str, str], list[int]] = defaultdict(list)
     replace: dict[int, int] = {}
@@ -171,7 +180,12 @@ def _decide(
             ].append(r.pk)
             continue
         busy = running.get(r.deployment_id, [])
-        if early and busy and r.policy != ConcurrencyPolicy.ALLOW:
+        earlier = waiting.get(r.deployment_id)
+        if (
+            early
+            and r.policy != ConcurrencyPolicy.ALLOW
+            and (busy or (earlier is not None and earlier < r.scheduled_for))
+        ):
             end[(Outcome.DEFER, "")].append(r.pk)
             continue
         if r.trigger == Trigger.CATCHUP and r.policy != ConcurrencyPolicy.ALLOW:
@@ -288,7 +302,24 @@ def _claim(ids: list[int], *, worker: str, early: bool = False) -> tuple[list[in
                 .values_list("deployment_id", "pk")
             ):
                 running.setdefault(deployment_id, []).append(pk)
-        run, end, replace = _decide(rows, running, now, early=early)
+        waiting: dict[int, datetime] = {}
+        if exclusive and early:
+            # An earlier tick of the deployment not claimed yet (its message late: a worker
+            # just started, a busy machine) goes first: claimed ahead, this one would make it
+            # the overlap.
+            waiting = dict(
+                Execution.objects.filter(
+                    deployment_id__in=exclusive,
+                    status=Status.PENDING,
+                    trigger__in=[Trigger.SCHEDULE, Trigger.CATCHUP],
+                )
+                .exclude(pk__in=ids_in(ids))
+                .values("deployment_id")
+                .annotate(first=Min("scheduled_for"))
+                .values_list("deployment_id", "first")
+                .order_by()
+            )
+        run, end, replace = _decide(rows, running, now, early=early, waiting=waiting)
         claimed: list[int] = []
         if run:
             # One statement for all: the config revision each run uses comes from its deployment.

@@ -38,6 +38,20 @@ def test_a_held_run_counts_as_running_for_forbid(deploy, tick):
     assert other.reason == f"overlap forbidden (execution #{held.pk} still running)"
 
 
+def test_an_early_claim_waits_for_an_earlier_tick_still_pending(deploy, tick):
+    """A worker just started: the overdue tick's message and the next tick's (to be held)
+    arrive together. The earlier tick is decided first, never skipped for the later one."""
+    d = deploy(policies={"concurrency_policy": "forbid"})
+    earlier = tick(d, seconds_ago=1)
+    later = tick(d, at=(timezone.now() + timedelta(seconds=20)).replace(microsecond=0))
+    assert claim_and_prepare([later.pk], worker="w@h", early=True)[later.pk] == Outcome.DEFER
+    assert isinstance(claim_and_prepare([earlier.pk], worker="w@h")[earlier.pk], Started)
+    # At its tick the later one finds the earlier still running: the later one is the overlap.
+    assert claim_and_prepare([later.pk], worker="w@h")[later.pk] == Outcome.SKIPPED
+    later.refresh_from_db()
+    assert later.reason == f"overlap forbidden (execution #{earlier.pk} still running)"
+
+
 @pytest.mark.parametrize("policy", ["forbid", "replace"])
 def test_an_early_claim_with_a_run_going_is_left_for_the_tick(deploy, tick, policy):
     d = deploy(policies={"concurrency_policy": policy})
