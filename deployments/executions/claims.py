@@ -356,13 +356,18 @@ def _claim(ids: list[int], *, worker: str, early: bool = False) -> tuple[list[in
 def claim_and_prepare(
     ids: list[int], *, worker: str, early: bool = False
 ) -> dict[int, Started | str]:
-    """Claim `ids` together; a Started for each claimed one, an Outcome for the others."""
-    claimed, outcomes = _claim(sorted(set(ids)), worker=worker, early=early)
-    results: dict[int, Started | str] = dict(outcomes)
-    if claimed:
-        from deployments.executions.prepare import prepare_started
+    """Claim `ids` together; a Started for each claimed one, an Outcome for the others.
 
-        results.update(prepare_started(claimed))
+    The claim and the reads that prepare the runs are one transaction: when the database
+    goes away in between (a restart), the claim is undone with them and the task's retry
+    claims again, instead of leaving runs claimed that nobody starts."""
+    from deployments.executions.prepare import prepare_started
+
+    with transaction.atomic():
+        claimed, outcomes = _claim(sorted(set(ids)), worker=worker, early=early)
+        results: dict[int, Started | str] = dict(outcomes)
+        if claimed:
+            results.update(prepare_started(claimed))
     for pk in ids:
         results.setdefault(pk, Outcome.NOT_PENDING)
     return results

@@ -55,6 +55,8 @@ EARLY_WAIT_MAX = 60.0
 GATE_WAIT_SECONDS = 10.0
 # How long a finished run waits for an unreachable database to record its end.
 FINISH_RETRY_SECONDS = 120.0
+# How long a claimed batch waits for an unreachable database to read what its runs need.
+FACTS_RETRY_SECONDS = 30.0
 
 __all__ = ["context_env", "execution_run", "labels_for"]
 
@@ -170,7 +172,7 @@ def _plan_all(batch: list[Started]) -> None:
     Their threads then only follow the run to its end."""
     for started in batch:
         keepalive.hold(started.execution.pk, _timeout(started))  # until the run is recorded
-    runtimes = _batch_facts(batch)
+    runtimes = _batch_facts_riding_out_the_database(batch)
     for started in batch:
         try:
             started.plan = _plan_one(started, runtimes)
@@ -269,6 +271,21 @@ def _batch_facts(batch: list[Started]) -> dict:
         )
     )
     return facts
+
+
+def _batch_facts_riding_out_the_database(batch: list[Started]) -> dict:
+    """_batch_facts, tried again while the database restarts: the runs are claimed already,
+    and a failure here would leave them to the reconciler as lost."""
+    deadline = time.monotonic() + FACTS_RETRY_SECONDS
+    while True:
+        try:
+            return _batch_facts(batch)
+        except DB_ERRORS:
+            if time.monotonic() > deadline:
+                raise
+            logger.warning("the database is unreachable; reading the runs' builds again shortly")
+            lost_connection()
+            time.sleep(0.5)
 
 
 def _fact(facts: dict, name: str, pk: int | None):

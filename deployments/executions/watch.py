@@ -249,15 +249,24 @@ def lost_connection() -> None:
 
 class RunLog(LogWriter):
     """LogWriter that gives a pooled connection back after each flush during a long run, and
-    rides out a database restart: lines it could not store wait for the next flush."""
+    rides out a database restart: lines it could not store wait for the next flush.
+
+    A write cut off by the restart may have committed all the same (the server went away
+    before it answered): after such an error the next flush first leaves out the pending
+    lines already stored, so no line is stored twice."""
+
+    unsure = False  # a flush failed: some pending lines may be stored already
 
     def flush(self, *, update_owner: bool = True) -> None:
         if connection.in_atomic_block:  # the final flush: its transaction decides
+            self._forget_stored()
             super().flush(update_owner=update_owner)
             return
         try:
+            self._forget_stored()
             super().flush(update_owner=update_owner)
         except DB_ERRORS:
+            self.unsure = True
             logger.warning(
                 "execution %s: the database did not take %d log line(s); trying again later",
                 self.owner.pk,
@@ -266,6 +275,18 @@ class RunLog(LogWriter):
             lost_connection()
             return
         release_connection()
+
+    def _forget_stored(self) -> None:
+        if not (self.unsure and self._pending):
+            return
+        stored = set(
+            self.line_model.objects.filter(
+                **{self.fk_name: self.owner}, seq__in=[p[0] for p in self._pending]
+            ).values_list("seq", flat=True)
+        )
+        # `unsure` stays: a later write may be cut off too, and a rolled-back final flush
+        # (watch the run's end, run.py) puts these lines back.
+        self._pending = [p for p in self._pending if p[0] not in stored]
 
     def has_pending(self) -> bool:
         return bool(self._pending)

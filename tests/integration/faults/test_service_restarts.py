@@ -210,7 +210,7 @@ def _every_tick_ran_in_one_container(outcome: Outcome) -> None:
             assert outcome.containers[e["pk"]] <= 1, (e["pk"], outcome.containers[e["pk"]])
             # The task ran for its own tick (CHORUS_SCHEDULED_AT), once.
             out = [t for s, t in e["log"] if s == "stdout"]
-            assert len(out) == 1 and out[0].startswith("tick "), out
+            assert len(out) == 1 and out[0].startswith("tick "), (e["reason"], e["log"])
             assert datetime.fromisoformat(out[0].removeprefix("tick ")) == e["scheduled_for"]
     assert ran_after, "no tick ran after the restart"
     assert outcome.left == []
