@@ -236,9 +236,12 @@ def test_hook_to_worker_to_webhook(
 
 def test_hook_never_raises_into_the_caller(settings, monkeypatch):
     from observability import tasks
+    from observability.services import finished
 
     def broken(*a, **kw):
         raise ConnectionError("broker down")
 
+    # Neither the Redis list nor the plain task is reachable.
+    monkeypatch.setattr(finished, "finished_enqueue", broken)
     monkeypatch.setattr(tasks.execution_finished_task, "delay", broken)
     assert hooks.execution_finished(123) is None

@@ -13,7 +13,7 @@ from observability.models import DeploymentTotals, HourlyRollup
 from observability.services.retention import retention_cleanup
 from observability.services.rollups import (
     hour_floor,
-    rollup_fold_execution,
+    rollup_fold_executions,
     rollup_recompute_range,
     rollup_recompute_recent,
 )
@@ -57,10 +57,10 @@ def test_folding_each_execution_counts_every_status_once(deployment):
 
 def test_running_executions_are_not_counted_until_finished(deployment):
     e = make_execution(deployment, "running")
-    assert rollup_fold_execution(execution_id=e.pk) is not None
+    assert rollup_fold_executions(execution_ids=[e.pk]) == 0
     assert not HourlyRollup.objects.exists()
     Execution.objects.filter(pk=e.pk).update(status="succeeded", duration_seconds=3.0)
-    rollup_fold_execution(execution_id=e.pk)
+    assert rollup_fold_executions(execution_ids=[e.pk]) == 1
     assert HourlyRollup.objects.get().succeeded == 1
 
 
