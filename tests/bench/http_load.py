@@ -45,6 +45,7 @@ from tests.bench import http_load_seed as seeding  # noqa: E402 - after the sys.
 from tests.bench.http_load_procs import (  # noqa: E402
     STARTED,
     Proc,
+    cpu_by_role,
     free_port,
     start_portal,
     stop_all,
@@ -122,18 +123,28 @@ def run_phase(args, label: str, env: dict, files: dict, live: dict, *, pollers: 
         ),
         locust_env,
     )  # fmt: skip
+    began, cpu_before = time.monotonic(), None
     while locust.popen.poll() is None:
+        if cpu_before is None and time.monotonic() - began >= args.warmup:
+            cpu_before, cpu_at = cpu_by_role(), time.monotonic()
         files["running"].write_text(json.dumps(seeding.running_executions(live)))
         for p in STARTED:
             if p is not locust:
                 p.check()
         time.sleep(1)
+    cpu_after, cpu_end = cpu_by_role(), time.monotonic()
     STARTED.remove(locust)
     locust.stop()
     if not out.exists():
         raise RuntimeError(f"locust wrote no samples:\n{locust.output()[-3000:]}")
     samples = json.loads(out.read_text())
-    return summarize(label, samples, args, load=(load_before, os.getloadavg()[0]))
+    result = summarize(label, samples, args, load=(load_before, os.getloadavg()[0]))
+    if cpu_before is not None:
+        span = cpu_end - cpu_at
+        cores = {k: round((cpu_after[k] - cpu_before[k]) / span, 2) for k in cpu_after}
+        say("  CPU in cores, per process: " + ", ".join(f"{k} {v:.2f}" for k, v in cores.items()))
+        result["cpu_cores"] = cores
+    return result
 
 
 def summarize(label: str, samples: list, args, *, load: tuple[float, float]) -> dict:
@@ -330,6 +341,8 @@ def main(argv=None) -> None:
                 "livelog_50_p95_increase_pct": rise,
                 "p95_increase_pct_per_page": per_page,
                 "cost_per_request": costs,
+                "cpu_cores": plain.get("cpu_cores"),
+                "cpu_cores_with_pollers": polled.get("cpu_cores"),
             }
         )
     )

@@ -124,3 +124,52 @@ def start_portal(env: dict[str, str], port: int) -> None:
         if {"worker", "executions"} <= names and "beat: Starting" in procs["beat"].output():
             return
     raise TimeoutError("the workers or beat did not start within 120 s")
+
+
+# --- CPU per role -----------------------------------------------------------------------------
+ROLES = ("web", "worker", "executions", "beat", "postgres", "redis", "locust", "other")
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _role(cmdline: str, comm: str) -> str:
+    if "gunicorn" in cmdline:
+        return "web"
+    if "celery" in cmdline:
+        if "executions@" in cmdline:
+            return "executions"
+        if " beat" in cmdline:
+            return "beat"
+        return "worker"
+    if comm == "postgres" or cmdline.startswith("postgres"):
+        return "postgres"
+    if "redis-server" in cmdline:
+        return "redis"
+    if "locust" in cmdline:
+        return "locust"
+    return "other"
+
+
+def cpu_by_role() -> dict[str, float]:
+    """CPU seconds (user + system) every live process on the machine has used so far, with what
+    its exited children used (a PostgreSQL backend that ended counts in the postmaster), summed
+    per role of the benchmark, and the whole machine's busy time from /proc/stat ("machine"):
+    two readings' difference tells who took the CPU in between."""
+    out = dict.fromkeys(ROLES, 0.0)
+    with open("/proc/stat") as f:
+        cpu = [int(v) for v in f.readline().split()[1:]]
+    out["machine"] = (sum(cpu) - cpu[3] - cpu[4]) / _TICK  # all but idle and iowait
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read().decode(errors="replace")
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        used = int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+        out[_role(cmdline, comm)] += used / _TICK
+    return out
