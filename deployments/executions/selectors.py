@@ -11,10 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 
@@ -120,12 +122,30 @@ def execution_log_idle(
     """
     if not state:
         return None
+    if connection.vendor == "postgresql":
+        row = _idle_row_sql(user_id=user.pk, project_slug=project_slug,
+                            execution_id=execution_id, after=after, level=level)  # fmt: skip
+    else:
+        row = _idle_row_orm(user_id=user.pk, project_slug=project_slug,
+                            execution_id=execution_id, after=after, level=level)  # fmt: skip
+    if (
+        row is None
+        or row["viewer_role"] is None
+        or row["new_lines"]
+        or row["status"] in Execution.FINISHED
+    ):
+        return None
+    token = live_state_token(values=[*(row[name] for name in LIVE_FIELDS), row["viewer_role"]])
+    return row if token == state else None
+
+
+def _idle_row_orm(*, user_id, project_slug, execution_id, after, level) -> dict | None:
     lines = ExecutionLogLine.objects.filter(execution=OuterRef("pk"), seq__gt=after)
     if level is not None:
         lines = lines.filter(level__gte=level)
     role = (
         Membership.objects.filter(
-            project=OuterRef("deployment__component__project"), user_id=user.pk
+            project=OuterRef("deployment__component__project"), user_id=user_id
         )
         .order_by()
         .values("role")[:1]
@@ -136,16 +156,48 @@ def execution_log_idle(
         .values("pk", *LIVE_FIELDS, "viewer_role", "new_lines")
         .order_by()[:1]
     )
-    row = rows[0] if rows else None
-    if (
-        row is None
-        or row["viewer_role"] is None
-        or row["new_lines"]
-        or row["status"] in Execution.FINISHED
-    ):
+    return rows[0] if rows else None
+
+
+@functools.cache
+def _idle_sql(with_level: bool) -> str:
+    """_idle_row_orm's query written out once: building it through the ORM on every poll cost
+    more CPU than everything else the poll does (a page polls every second)."""
+    from components.models import Component
+    from deployments.models import Deployment
+    from portal.models import Project
+
+    tables = {"e": Execution, "d": Deployment, "c": Component}
+    columns = []
+    for name in LIVE_FIELDS:
+        *path, field = name.split("__")
+        alias = "edc"[len(path)]  # execution, deployment, component
+        column = tables[alias]._meta.get_field(field).column
+        columns.append(f'{alias}."{column}"')
+    level = ' AND l."level" >= %s' if with_level else ""
+    return f"""
+        SELECT e."id", {", ".join(columns)},
+            (SELECT m."role" FROM "{Membership._meta.db_table}" m
+             WHERE m."project_id" = c."project_id" AND m."user_id" = %s LIMIT 1),
+            EXISTS (SELECT 1 FROM "{ExecutionLogLine._meta.db_table}" l
+                    WHERE l."execution_id" = e."id" AND l."seq" > %s{level})
+        FROM "{Execution._meta.db_table}" e
+        JOIN "{Deployment._meta.db_table}" d ON d."id" = e."deployment_id"
+        JOIN "{Component._meta.db_table}" c ON c."id" = d."component_id"
+        JOIN "{Project._meta.db_table}" p ON p."id" = c."project_id"
+        WHERE e."id" = %s AND p."slug" = %s
+    """
+
+
+def _idle_row_sql(*, user_id, project_slug, execution_id, after, level) -> dict | None:
+    params = [user_id, after, *([level] if level is not None else []), execution_id, project_slug]
+    with connection.cursor() as cur:
+        cur.execute(_idle_sql(level is not None), params)
+        found = cur.fetchone()
+    if found is None:
         return None
-    token = live_state_token(values=[*(row[name] for name in LIVE_FIELDS), row["viewer_role"]])
-    return row if token == state else None
+    names = ("pk", *LIVE_FIELDS, "viewer_role", "new_lines")
+    return dict(zip(names, found, strict=True))
 
 
 def execution_family(*, execution: Execution) -> list[Execution]:
