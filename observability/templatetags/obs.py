@@ -5,15 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django import template
+from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 register = template.Library()
-
-
-@register.filter
-def obs_get(mapping, key):
-    return mapping.get(key, 0) if mapping else 0
 
 
 @register.filter
@@ -40,7 +36,6 @@ def obs_secs(value) -> str:
 def obs_until(when) -> str:
     """How long until `when`: "in 4 s" under a minute (timeuntil would say "0 minutes"), else
     Django's "in 3 hours, 5 minutes"."""
-    from django.utils import timezone
     from django.utils.timesince import timeuntil
 
     seconds = (when - timezone.now()).total_seconds()
@@ -49,16 +44,6 @@ def obs_until(when) -> str:
     if seconds < 60:
         return f"in {int(seconds)} s"
     return f"in {timeuntil(when)}"
-
-
-@register.filter
-def obs_dq(bucket, q):
-    return bucket.duration_q(float(q))
-
-
-@register.filter
-def obs_lq(bucket, q):
-    return bucket.lag_q(float(q))
 
 
 @register.filter
@@ -85,4 +70,44 @@ def obs_strip(slots) -> str:
         return format_html('<span class="muted">{}</span>', "no runs yet")
     return mark_safe(  # noqa: S308 - every value is escaped right here
         "".join(f'<i class="{escape(s.status)}" title="{escape(s.title)}"></i>' for s in slots)
+    )
+
+
+@register.simple_tag
+def obs_bucket_rows(buckets, series) -> str:
+    """The dashboard table's body rows, built in Python: a 30-bucket table is ~400 cells, too
+    many template-loop iterations for a fragment that refreshes every 10 seconds."""
+    keys = [(key, escape(key)) for key, _label in series]
+    return mark_safe(  # noqa: S308 - keys are escaped, everything else is a formatted number
+        "".join(
+            f'<tr data-start="{start.isoformat()}">\n'
+            f'      <th scope="row">{start:%b %d %H:%M}</th>\n'
+            f"      {_bucket_cells(b, keys)}\n"
+            "    </tr>"
+            for b in buckets
+            for start in (timezone.localtime(b.start),)
+        )
+    )
+
+
+@register.simple_tag
+def obs_bucket_cells(bucket, series) -> str:
+    """One bucket's cells in the dashboard table: counts per series, success rate, p50/p95."""
+    keys = [(key, escape(key)) for key, _label in series]
+    return mark_safe(_bucket_cells(bucket, keys))  # noqa: S308 - as in obs_bucket_rows
+
+
+def _bucket_cells(bucket, keys: list[tuple[str, str]]) -> str:
+    counts = bucket.counts
+    cells = "".join(
+        f'<td class="num" data-series="{html_key}">{int(counts.get(key, 0))}</td>'
+        for key, html_key in keys
+    )
+    return (
+        f"{cells}\n"
+        f'      <td class="num">{obs_pct(bucket.success_rate)}</td>\n'
+        f'      <td class="num">{obs_secs(bucket.duration_p50)}</td>'
+        f'<td class="num">{obs_secs(bucket.duration_p95)}</td>\n'
+        f'      <td class="num">{obs_secs(bucket.lag_p50)}</td>'
+        f'<td class="num">{obs_secs(bucket.lag_p95)}</td>'
     )

@@ -39,10 +39,10 @@ def chart_payload(*, data: Dashboard, project, component, env_slug: str) -> dict
         "series": {key: [b.counts[key] for b in buckets] for key, _ in STATUS_SERIES},
         "seriesLabels": dict(STATUS_SERIES),
         "successRate": [b.success_rate for b in buckets],
-        "durationP50": [b.duration_q(0.5) for b in buckets],
-        "durationP95": [b.duration_q(0.95) for b in buckets],
-        "lagP50": [b.lag_q(0.5) for b in buckets],
-        "lagP95": [b.lag_q(0.95) for b in buckets],
+        "durationP50": [b.duration_p50 for b in buckets],
+        "durationP95": [b.duration_p95 for b in buckets],
+        "lagP50": [b.lag_p50 for b in buckets],
+        "lagP95": [b.lag_p95 for b in buckets],
         # dashboard.js appends &status=<series>&from=<start>&to=<end> of the clicked bar.
         "linkBase": executions_url(
             project_slug=project.slug, component_name=component.name, env=env_slug
@@ -56,7 +56,7 @@ def component_dashboard(request, project_slug: str, name: str):
     component = component_get_for_user(user=request.user, project_slug=project_slug, name=name)
     project = component.project
     deployments = list(
-        component.deployments.select_related("environment", "build").order_by("environment__order")
+        component.deployments.select_related("environment").order_by("environment__order")
     )
     by_env = {d.environment.slug: d for d in deployments}
     env_slug = request.GET.get("env") or ""

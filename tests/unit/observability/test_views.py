@@ -178,6 +178,49 @@ def test_dashboard_custom_range_and_bad_dates(setup, project, bob, client_for):
     assert "is not a date" in html
 
 
+def test_dashboard_reads_rollups_stored_with_other_histogram_bounds(project, bob, client_for):
+    from observability.models import HourlyRollup
+
+    component = make_component(project, "old-rows")
+    prod = make_deployment(component, env="prod", schedule="0 * * * *")
+    hour = hour_floor(timezone.now()) - dt.timedelta(hours=3)
+    # Rows written before the bounds changed: two bins more for duration (they belong to the
+    # open top bin, over an hour), three fewer for fire lag.
+    HourlyRollup.objects.create(
+        deployment=prod,
+        hour=hour,
+        succeeded=4,
+        duration_hist=[0] * 15 + [2, 2],
+        duration_max=7200,
+        lag_hist=[4, 0, 0, 0, 0, 0, 0, 0, 0],
+        lag_max=0.04,
+    )
+    HourlyRollup.objects.create(
+        deployment=prod,
+        hour=hour + dt.timedelta(hours=1),
+        failed=1,
+        duration_hist=[0, 0, 0, 0, 1],
+        duration_max=1.5,
+        lag_hist=[0, 1],
+        lag_max=0.08,
+    )
+    url = f"/p/{project.slug}/c/{component.name}/dashboard/"
+    html = client_for(bob).get(url, {"env": "prod", "range": "24h"}).content.decode()
+    assert _table_totals(html)["succeeded"] == 4 and _table_totals(html)["failed"] == 1
+    assert "<strong>1h 22m / 1h 56m</strong>" in html  # duration p50 / p95 of the five runs
+    rows = re.findall(r'<tr data-start="([^"]+)">(.*?)</tr>', html, re.S)
+    cells = {start: re.findall(r'<td class="num">([^<]*)</td>', row) for start, row in rows}
+    # Success rate, duration p50 and p95, fire lag p50 and p95 of each hour.
+    assert cells[hour.isoformat()] == ["100%", "1h 30m", "1h 57m", "0.02 s", "0.038 s"]
+    assert cells[(hour + dt.timedelta(hours=1)).isoformat()] == [
+        "0%",
+        "1.25 s",
+        "1.48 s",
+        "0.065 s",
+        "0.079 s",
+    ]
+
+
 @pytest.mark.parametrize(("role", "offered"), [("developer", True), ("viewer", False)])
 def test_empty_overview_offers_create_a_component_to_those_who_can(
     project, users_by_role, client_for, role, offered
