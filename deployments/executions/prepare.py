@@ -60,7 +60,13 @@ def prepare_started(claimed: list[int]) -> dict[int, Started]:
     environment, and the counts its CHORUS_* context reports."""
     from deployments.deploy.services.config import deployment_runtime_env
 
-    executions = list(Execution.objects.select_related("deployment").filter(pk__in=ids_in(claimed)))
+    # The deployment's component, project and environment with it: the run's CHORUS_* context
+    # (the schedule's seed) and its configuration read them, one query per run otherwise.
+    executions = list(
+        Execution.objects.select_related(
+            "deployment__component__project", "deployment__environment"
+        ).filter(pk__in=ids_in(claimed))
+    )
     deployments = {e.deployment_id: e.deployment for e in executions}
     stats = {
         row["deployment_id"]: row

@@ -39,7 +39,7 @@ import time
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from .alerts import alerts_evaluate_executions, alerts_to_evaluate
+from .alerts import alerts_any_ruled, alerts_evaluate_executions, alerts_to_evaluate
 from .delivery import delivery_send
 from .rollups import rollup_fold_executions
 
@@ -168,6 +168,8 @@ def finished_alerts_enqueue(*, execution_ids) -> int:
     (in tick order), sent now. Returns how many tasks were sent."""
     from ..tasks import evaluate_alerts_task
 
+    if not alerts_any_ruled(execution_ids=execution_ids):
+        return 0  # the usual run: no rule, one small query
     per_deployment = alerts_to_evaluate(execution_ids=execution_ids)
     for ids in per_deployment.values():
         evaluate_alerts_task.delay(ids)
