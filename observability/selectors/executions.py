@@ -3,6 +3,11 @@
 Pages are addressed by the last row seen, (scheduled_for, id), never by OFFSET, through the
 same `keyset_page` as the per-component list (deployments/executions/selectors.py).
 
+A page's rows are plain tuples (`ExplorerRow`) of the columns the table shows, with the
+component and environment names taken from the one query that lists the project's components
+and their deployments (which also fills the filter's component list): fifty model instances
+with their deployment, component and environment cost more than the query.
+
 Log search (`q`) is a semi-join on execution log lines, bounded to the filtered time window
 (the last 7 days when none is given). On PostgreSQL a trigram index over UPPER(text)
 (observability migration 0002) answers Django's `icontains`.
@@ -12,14 +17,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from components.models import Component
 from deployments.executions.selectors import keyset_page
 from deployments.loglevels import ERROR
-from deployments.models import Deployment, Execution, ExecutionLogLine
+from deployments.models import Execution, ExecutionLogLine
 from portal.models import Project
 
 from .dashboard import parse_point
@@ -81,12 +88,41 @@ def parse_filters(params) -> Filters:
     return f
 
 
+class ExplorerRow(NamedTuple):
+    """One row of the explorer's table."""
+
+    pk: int
+    scheduled_for: dt.datetime
+    status: str
+    reason: str
+    trigger: str
+    attempt: int
+    duration_seconds: float | None
+    fire_lag_seconds: float | None
+    component: str  # the component's name
+    environment: str  # the environment's name
+
+
+ROW_FIELDS = (
+    "pk",
+    "scheduled_for",
+    "status",
+    "reason",
+    "trigger",
+    "attempt",
+    "duration_seconds",
+    "fire_lag_seconds",
+    "deployment_id",
+)
+
+
 @dataclass
 class Page:
-    rows: list[Execution]
+    rows: list[ExplorerRow]
     older: str | None  # cursor for the next (older) page
     newer: str | None  # cursor for the previous (newer) page
     filters: Filters
+    components: list[str]  # names of all the project's components, for the filter's list
 
 
 def executions_page(
@@ -99,35 +135,55 @@ def executions_page(
     now: dt.datetime | None = None,
 ) -> Page:
     """Callers check membership first; this only reads the project's executions."""
-    deployments = Deployment.objects.filter(component__project=project)
-    if filters.component:
-        deployments = deployments.filter(component__name=filters.component)
-    if filters.env:
-        deployments = deployments.filter(environment__slug=filters.env)
-    deployment_ids = list(deployments.values_list("id", flat=True))
-    if not deployment_ids:
-        return Page([], None, None, filters)
+    # One query for the filter's component list and the deployments (ids and names) to read.
+    components: list[str] = []
+    names: dict[int, tuple[str, str]] = {}
+    for component, pk, env_slug, env_name in (
+        Component.objects.filter(project=project)
+        .order_by("name")
+        .values_list(
+            "name",
+            "deployments__id",
+            "deployments__environment__slug",
+            "deployments__environment__name",
+        )
+    ):
+        if not components or components[-1] != component:
+            components.append(component)
+        if (
+            pk is not None
+            and (not filters.component or component == filters.component)
+            and (not filters.env or env_slug == filters.env)
+        ):
+            names[pk] = (component, env_name)
+    if not names:
+        return Page([], None, None, filters, components)
 
-    qs = Execution.objects.filter(deployment_id__in=deployment_ids)
+    # Conditions gathered into one filter(): each filter() clones the query.
+    where = {"deployment_id__in": list(names)}
     if filters.status:
-        qs = qs.filter(status__in=filters.status)
+        where["status__in"] = filters.status
     if filters.trigger:
-        qs = qs.filter(trigger=filters.trigger)
+        where["trigger"] = filters.trigger
     start = filters.start
     if filters.searches_logs and start is None:
         start = (now or timezone.now()) - SEARCH_DEFAULT_WINDOW
     if start is not None:
-        qs = qs.filter(scheduled_for__gte=start)
+        where["scheduled_for__gte"] = start
     if filters.end is not None:
-        qs = qs.filter(scheduled_for__lt=filters.end)
+        where["scheduled_for__lt"] = filters.end
+    has_lines = []
     if filters.searches_logs:
-        lines = ExecutionLogLine.objects.filter(execution_id=OuterRef("pk"))
+        line_where: dict = {"execution_id": OuterRef("pk")}
         if filters.q:
-            lines = lines.filter(text__icontains=filters.q)
+            line_where["text__icontains"] = filters.q
         if filters.errors_only:
-            lines = lines.filter(level__gte=ERROR)
-        qs = qs.filter(Exists(lines))
+            line_where["level__gte"] = ERROR
+        has_lines.append(Exists(ExecutionLogLine.objects.filter(**line_where)))
+    qs = Execution.objects.filter(*has_lines, **where)
 
-    qs = qs.select_related("deployment__component", "deployment__environment")
-    page = keyset_page(qs, after=after, before=before, limit=limit)
-    return Page(page.rows, page.older, page.newer, filters)
+    page = keyset_page(
+        qs.values_list(*ROW_FIELDS, named=True), after=after, before=before, limit=limit
+    )
+    rows = [ExplorerRow(*r[:-1], *names[r.deployment_id]) for r in page.rows]
+    return Page(rows, page.older, page.newer, filters, components)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
-from django.urls import reverse
 
-from components.models import Component
 from deployments.models import Environment, Execution
 from portal.selectors import project_get_for_user, project_role
 
@@ -30,13 +28,6 @@ def executions_explorer(request, project_slug: str):
         after=request.GET.get("after"),
         before=request.GET.get("before"),
     )
-    # One reverse() per component on the page, not one per row.
-    urls: dict[str, str] = {}
-    for e in page.rows:
-        name = e.deployment.component.name
-        if name not in urls:
-            urls[name] = reverse("component_detail", args=[project.slug, name])
-        e.component_url = urls[name]
     base_query = _query_without(request, "after", "before")
     context = {
         "project": project,
@@ -46,8 +37,9 @@ def executions_explorer(request, project_slug: str):
         "base_query": base_query,
         "statuses": Execution.Status.choices,
         "triggers": Execution.Trigger.choices,
-        "environments": Environment.objects.all(),
-        "components": Component.objects.filter(project=project).order_by("name").only("name"),
+        # The filter's (value, label) choices.
+        "environments": Environment.objects.values_list("slug", "name"),
+        "components": [(name, name) for name in page.components],
         "selected_status": request.GET.get("status", ""),
         "filter_from": request.GET.get("from", ""),
         "filter_to": request.GET.get("to", ""),

@@ -297,6 +297,45 @@ def test_explorer_filters_searches_logs_and_pages(setup, project, carol, client_
     assert html.count("<tr data-execution=") == 4
 
 
+def test_explorer_row_shows_the_run_as_the_user_knows_it(project, carol, client_for):
+    component = make_component(project, "nightly-report")
+    make_component(project, "idle-task")  # never deployed: still a choice in the filter
+    dev = make_deployment(component, env="dev")
+    reason = "<b>worker</b> lost & " + "x" * 80
+    e = make_execution(
+        dev,
+        "timed_out",
+        scheduled_for=dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.UTC),
+        trigger="catchup",
+        attempt=2,
+        duration=250.0,
+        lag=0.042,
+        reason=reason,
+    )
+    html = (
+        client_for(carol)
+        .get(f"/p/{project.slug}/executions/", {"component": "nightly-report"})
+        .content.decode()
+    )
+    row = re.search(rf'<tr data-execution="{e.pk}">(.*?)</tr>', html, re.S).group(1)
+    cells = [c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    assert cells == [
+        f'<a href="/p/{project.slug}/executions/{e.pk}/">#{e.pk}</a>',
+        "2026-03-04 05:06:07",
+        f'<a href="/p/{project.slug}/c/nightly-report/">nightly-report</a>',
+        "Development",
+        '<span class="badge badge-timed_out">timed out</span> <span class="muted">'
+        "&lt;b&gt;worker&lt;/b&gt; lost &amp; " + "x" * 38 + "…</span>",
+        "Catch-up",
+        "2",
+        "4m 10s",
+        "0.042 s",
+    ]
+    assert '<option value="nightly-report" selected>nightly-report</option>' in html
+    assert '<option value="idle-task">idle-task</option>' in html
+    assert '<option value="dev">Development</option>' in html
+
+
 def test_production_refuses_webhooks_into_private_networks(project, alice, settings):
     from django.core.exceptions import ValidationError
 
