@@ -59,18 +59,19 @@ def overview_tasks(*, project) -> dict:
 
 
 def _render(project) -> dict:
-    components = list(project.components.all())
-    if not components:
-        return {"html": "", "deployed": False}
     rows = project_overview(project=project)
-    deployed = {r.deployment.component_id for r in rows}
+    if rows:
+        # Only names are needed beside the table: no model instances.
+        deployed = {r.component_name for r in rows}
+        names = project.components.values_list("name", flat=True)
+        context = {"undeployed": [n for n in names if n not in deployed]}
+    else:
+        components = list(project.components.all())
+        if not components:
+            return {"html": "", "deployed": False}
+        context = {"components": components}
     html = render_to_string(
         "observability/_overview_tasks.html",
-        {
-            "project": project,
-            "components": components,
-            "overview_rows": rows,
-            "undeployed": [c for c in components if c.pk not in deployed],
-        },
+        {"project": project, "overview_rows": rows, **context},
     )
     return {"html": str(html), "deployed": bool(rows)}
