@@ -2,20 +2,27 @@
 
 Cost is bounded per deployment, not per execution: one grouped query over 7 days of hourly
 rollups for the success rates, and one short index scan (deployment, -scheduled_for) per
-deployment for the status strip and the last run.
+deployment for the status strip and the last run. The rows are plain values, not model
+instances, and the strip's times come from the database as text: fifty deployments make 2,000
+executions per render, and parsing their timestamps alone cost more than drawing the table.
+What depends only on a schedule (its words, its next ticks) is remembered per schedule.
+The HTML is drawn by observability.templatetags.obs.obs_overview_rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 
 from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
+from components.models import Component
 from deployments.models import Deployment, Execution
 from portal.models import Project
 
@@ -26,23 +33,34 @@ log = logging.getLogger(__name__)
 STRIP_TICKS = 30
 
 
-@dataclass
+@dataclass(slots=True)
 class Slot:
+    """One tick of a deployment: the status of its latest attempt."""
+
     status: str
-    scheduled_for: dt.datetime
+    # When the tick was scheduled, in UTC as the database writes it ("2026-03-01 04:05:00.000000"):
+    # the strip's titles need only this text, and parsing thousands of timestamps per render
+    # would cost more than the rest of the table.
+    when: str
     execution_id: int
     attempt: int
 
     @property
-    def title(self) -> str:
-        when = self.scheduled_for.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        retry = f", attempt {self.attempt}" if self.attempt > 1 else ""
-        return f"{when}: {self.status.replace('_', ' ')}{retry}"
+    def scheduled_for(self) -> dt.datetime:
+        return dt.datetime.fromisoformat(self.when).replace(tzinfo=dt.UTC)
 
 
-@dataclass
+@dataclass(slots=True)
 class OverviewRow:
-    deployment: Deployment
+    """One deployment as the overview shows it: plain values, no model instances."""
+
+    deployment_id: int
+    component_name: str
+    environment_slug: str
+    environment_name: str
+    is_active: bool
+    schedule: str
+    timezone: str
     schedule_words: str
     next_run: dt.datetime | None
     last: Slot | None
@@ -70,10 +88,14 @@ def _parsed(expr: str, seed: str = "", dst: str = "cron"):
     return parse_schedule(expr, seed, dst=dst)
 
 
-def _seed(deployment) -> str:
-    from deployments.schedules.parsing import uses_spread
+@lru_cache(maxsize=4096)
+def _seed(schedule: str, project_slug: str, component_name: str, environment_slug: str) -> str:
+    """The seed that matters to a schedule (Deployment.schedule_seed) only when it has an `H`."""
+    from deployments.schedules.parsing import schedule_seed, uses_spread
 
-    return deployment.schedule_seed if uses_spread(deployment.schedule) else ""
+    if not uses_spread(schedule):
+        return ""
+    return schedule_seed(project_slug, component_name, environment_slug)
 
 
 @lru_cache(maxsize=2048)
@@ -85,50 +107,55 @@ def schedule_words(expr: str, seed: str = "") -> str:
         return expr
 
 
-_next_cache: dict[tuple[str, str], dt.datetime] = {}
+# The next few ticks per (schedule, seed, timezone, DST rule), until the last has passed: a
+# schedule that fires every minute is worked out again every few minutes, not on every render.
+_next_cache: dict[tuple[str, str, str, str], list[dt.datetime]] = {}
+_NEXT_AHEAD = 8
 
 
-def next_run(deployment: Deployment, now: dt.datetime | None = None) -> dt.datetime | None:
-    """The next tick; remembered per (schedule, timezone) until that tick has passed."""
-    if not deployment.is_active:
-        return None
-    now = now or timezone.now()
-    key = (deployment.schedule, _seed(deployment), deployment.timezone, deployment.dst_rule)
-    cached = _next_cache.get(key)
-    if cached is not None and cached > now:
-        return cached
+def next_run(
+    schedule: str, seed: str, zone: str, dst_rule: str, now: dt.datetime
+) -> dt.datetime | None:
+    """The next tick after `now` of an active deployment's schedule (`seed` as _seed gives it),
+    as the scheduler computes it (Schedule.iter_after, like the schedule preview)."""
+    key = (schedule, seed, zone, dst_rule)
+    ahead = _next_cache.get(key)  # never changed in place: threads may share it
+    if ahead and ahead[-1] > now:
+        return ahead[bisect_right(ahead, now)]
     try:
-        from deployments.schedules.preview import next_runs
+        from deployments.schedules.timezones import get_zone
 
-        runs = next_runs(
-            _parsed(deployment.schedule, key[1], key[3]), deployment.timezone, n=1, start=now
+        ticks = list(
+            islice(_parsed(schedule, seed, dst_rule).iter_after(now, get_zone(zone)), _NEXT_AHEAD)
         )
     except Exception:  # noqa: BLE001 - as above
         return None
-    if not runs:
+    if not ticks:
         return None
     if len(_next_cache) > 4096:
         _next_cache.clear()
-    _next_cache[key] = runs[0].at_utc
-    return runs[0].at_utc
+    _next_cache[key] = ticks
+    return ticks[0]
 
 
-_COLUMNS = ("id", "scheduled_for", "status", "attempt")
+# The tick's time as text, exactly (microseconds), in UTC: see Slot.when.
+_WHEN_SQL = "to_char(e.scheduled_for AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
 
 
 def _latest_rows(deployment_ids: list[int], depth: int) -> dict[int, list[tuple]]:
-    """The newest `depth` executions of each deployment, newest first.
+    """The newest `depth` executions of each deployment, newest first, as (id, when, status,
+    attempt) with `when` as in Slot.
 
     PostgreSQL: one LATERAL query, an index scan of (deployment_id, scheduled_for DESC) per
     deployment in a single round trip. Elsewhere: one small query per deployment.
     """
     out: dict[int, list[tuple]] = {d: [] for d in deployment_ids}
     if connection.vendor == "postgresql":
-        cols = ", ".join(f"e.{c}" for c in _COLUMNS)
         with connection.cursor() as cur:
             cur.execute(
                 f"""
-                SELECT d.id, {cols} FROM unnest(%s::bigint[]) AS d(id)
+                SELECT d.id, e.id, {_WHEN_SQL}, e.status, e.attempt
+                FROM unnest(%s::bigint[]) AS d(id)
                 CROSS JOIN LATERAL (
                     SELECT * FROM deployments_execution e
                     WHERE e.deployment_id = d.id
@@ -142,23 +169,41 @@ def _latest_rows(deployment_ids: list[int], depth: int) -> dict[int, list[tuple]
                 out[row[0]].append(row[1:])
         return out
     for d in deployment_ids:
-        out[d] = list(
-            Execution.objects.filter(deployment_id=d)
+        out[d] = [
+            (pk, when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f"), status, attempt)
+            for pk, when, status, attempt in Execution.objects.filter(deployment_id=d)
             .order_by("-scheduled_for", "-attempt")
-            .values_list(*_COLUMNS)[:depth]
-        )
+            .values_list("id", "scheduled_for", "status", "attempt")[:depth]
+        ]
     return out
 
 
 def _ticks(rows: list[tuple], n: int = STRIP_TICKS) -> list[Slot]:
     """The latest n ticks, oldest first, each with the status of its latest attempt."""
-    ticks: dict[dt.datetime, Slot] = {}
+    ticks: dict[str, Slot] = {}
     for pk, when, status, attempt in rows:
         if when not in ticks:
             ticks[when] = Slot(status, when, pk, attempt)
-        if len(ticks) >= n:
-            break
+            if len(ticks) >= n:
+                break
     return list(reversed(ticks.values()))
+
+
+def project_shape(*, project: Project) -> tuple:
+    """How many components and deployments the project has and when each last changed: what
+    the overview's cache key carries (observability.views.overview). Asked on every request,
+    so written out: compiling it through the ORM cost several times what running it does."""
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            SELECT COUNT(DISTINCT c.id), MAX(c.updated_at), COUNT(d.id), MAX(d.updated_at)
+            FROM {Component._meta.db_table} c
+            LEFT JOIN {Deployment._meta.db_table} d ON d.component_id = c.id
+            WHERE c.project_id = %s
+            """,
+            [project.pk],
+        )
+        return tuple(cur.fetchone())
 
 
 def project_overview(*, project: Project, now: dt.datetime | None = None) -> list[OverviewRow]:
@@ -167,16 +212,26 @@ def project_overview(*, project: Project, now: dt.datetime | None = None) -> lis
     deployments = list(
         Deployment.objects.filter(component__project=project)
         .exclude(status=Deployment.Status.UNDEPLOYED)
-        .select_related("component__project", "environment", "build")
         .order_by("component__name", "environment__order")
+        .values_list(
+            "id",
+            "component__name",
+            "environment__slug",
+            "environment__name",
+            "status",
+            "schedule",
+            "timezone",
+            "dst_rule",
+        )
     )
     if not deployments:
         return []
+    ids = [d[0] for d in deployments]
     since = now - dt.timedelta(days=7)
     sums = {
         r["deployment_id"]: r
         for r in HourlyRollup.objects.filter(
-            deployment_id__in=[d.pk for d in deployments], hour__gte=since
+            deployment__component__project_id=project.pk, hour__gte=since
         )
         .values("deployment_id")
         .annotate(
@@ -189,16 +244,25 @@ def project_overview(*, project: Project, now: dt.datetime | None = None) -> lis
     }
     rows: list[OverviewRow] = []
     # A few rows beyond one per tick leave room for retries of the latest ticks.
-    latest = _latest_rows([d.pk for d in deployments], STRIP_TICKS + 10)
-    for d in deployments:
-        strip = _ticks(latest[d.pk])
+    latest = _latest_rows(ids, STRIP_TICKS + 10)
+    active = Deployment.Status.ACTIVE
+    for pk, name, env_slug, env_name, status, schedule, zone, dst_rule in deployments:
+        strip = _ticks(latest[pk])
         last = next((s for s in reversed(strip) if s.status != "pending"), None)
-        agg = sums.get(d.pk, {})
+        agg = sums.get(pk, {})
+        seed = _seed(schedule, project.slug, name, env_slug)
+        is_active = status == active
         rows.append(
             OverviewRow(
-                deployment=d,
-                schedule_words=schedule_words(d.schedule, _seed(d)),
-                next_run=next_run(d, now),
+                deployment_id=pk,
+                component_name=name,
+                environment_slug=env_slug,
+                environment_name=env_name,
+                is_active=is_active,
+                schedule=schedule,
+                timezone=zone,
+                schedule_words=schedule_words(schedule, seed),
+                next_run=next_run(schedule, seed, zone, dst_rule, now) if is_active else None,
                 last=last,
                 succeeded_7d=agg.get("s") or 0,
                 failed_7d=(agg.get("f") or 0) + (agg.get("t") or 0),

@@ -1,14 +1,15 @@
 """The project overview's table of deployed tasks (portal.views.project_detail draws the page).
 
 Every open overview asks for itself again every 10 s, and building the table (the last runs,
-the 7-day rates, the tick strips) costs tens of milliseconds; what it
-shows changes when runs finish, a few times a minute. So the rendered table is kept per project
+the 7-day rates, the tick strips) costs more than the rest of the page together; what it shows
+changes when runs finish, a few times a minute. So the rendered table is kept per project
 for CHORUS_OVERVIEW_CACHE_SECONDS in the default cache: a finished run shows up at most that
 much later, whoever asks in between gets the same HTML. Only what every member sees is in it
 (templates/observability/_overview_tasks.html); what depends on the viewer's role is drawn
-around it. The key carries the shape of the project (its components and deployments, one
-small query), so a component created or a deployment made, changed or suspended shows at once.
-The platform's health above the table is read fresh: a handful of rows.
+around it. The key carries the shape of the project (its components and deployments, one small
+query: selectors.overview.project_shape), so a component created or a deployment made, changed
+or suspended shows at once. The platform's health above the table is read fresh: a handful of
+rows.
 """
 
 from __future__ import annotations
@@ -17,14 +18,11 @@ import hashlib
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
-from components.models import Component
-
 from ..heartbeats import platform_health
-from ..selectors.overview import project_overview
+from ..selectors.overview import project_overview, project_shape
 
 
 def overview_context(*, project) -> dict:
@@ -43,13 +41,8 @@ def overview_tasks(*, project) -> dict:
     seconds = settings.CHORUS_OVERVIEW_CACHE_SECONDS
     if not seconds:
         return _render(project)
-    shape = Component.objects.filter(project=project).aggregate(
-        n_components=Count("id", distinct=True),
-        components_at=Max("updated_at"),
-        n_deployments=Count("deployments"),
-        deployments_at=Max("deployments__updated_at"),
-    )
-    digest = hashlib.blake2b(repr(sorted(shape.items())).encode(), digest_size=8).hexdigest()
+    shape = project_shape(project=project)
+    digest = hashlib.blake2b(repr(shape).encode(), digest_size=8).hexdigest()
     key = f"overview:{project.pk}:{digest}"
     tasks = cache.get(key)  # a cache that fails answers None: render (portal/cache.py)
     if tasks is None:
@@ -59,18 +52,19 @@ def overview_tasks(*, project) -> dict:
 
 
 def _render(project) -> dict:
-    components = list(project.components.all())
-    if not components:
-        return {"html": "", "deployed": False}
     rows = project_overview(project=project)
-    deployed = {r.deployment.component_id for r in rows}
+    if rows:
+        # Only names are needed beside the table: no model instances.
+        deployed = {r.component_name for r in rows}
+        names = project.components.values_list("name", flat=True)
+        context = {"undeployed": [n for n in names if n not in deployed]}
+    else:
+        components = list(project.components.all())
+        if not components:
+            return {"html": "", "deployed": False}
+        context = {"components": components}
     html = render_to_string(
         "observability/_overview_tasks.html",
-        {
-            "project": project,
-            "components": components,
-            "overview_rows": rows,
-            "undeployed": [c for c in components if c.pk not in deployed],
-        },
+        {"project": project, "overview_rows": rows, **context},
     )
     return {"html": str(html), "deployed": bool(rows)}
