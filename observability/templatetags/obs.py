@@ -198,6 +198,7 @@ def _bucket_cells(bucket, keys: list[tuple[str, str]]) -> str:
     )
 
 
+@register.simple_tag
 def obs_execution_rows(rows, project_slug: str) -> str:
     """The explorer's table rows (observability/selectors/executions.py `ExplorerRow`), built in
     Python: fifty rows of nine cells through the template engine cost more than the queries.
