@@ -213,6 +213,10 @@ AXES_VERBOSE = False
 LOGOUT_REDIRECT_URL = "login"
 CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
 
+# Sessions are stored in the database and read through the default cache (Redis when there is
+# one): every page and every live-log poll reads the session, and a cache that fails is a miss
+# that reads the database (portal/cache.py).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PRODUCTION)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=PRODUCTION)
 
