@@ -213,10 +213,10 @@ AXES_VERBOSE = False
 LOGOUT_REDIRECT_URL = "login"
 CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
 
-# Sessions are stored in the database and read through the default cache (Redis when there is
-# one): every page and every live-log poll reads the session, and a cache that fails is a miss
-# that reads the database (portal/cache.py).
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions stay in the database only (Django's default). Read through the cache (cached_db) they
+# save a query per request, but a logout would not reach a copy cached elsewhere: another
+# process's memory under `make run`, or Redis when it missed the delete during a hiccup
+# (portal/cache.py forgives errors), leaving the session logged in.
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PRODUCTION)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=PRODUCTION)
 
