@@ -9,8 +9,8 @@ run finishing after the flag was deleted sets it again and schedules the next dr
 waits for a drain that will not come.
 
 Alert rules do not wait for a drain: a run whose deployment has an enabled rule gets a
-`chorus.observability.evaluate_alerts` task of its own at once (`finished_alerts_enqueue`,
-two small queries; none at all for the usual deployment without a rule). A failure evaluated
+`chorus.observability.evaluate_alerts` task of its own at once (`finished_alerts_enqueue`:
+one small query answers the usual deployment without a rule; no task then). A failure evaluated
 late, after the next run already succeeded, opens nothing (alerts.py: a verdict a later run
 overturned), so evaluating failures behind a backlog of drains would lose alerts on a busy
 worker.
